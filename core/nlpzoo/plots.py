@@ -1,0 +1,34 @@
+"""Small PNG plots (matplotlib, imported only when a plot is drawn)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str = "", xlabel: str = "step",
+                xs: dict[str, list[float]] | None = None, logy: bool = False) -> None:
+    """One line per curve, written atomically to ``path``."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .yamlio import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for label, ys in curves.items():
+        x = (xs or {}).get(label) or list(range(len(ys)))
+        ax.plot(x, ys, label=label)
+    ax.set_xlabel(xlabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())

@@ -1,0 +1,27 @@
+"""Settings of the shared training loop: the ``train:`` section of a recipe."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    max_steps: int | None = None  # optimizer steps; stops early when reached (quick runs, tests)
+    batch_size: int = 32
+    eval_batch_size: int | None = None  # default: 2 x batch_size
+    grad_accum: int = 1
+    clip_grad_norm: float | None = 1.0
+    weight_decay: float = 0.0  # applied by parameter_groups: not on biases and norms
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU, weights stay fp32
+    eval_every: int | None = None  # optimizer steps between evaluations; default once per epoch
+    log_every: int = 10
+    metric: str = "loss"  # the validation metric that picks the best checkpoint
+    mode: Literal["min", "max", "auto"] = "auto"  # auto: min for loss/perplexity, else max
+    early_stopping: int | None = None  # evaluations without improvement before stopping
+    keep_best: bool = True
+    augment_mode: Literal["online", "offline"] = "online"  # per epoch, or one fixed expansion
+    augment_copies: int = 1  # augmented copies per training example
+    progress: bool = True  # tqdm bars (off automatically when stderr is not a terminal)
+    tensorboard: bool = False

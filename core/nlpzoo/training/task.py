@@ -1,0 +1,59 @@
+"""What the shared training loop needs from a torch model.
+
+A model plugin's ``fit(data, run)`` prepares its tokenizer and networks, wraps them in a
+:class:`TorchTask` and returns ``run.fit(task)``. The loop (``nlpzoo.training.trainer``) owns the
+optimizers, schedulers, precision, gradient clipping and accumulation, evaluation, early stopping,
+checkpoints, resume and multi-process training; the task owns the forward pass and the data.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+class TorchTask(ABC):
+    """Networks in ``nets``, one optimizer per stage, batches that are the same for the same epoch.
+
+    ``stages`` are stepped in order on every batch, each with its own optimizer over
+    ``parameter_groups(stage)``: ``("model",)`` for ordinary models, ``("discriminator",
+    "generator")`` for a GAN. The loop may replace the values of ``nets`` with wrapped modules
+    (DistributedDataParallel) while it trains, so always call networks through ``self.nets``.
+    """
+
+    stages: ClassVar[tuple[str, ...]] = ("model",)
+    nets: dict[str, "torch.nn.Module"]
+
+    @abstractmethod
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        """The batches of one epoch, in order; the same for the same epoch, so a resumed run can skip ahead."""
+
+    @abstractmethod
+    def training_step(self, batch: Any, stage: str) -> tuple["torch.Tensor", dict[str, float]]:
+        """The loss to minimise for ``stage`` on ``batch``, and values to log."""
+
+    @abstractmethod
+    def evaluate(self, split: str) -> dict[str, float]:
+        """Metrics on ``"validation"`` or ``"test"`` (lower ``loss`` is better; others as named)."""
+
+    def parameter_groups(self, stage: str, weight_decay: float) -> list[dict]:
+        """Parameters for the optimizer of ``stage``: decay on weights, none on biases and norms."""
+        net = self.nets[stage if stage in self.nets else next(iter(self.nets))]
+        decay, no_decay = [], []
+        for name, p in net.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias") else decay).append(p)
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return [g for g in groups if g["params"]]
+
+    def batch_size(self, batch: Any) -> int:
+        """Examples in ``batch``, for throughput; override when a batch is not a tensor or a tuple of them."""
+        first = batch[0] if isinstance(batch, (tuple, list)) else next(iter(batch.values())) if isinstance(batch, dict) else batch
+        return int(first.shape[0])
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each epoch (gradual unfreezing, curriculum)."""

@@ -1,0 +1,17 @@
+"""The plugin author's own tests, using nlpzoo's conformance kit."""
+from nlpzoo.testing import check_component, check_plugin
+
+
+def test_plugin_loads_and_registers_complete_metadata():
+    check_plugin("example")
+
+
+def test_shout_meets_the_augmenter_contract():
+    shout = check_component("augmenter", "shout", {"rate": 0.5})
+    assert shout.augment(["make some noise"], seed=3) == shout.augment(["make some noise"], seed=3)
+
+
+def test_triangle_meets_the_scheduler_contract():
+    triangle = check_component("scheduler", "triangle", {"period": 10})
+    lrs = triangle.curve(20, base_lr=1.0)
+    assert max(lrs) == 1.0 and min(lrs) < 0.2

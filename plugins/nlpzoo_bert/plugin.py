@@ -1,0 +1,12 @@
+"""Registers the bert components (the targets import transformers only when a model is built or trained)."""
+import nlpzoo
+
+
+@nlpzoo.hookimpl
+def register_components(register):
+    register("language_model", "bert-classifier", target="nlpzoo_bert.models:BertClassifier",
+             summary="Fine-tune a pretrained BERT-family encoder (local folder or hub id) for text classification.",
+             tags=("text", "classification", "pretrained", "transformers"))
+    register("embedder", "bert", target="nlpzoo_bert.models:BertEmbedder",
+             summary="Mean-pooled sentence embeddings from a pretrained BERT-family encoder.",
+             tags=("text", "sentence-embeddings", "pretrained", "transformers"))

@@ -1,0 +1,1 @@
+"""nlpzoo plugin: datasets."""

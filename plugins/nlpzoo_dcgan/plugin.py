@@ -1,0 +1,7 @@
+"""Registers the dcgan components."""
+import nlpzoo
+
+
+@nlpzoo.hookimpl
+def register_components(register):
+    pass

@@ -1,0 +1,7 @@
+"""Registers the lstm components."""
+import nlpzoo
+
+
+@nlpzoo.hookimpl
+def register_components(register):
+    pass
