@@ -12,12 +12,12 @@ from .kinds import GAN, Augmenter, Callback, Dataset, Embedder, LanguageModel, O
 from .recipe import load_recipe
 
 __all__ = [
-    "GAN",
     "Augmenter",
     "Callback",
     "ConfigError",
     "Dataset",
     "Embedder",
+    "GAN",
     "LanguageModel",
     "MissingDependency",
     "Optimizer",

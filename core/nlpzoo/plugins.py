@@ -55,10 +55,18 @@ def install_hint(module: str, distribution: str = "") -> str:
             requires = metadata.requires(distribution) or []
         except metadata.PackageNotFoundError:
             requires = []
+        sizes: dict[str, int] = {}
+        matching = []
         for req in requires:
             m = re.match(r"([A-Za-z0-9_.\-]+).*extra\s*==\s*['\"]([^'\"]+)['\"]", req)
-            if m and _normalise(m.group(1)) == _normalise(_dist_for_module(top)):
-                return f"pip install '{distribution}[{m.group(2)}]'"
+            if not m:
+                continue
+            sizes[m.group(2)] = sizes.get(m.group(2), 0) + 1
+            if _normalise(m.group(1)) == _normalise(_dist_for_module(top)):
+                matching.append(m.group(2))
+        if matching:  # the smallest extra that brings the module: [word2vec] rather than [all]
+            best = min(matching, key=lambda extra: (sizes[extra], extra))
+            return f"pip install '{distribution}[{best}]'"
     return f"pip install {_dist_for_module(top)}"
 
 

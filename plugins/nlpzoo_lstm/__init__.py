@@ -1,1 +1,1 @@
-"""nlpzoo plugin: lstm."""
+"""nlpzoo plugin: the LSTM language model and text classifier."""

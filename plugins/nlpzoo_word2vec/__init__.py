@@ -1,1 +1,1 @@
-"""nlpzoo plugin: word2vec."""
+"""nlpzoo plugin: Word2Vec word embeddings on gensim."""

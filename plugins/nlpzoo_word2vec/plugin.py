@@ -1,7 +1,9 @@
-"""Registers the word2vec components."""
+"""Registers the Word2Vec embedder."""
 import nlpzoo
 
 
 @nlpzoo.hookimpl
 def register_components(register):
-    pass
+    register("embedder", "word2vec", target="nlpzoo_word2vec.models:Word2Vec",
+             summary="Word2Vec skip-gram or CBOW word vectors trained with gensim; WordSim-353 and analogy scores.",
+             tags=("text", "word-vectors", "gensim"))

@@ -1,0 +1,399 @@
+"""The torch and transformers side of the bert plugin: loading, batching, freezing, the training task, metrics.
+
+Imported only inside methods of :mod:`nlpzoo_bert.models`, so listing the zoo never imports torch.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+from nlpzoo.training.task import TorchTask
+
+BUCKET = 50  # batches per length bucket: sorted inside a bucket, buckets and batches shuffled
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_tokenizer(source: str):
+    return AutoTokenizer.from_pretrained(source, trust_remote_code=False, use_fast=True)
+
+
+@contextmanager
+def quiet():
+    """No weight-loading progress bar or report: a new classifier head is expected to be missing."""
+    from transformers.utils import logging
+
+    level, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def load_classifier(source: str, labels: list[str], dropout: float | None = None):
+    """A sequence-classification model with a fresh head for ``labels`` (names kept in config.id2label)."""
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False, num_labels=len(labels),
+                                        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    if dropout is not None:
+        config.classifier_dropout = dropout
+    config.problem_type = "single_label_classification"
+    with quiet():
+        return AutoModelForSequenceClassification.from_pretrained(source, config=config, trust_remote_code=False,
+                                                                  use_safetensors=True)
+
+
+def load_trained(directory: str):
+    """A classifier saved by :func:`save_trained` (or any save_pretrained folder)."""
+    with quiet():
+        model = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True)
+    return model, load_tokenizer(directory)
+
+
+def load_encoder(source: str):
+    with quiet():
+        return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
+
+
+def save_trained(model, tokenizer, directory: str | Path) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+
+
+# ---------------------------------------------------------------- batching
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids per text, truncated, unpadded: padding happens per batch."""
+    return tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)["input_ids"]
+
+
+def collate(ids: list[list[int]], pad_id: int, labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence of this batch only (dynamic padding)."""
+    width = max(len(x) for x in ids)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for i, x in enumerate(ids):
+        input_ids[i, :len(x)] = x
+        mask[i, :len(x)] = 1
+    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+    if labels is not None:
+        batch["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
+    return batch
+
+
+def batch_order(lengths: Sequence[int], batch_size: int, seed: int, sort_by_length: bool = True) -> list[list[int]]:
+    """Indices of each batch: shuffled; with ``sort_by_length``, similar lengths share a batch.
+
+    Examples are shuffled, cut into buckets of ``BUCKET`` batches, sorted by length inside each
+    bucket, batched, and the batches shuffled again, so padding is small but batches stay random.
+    """
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if sort_by_length:
+        span = batch_size * BUCKET
+        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda j: lengths[j])]
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    if sort_by_length:
+        rng.shuffle(batches)
+    return batches
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Inference batches: longest first, so the largest memory need shows up at once."""
+    order = sorted(range(len(lengths)), key=lambda j: -lengths[j])
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+# ---------------------------------------------------------------- layers, freezing, layer-wise decay
+
+
+def base_model(model):
+    return getattr(model, model.base_model_prefix, model)
+
+
+def encoder_layers(model) -> list[torch.nn.Module]:
+    """The transformer blocks, bottom first (BERT, RoBERTa, ELECTRA: encoder.layer; DistilBERT: transformer.layer)."""
+    base = base_model(model)
+    n = getattr(model.config, "num_hidden_layers", None)
+    for _, module in base.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and (n is None or len(module) == n):
+            return list(module)
+    raise ValueError(f"cannot find the transformer layers of {type(model).__name__}")
+
+
+def layer_groups(model) -> list[list[tuple[str, torch.nn.Parameter]]]:
+    """Parameters grouped from the top: ``[head, layer L-1, ..., layer 0, embeddings]``.
+
+    The head is everything outside the base encoder (the classifier) plus the pooler.
+    """
+    layers = encoder_layers(model)
+    owner: dict[int, int] = {}
+    for depth, layer in enumerate(layers):
+        for p in layer.parameters():
+            owner[id(p)] = len(layers) - depth  # layer L-1 -> group 1
+    base = base_model(model)
+    base_ids = {id(p) for p in base.parameters()}
+    pooler = getattr(base, "pooler", None)
+    head_ids = {id(p) for p in pooler.parameters()} if pooler is not None else set()
+    groups: list[list] = [[] for _ in range(len(layers) + 2)]
+    for name, p in model.named_parameters():
+        if id(p) in owner:
+            groups[owner[id(p)]].append((name, p))
+        elif id(p) not in base_ids or id(p) in head_ids:
+            groups[0].append((name, p))
+        else:  # embeddings and anything else under the encoder that is not a layer
+            groups[-1].append((name, p))
+    return groups
+
+
+FREEZE_POLICIES = ("none", "embeddings", "all-but-top", "all-but-head")
+
+
+def trainable_groups(n_groups: int, freeze: str, top_layers: int, unfreeze_per_epoch: int, epoch: int) -> int:
+    """How many groups, counted from the top, train in ``epoch``."""
+    if freeze == "none":
+        start = n_groups
+    elif freeze == "embeddings":
+        start = n_groups - 1
+    elif freeze == "all-but-top":
+        start = 1 + top_layers
+    elif freeze == "all-but-head":
+        start = 1
+    else:
+        raise ValueError(f"unknown freeze policy {freeze!r}; policies: {', '.join(FREEZE_POLICIES)}")
+    return min(n_groups, start + unfreeze_per_epoch * epoch)
+
+
+def apply_freezing(model, freeze: str, top_layers: int = 1, unfreeze_per_epoch: int = 0, epoch: int = 0) -> int:
+    """Set ``requires_grad`` for ``epoch``; returns the number of trainable groups."""
+    groups = layer_groups(model)
+    k = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, epoch)
+    for i, group in enumerate(groups):
+        for _, p in group:
+            p.requires_grad_(i < k)
+    return k
+
+
+def is_no_decay(name: str, p: torch.Tensor) -> bool:
+    """Biases, LayerNorm weights and other vectors take no weight decay."""
+    return p.ndim < 2 or name.endswith(".bias") or "norm" in name.lower()
+
+
+def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
+                include: set[int] | None = None) -> list[dict]:
+    """Optimizer groups: the head at ``base_lr``, each layer below at ``layer_decay`` times the one above.
+
+    No weight decay on biases and LayerNorm weights. ``include`` (parameter ids) limits which
+    parameters enter the optimizer (permanently frozen ones stay out).
+    """
+    out = []
+    for depth, group in enumerate(layer_groups(model)):
+        scale = layer_decay ** depth
+        for decay in (True, False):
+            params = [p for n, p in group if (include is None or id(p) in include) and is_no_decay(n, p) != decay]
+            if params:
+                out.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
+                            "lr": base_lr * scale, "lr_scale": scale})
+    return out
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: list[str]) -> tuple[dict[str, float], np.ndarray]:
+    """Accuracy, macro-F1, per-class precision and recall, and the confusion matrix (rows: true)."""
+    k = len(labels)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    tp = np.diag(cm).astype(float)
+    precision = np.divide(tp, cm.sum(0), out=np.zeros(k), where=cm.sum(0) > 0)
+    recall = np.divide(tp, cm.sum(1), out=np.zeros(k), where=cm.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    metrics = {"accuracy": float(tp.sum() / max(1, cm.sum())), "macro_f1": float(f1.mean())}
+    for i, label in enumerate(labels):
+        metrics[f"precision_{label}"] = float(precision[i])
+        metrics[f"recall_{label}"] = float(recall[i])
+    return metrics, cm
+
+
+def plot_confusion(cm: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nlpzoo.yamlio import atomic_write
+
+    size = 2.5 + 0.5 * len(labels)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+
+
+# ---------------------------------------------------------------- inference
+
+
+@torch.inference_mode()
+def logits_for(model, ids: list[list[int]], pad_id: int, batch_size: int, bf16: bool = False) -> torch.Tensor:
+    """Logits in the original order, computed in length-sorted batches."""
+    was_training = model.training
+    model.eval()
+    out = torch.empty(len(ids), model.config.num_labels)
+    try:
+        for b in sorted_batches([len(x) for x in ids], batch_size):
+            batch = collate([ids[i] for i in b], pad_id)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(**batch).logits
+            out[torch.as_tensor(b)] = logits.float()
+    finally:
+        model.train(was_training)
+    return out
+
+
+@torch.inference_mode()
+def mean_pooled(encoder, tokenizer, texts: list[str], max_length: int, batch_size: int, normalize: bool) -> np.ndarray:
+    """Sentence vectors: the mean of the last hidden states over real (unpadded) tokens."""
+    encoder.eval()
+    ids = tokenize(tokenizer, texts, max_length)
+    out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    for b in sorted_batches([len(x) for x in ids], batch_size):
+        batch = collate([ids[i] for i in b], tokenizer.pad_token_id)
+        hidden = encoder(**batch).last_hidden_state  # (B, T, H)
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+        if normalize:
+            vec = F.normalize(vec, dim=-1)
+        out[b] = vec.float().numpy()
+    return out
+
+
+# ---------------------------------------------------------------- the training task
+
+
+class ClassificationTask(TorchTask):
+    """Fine-tuning a sequence classifier: tokenized once, length-bucketed batches, frozen groups by epoch."""
+
+    stages = ("model",)
+
+    def __init__(self, model, tokenizer, data: dict[str, Sequence], labels: list[str], *, run, max_length: int,
+                 layer_decay: float, freeze: str, top_layers: int, unfreeze_per_epoch: int,
+                 class_weights: list[float] | None, sort_by_length: bool, base_lr: float):
+        self.nets = {"model": model}
+        self.model = model
+        self.tokenizer = tokenizer
+        self.run = run
+        self.labels = labels
+        self.index = {l: i for i, l in enumerate(labels)}
+        self.max_length = max_length
+        self.layer_decay = layer_decay
+        self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
+        self.sort_by_length = sort_by_length
+        self.base_lr = base_lr
+        self.weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        cfg = run.config
+        self.train_batch_size = cfg.batch_size
+        self.eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
+        self.bf16 = cfg.precision == "bf16"
+        self.train_texts = [ex["text"] for ex in data["train"]]
+        self.train_y = [self.index[ex["label"]] for ex in data["train"]]
+        self.train_ids = tokenize(tokenizer, self.train_texts, max_length)  # once, not every epoch
+        self.splits = {}
+        for split in ("validation", "test"):
+            examples = data.get(split) or []
+            if examples:
+                self.splits[split] = (tokenize(tokenizer, [ex["text"] for ex in examples], max_length),
+                                      [self.index[ex["label"]] for ex in examples])
+        self.epoch = 0
+        apply_freezing(model, freeze, top_layers, unfreeze_per_epoch, 0)
+        # Parameters that train in some epoch enter the optimizer; frozen ones have no gradient and are skipped.
+        groups = layer_groups(model)
+        final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
+        self.optimizable = {id(p) for g in groups[:final] for _, p in g}
+        self.last_confusion: np.ndarray | None = None
+
+    # -- data
+    def train_batches(self, epoch: int) -> Iterator[dict]:
+        ids = self.train_ids
+        if getattr(self.run, "augmenter", None) is not None:
+            texts = self.run.augment_texts(self.train_texts, epoch)
+            if texts is not self.train_texts and texts != self.train_texts:
+                ids = tokenize(self.tokenizer, texts, self.max_length)
+        seed = self.run.seed * 100_003 + epoch
+        for b in batch_order([len(x) for x in ids], self.train_batch_size, seed, self.sort_by_length):
+            yield collate([ids[i] for i in b], self.tokenizer.pad_token_id, [self.train_y[i] for i in b])
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
+        apply_freezing(self.model, self.freeze, self.top_layers, self.unfreeze_per_epoch, epoch)
+
+    # -- optimisation
+    def parameter_groups(self, stage: str, weight_decay: float) -> list[dict]:
+        return llrd_groups(self.model, self.base_lr, weight_decay, self.layer_decay, include=self.optimizable)
+
+    def training_step(self, batch, stage: str):
+        logits = self.nets["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        weight = self.weight.to(logits.device) if self.weight is not None else None
+        loss = F.cross_entropy(logits.float(), batch["labels"], weight=weight)
+        return loss, {}
+
+    # -- evaluation
+    def evaluate(self, split: str) -> dict[str, float]:
+        if split not in self.splits:
+            return {}
+        ids, y = self.splits[split]
+        return self.score(ids, y)
+
+    def score(self, ids: list[list[int]], y: list[int]) -> dict[str, float]:
+        logits = logits_for(self.model, ids, self.tokenizer.pad_token_id, self.eval_batch_size, self.bf16)
+        target = torch.as_tensor(y)
+        weight = self.weight if self.weight is not None else None
+        loss = float(F.cross_entropy(logits, target, weight=weight))
+        metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
+        self.last_confusion = cm
+        return {"loss": loss, **metrics}
+
+
+def class_weight_values(spec, labels: list[str], train_labels: Sequence[str]) -> list[float] | None:
+    """``"balanced"``: n / (k * count); a mapping: given per label (missing ones 1.0); ``"none"``: None."""
+    if spec in (None, "none"):
+        return None
+    if spec == "balanced":
+        counts = {l: 0 for l in labels}
+        for l in train_labels:
+            counts[l] += 1
+        n, k = len(train_labels), len(labels)
+        return [n / (k * max(1, counts[l])) for l in labels]
+    unknown = sorted(set(spec) - set(labels))
+    if unknown:
+        raise ValueError(f"class_weights: unknown labels {unknown}; labels are {labels}")
+    return [float(spec.get(l, 1.0)) for l in labels]

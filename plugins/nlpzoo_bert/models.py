@@ -1,0 +1,221 @@
+"""The bert components. Their parameters are the recipe's; torch and transformers load only inside methods."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from nlpzoo.errors import ConfigError
+from nlpzoo.kinds import Embedder, LanguageModel
+
+from .sources import locate
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nlpzoo.training.run import Run
+
+META = "nlpzoo_bert.json"  # next to config.json: what transformers does not keep (max_length, ...)
+DEFAULT_LR = 1e-3  # what the shared loop uses when a recipe names no optimizer
+
+
+class BertClassifier(LanguageModel):
+    """Fine-tunes a pretrained BERT-family encoder for single-label classification (any number of labels).
+
+    ``pretrained`` is a local Hugging Face folder (config.json and *.safetensors) or a hub id; the
+    packaged MiniLM comes through the ``minilm-l6`` preset. Batches are padded per batch and, with
+    ``sort_by_length``, built from examples of similar length. ``layer_decay`` < 1 gives each layer
+    ``layer_decay`` times the learning rate of the layer above (the head trains at the optimizer's rate).
+    ``freeze``: ``embeddings``, ``all-but-top`` (the top ``top_layers`` layers and the head train) or
+    ``all-but-head``; ``unfreeze_per_epoch`` then unfreezes that many more layer groups, from the top,
+    at each new epoch (gradual unfreezing). The saved model loads with ``transformers.pipeline``.
+    """
+
+    def __init__(self, pretrained: str, max_length: int = 128, labels: list[str] | None = None,
+                 layer_decay: float = 1.0,
+                 freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
+                 top_layers: int = 1, unfreeze_per_epoch: int = 0,
+                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none",
+                 dropout: float | None = None, sort_by_length: bool = True,
+                 predict_batch_size: int = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
+        if max_length < 2:
+            raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
+        if not 0 < layer_decay <= 1:
+            raise ConfigError(f"expected 0 < layer_decay <= 1 (1: no decay), got {layer_decay}", "layer_decay")
+        if top_layers < 0 or unfreeze_per_epoch < 0:
+            raise ConfigError("expected top_layers and unfreeze_per_epoch >= 0", "top_layers")
+        if labels is not None and len(set(labels)) < 2:
+            raise ConfigError(f"expected at least two distinct labels, got {labels}", "labels")
+        if dropout is not None and not 0 <= dropout < 1:
+            raise ConfigError(f"expected 0 <= dropout < 1, got {dropout}", "dropout")
+        self.pretrained = pretrained
+        self.source = locate(pretrained)
+        self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
+        self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
+        self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
+        self.predict_batch_size, self.predict_precision = predict_batch_size, predict_precision
+        self.model = self.tokenizer = None
+        self.run_dir: Path | None = None
+
+    # -- building
+    def prepare(self, labels: list[str]) -> None:
+        """Load the tokenizer and the pretrained encoder with a new head for ``labels``."""
+        from . import hf
+
+        self.labels = list(labels)
+        self.tokenizer = hf.load_tokenizer(self.source)
+        self.model = hf.load_classifier(self.source, self.labels, self.dropout)
+
+    def task(self, data: dict[str, Sequence], run: "Run"):
+        """The :class:`~nlpzoo.training.task.TorchTask` that ``fit`` hands to the shared loop."""
+        from . import hf
+
+        labels = self.labels or sorted({ex["label"] for ex in data["train"]})
+        for split, examples in data.items():
+            unknown = sorted({ex.get("label") for ex in examples} - set(labels), key=str)
+            if unknown:
+                raise ConfigError(f"{split} split has labels {unknown} that are not among {labels}", "model.labels")
+        if self.model is None or list(self.labels) != labels:
+            self.prepare(labels)
+        try:
+            weights = hf.class_weight_values(self.class_weights, labels, [ex["label"] for ex in data["train"]])
+        except ValueError as exc:
+            raise ConfigError(str(exc), "model.class_weights") from None
+        base_lr = getattr(run.optimizer, "lr", None) or DEFAULT_LR
+        return hf.ClassificationTask(self.model, self.tokenizer, data, labels, run=run, max_length=self.max_length,
+                                     layer_decay=self.layer_decay, freeze=self.freeze, top_layers=self.top_layers,
+                                     unfreeze_per_epoch=self.unfreeze_per_epoch, class_weights=weights,
+                                     sort_by_length=self.sort_by_length, base_lr=base_lr)
+
+    # -- Trainable
+    def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
+        task = self.task(data, run)
+        metrics = run.fit(task)
+        if run.is_main:
+            self.run_dir = Path(run.dir)
+        return metrics
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """Loss, accuracy, macro-F1, per-class precision/recall; the confusion matrix goes to a PNG in the run."""
+        import torch
+        import torch.nn.functional as F
+
+        from . import hf
+
+        self._require()
+        index = {l: i for i, l in enumerate(self.labels)}
+        y = [index[ex["label"]] for ex in examples]
+        logits = self._logits([ex["text"] for ex in examples])
+        metrics, cm = hf.classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
+        metrics = {"loss": float(F.cross_entropy(logits, torch.as_tensor(y))), **metrics}
+        if self.run_dir is not None:
+            hf.plot_confusion(cm, self.labels, self.run_dir / "confusion_matrix.png",
+                              title=f"accuracy {metrics['accuracy']:.3f} on {len(y)} examples")
+        return metrics
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """The most probable label and every label's probability, per text (batched, sorted by length)."""
+        self._require()
+        probs = self._logits(list(texts)).softmax(-1).tolist()
+        return [{"label": self.labels[max(range(len(p)), key=p.__getitem__)],
+                 "probabilities": dict(zip(self.labels, p))} for p in probs]
+
+    def _logits(self, texts: list[str]):
+        from . import hf
+
+        ids = hf.tokenize(self.tokenizer, texts, self.max_length)
+        return hf.logits_for(self.model, ids, self.tokenizer.pad_token_id, self.predict_batch_size,
+                             bf16=self.predict_precision == "bf16")
+
+    def _require(self) -> None:
+        if self.model is None:
+            raise RuntimeError("bert-classifier has no trained head yet: fit it, or load a trained run")
+
+    def save(self, directory: str) -> None:
+        """``save_pretrained`` form (config with id2label, safetensors, tokenizer), plus nlpzoo_bert.json."""
+        from nlpzoo.yamlio import atomic_write
+
+        from . import hf
+
+        self._require()
+        hf.save_trained(self.model, self.tokenizer, directory)
+        meta = {"component": "bert-classifier", "pretrained": self.pretrained, "max_length": self.max_length,
+                "labels": self.labels, "predict_batch_size": self.predict_batch_size,
+                "predict_precision": self.predict_precision}
+        atomic_write(Path(directory) / META, json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str) -> "BertClassifier":
+        from . import hf
+
+        folder = Path(directory)
+        meta = json.loads((folder / META).read_text()) if (folder / META).exists() else {}
+        self = cls.__new__(cls)
+        self.model, self.tokenizer = hf.load_trained(str(folder))
+        config_labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        self.pretrained, self.source = meta.get("pretrained", str(folder)), str(folder)
+        self.labels = meta.get("labels") or config_labels
+        self.max_length = int(meta.get("max_length", 128))
+        self.predict_batch_size = int(meta.get("predict_batch_size", 64))
+        self.predict_precision = meta.get("predict_precision", "fp32")
+        self.layer_decay, self.freeze, self.top_layers, self.unfreeze_per_epoch = 1.0, "none", 1, 0
+        self.class_weights, self.dropout, self.sort_by_length = "none", None, True
+        self.run_dir = folder.parent if (folder.parent / "run.json").exists() else None
+        return self
+
+
+class BertEmbedder(Embedder):
+    """Sentence embeddings: the mean of a pretrained encoder's last hidden states over real tokens.
+
+    ``word_vectors`` gives the WordPiece vocabulary and input embedding matrix, so models that take an
+    embedder can start from BERT's token embeddings.
+    """
+
+    def __init__(self, pretrained: str, max_length: int = 256, batch_size: int = 64, normalize: bool = True):
+        if max_length < 2:
+            raise ConfigError(f"expected at least 2, got {max_length}", "max_length")
+        self.pretrained, self.source = pretrained, locate(pretrained)
+        self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
+        self.encoder = self.tokenizer = None
+
+    def _require(self) -> None:
+        if self.encoder is None:
+            from . import hf
+
+            self.tokenizer = hf.load_tokenizer(self.source)
+            self.encoder = hf.load_encoder(self.source)
+
+    def embed_batch(self, texts: list[str]) -> "np.ndarray":
+        from . import hf
+
+        self._require()
+        return hf.mean_pooled(self.encoder, self.tokenizer, list(texts), self.max_length, self.batch_size, self.normalize)
+
+    def word_vectors(self) -> tuple[list[str], "np.ndarray"]:
+        self._require()
+        vocab = self.tokenizer.get_vocab()
+        words = sorted(vocab, key=vocab.__getitem__)
+        matrix = self.encoder.get_input_embeddings().weight.detach().float().numpy()
+        return words, matrix[[vocab[w] for w in words]]
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        raise NotImplementedError("the bert embedder is pretrained; evaluate a model that uses it")
+
+    def save(self, directory: str) -> None:
+        from nlpzoo.yamlio import atomic_write
+
+        from . import hf
+
+        self._require()
+        hf.save_trained(self.encoder, self.tokenizer, directory)
+        meta = {"component": "bert", "pretrained": self.pretrained, "max_length": self.max_length,
+                "batch_size": self.batch_size, "normalize": self.normalize}
+        atomic_write(Path(directory) / META, json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str) -> "BertEmbedder":
+        folder = Path(directory)
+        meta = json.loads((folder / META).read_text()) if (folder / META).exists() else {}
+        return cls(str(folder), max_length=int(meta.get("max_length", 256)), batch_size=int(meta.get("batch_size", 64)),
+                   normalize=bool(meta.get("normalize", True)))

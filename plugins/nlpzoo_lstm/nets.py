@@ -1,0 +1,320 @@
+"""The torch side of the LSTM models: networks, the training tasks the shared loop runs, sampling.
+
+Imported only when a model is trained, loaded or used (``models.py`` stays torch-free).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nlpzoo.training.task import TorchTask
+
+
+# -- networks ------------------------------------------------------------------------------------
+class LSTMClassifierNet(nn.Module):
+    """Embedding, (bi)LSTM, pooling over time, linear head."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int,
+                 num_classes: int, *, bidirectional: bool = True, dropout: float = 0.3,
+                 embedding_dropout: float = 0.1, pooling: str = "max", pad_id: int = 0):
+        super().__init__()
+        self.pooling = pooling
+        self.bidirectional = bidirectional
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True,
+                            bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
+        # Packing keeps the backward direction from reading padding first.
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, (h, _) = self.lstm(packed)
+        if self.pooling == "last":
+            pooled = torch.cat([h[-2], h[-1]], dim=-1) if self.bidirectional else h[-1]  # (B, D*H)
+        else:
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])  # (B, T, D*H)
+            mask = (torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None])[..., None]
+            if self.pooling == "max":
+                pooled = out.masked_fill(~mask, float("-inf")).amax(dim=1)
+            else:
+                pooled = (out * mask).sum(dim=1) / lengths[:, None].to(out.dtype)
+        return self.head(self.dropout(pooled))  # (B, C)
+
+
+class LSTMLanguageModelNet(nn.Module):
+    """Embedding, multi-layer LSTM, decoder; the decoder shares the embedding matrix when tied."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int, *,
+                 dropout: float = 0.3, embedding_dropout: float = 0.1, tie_weights: bool = True):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        # Tying needs the decoder input to have the embedding's width: project when they differ.
+        self.proj = nn.Linear(hidden_size, embedding_dim) if tie_weights and hidden_size != embedding_dim else None
+        self.decoder = nn.Linear(embedding_dim if tie_weights else hidden_size, vocab_size)
+        if tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    def forward(self, ids: torch.Tensor, state=None):
+        x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
+        out, state = self.lstm(x, state)  # (B, T, H)
+        out = self.dropout(out)
+        if self.proj is not None:
+            out = self.proj(out)  # (B, T, E)
+        return self.decoder(out), state  # (B, T, V)
+
+
+# -- classifier data and task -------------------------------------------------------------------
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = [max(1, min(len(s), max_length)) for s in seqs]
+    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        s = s[:max_length]
+        if s:
+            ids[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return ids, torch.as_tensor(lengths, dtype=torch.long)
+
+
+def sortish_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of similar length: shuffle, sort within windows of 50 batches, shuffle batches."""
+    order = rng.permutation(len(lengths))
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[dict[str, float], np.ndarray]:
+    """Accuracy and macro-F1, and the confusion matrix (rows: true label, columns: predicted)."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm).astype(float)
+    precision = np.divide(tp, cm.sum(0), out=np.zeros_like(tp), where=cm.sum(0) > 0)
+    recall = np.divide(tp, cm.sum(1), out=np.zeros_like(tp), where=cm.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+    present = cm.sum(1) > 0
+    return {"accuracy": float(tp.sum() / max(cm.sum(), 1)),
+            "macro_f1": float(f1[present].mean()) if present.any() else 0.0}, cm
+
+
+class ClassifierTask(TorchTask):
+    """Sentences tokenized once; each epoch a seeded shuffle into batches of similar length."""
+
+    def __init__(self, net: LSTMClassifierNet, tokenizer, train: tuple[list[str], list[int]],
+                 splits: dict[str, tuple[list[str], list[int]]], *, run, max_length: int):
+        self.nets = {"model": net}
+        self.tokenizer = tokenizer
+        self.run = run
+        self.max_length = max_length
+        self.batch_size_ = run.config.batch_size
+        self.eval_batch_size = run.config.eval_batch_size or 2 * run.config.batch_size
+        self.train_texts, self.train_labels = train
+        self.train_ids = tokenizer.encode_batch(self.train_texts)  # once, not every epoch
+        self.splits = {k: (tokenizer.encode_batch(t), y) for k, (t, y) in splits.items()}
+        self.seed = run.seed
+
+    def _epoch_data(self, epoch: int) -> tuple[list[list[int]], list[int]]:
+        if getattr(self.run, "augmenter", None) is None:
+            return self.train_ids, self.train_labels
+        texts = self.run.augment_texts(self.train_texts, epoch)
+        if len(texts) == len(self.train_texts):
+            return self.tokenizer.encode_batch(texts), self.train_labels
+        copies = len(texts) // len(self.train_texts)  # offline expansion: k copies per example
+        return self.tokenizer.encode_batch(texts), [y for y in self.train_labels for _ in range(copies)]
+
+    def train_batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        ids, labels = self._epoch_data(epoch)
+        rng = np.random.default_rng([self.seed, epoch])
+        lengths = [min(len(s), self.max_length) for s in ids]
+        for idx in sortish_batches(lengths, self.batch_size_, rng):
+            x, n = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id, self.max_length)
+            yield x, n, torch.as_tensor([labels[i] for i in idx], dtype=torch.long)
+
+    def training_step(self, batch, stage: str):
+        x, n, y = batch
+        logits = self.nets["model"](x, n)
+        loss = F.cross_entropy(logits.float(), y)
+        return loss, {}
+
+    @torch.no_grad()
+    def predict_ids(self, ids: list[list[int]], batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities, shape ``(len(ids), C)``, in the order given."""
+        return predict_proba(self.nets["model"], ids, self.tokenizer.pad_id, self.max_length,
+                             batch_size or self.eval_batch_size)
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        ids, y = self.splits[split]
+        probs = self.predict_ids(ids)
+        y = np.asarray(y)
+        metrics, _ = classification_metrics(y, probs.argmax(1), probs.shape[1])
+        loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean()) if len(y) else 0.0
+        return {"loss": loss, **metrics}
+
+
+@torch.no_grad()
+def predict_proba(net: nn.Module, ids: list[list[int]], pad_id: int, max_length: int, batch_size: int = 128) -> np.ndarray:
+    was_training = net.training
+    net.eval()
+    try:
+        out = np.zeros((len(ids), net_classes(net)), dtype=np.float32)
+        order = np.argsort([len(s) for s in ids], kind="stable")  # similar lengths together: less padding
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            x, n = pad_batch([ids[i] for i in idx], pad_id, max_length)
+            out[idx] = torch.softmax(net(x, n).float(), dim=-1).numpy()
+        return out
+    finally:
+        net.train(was_training)
+
+
+def net_classes(net: nn.Module) -> int:
+    net = getattr(net, "module", net)
+    return net.head.out_features
+
+
+# -- language-model data and task ---------------------------------------------------------------
+def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``."""
+    n = stream.numel() // batch_size
+    return stream[: n * batch_size].view(batch_size, n)
+
+
+class LanguageModelTask(TorchTask):
+    """Truncated back-propagation through time over one token stream per split.
+
+    Rows of a batch are contiguous stretches of the corpus, so the LSTM state is carried from one
+    window to the next (detached), and reset at the start of each epoch and whenever a window does
+    not follow the previous one (a resumed run, or windows shared out between processes).
+    """
+
+    def __init__(self, net: LSTMLanguageModelNet, streams: dict[str, torch.Tensor], *, run, bptt: int):
+        self.nets = {"model": net}
+        self.streams = streams
+        self.bptt = bptt
+        self.seed = run.seed
+        self.batch_size_ = run.config.batch_size
+        self.eval_batch_size = run.config.eval_batch_size or 10
+        self._state = None
+        self._last = -2
+
+    def train_batches(self, epoch: int):
+        data = batchify(self.streams["train"], self.batch_size_)  # (B, N)
+        # A different cut into windows each epoch, the same for the same epoch.
+        offset = int(np.random.default_rng([self.seed, epoch]).integers(0, self.bptt))
+        for i, start in enumerate(range(offset, data.shape[1] - 1, self.bptt)):
+            t = min(self.bptt, data.shape[1] - 1 - start)
+            window = torch.full((data.shape[0],), epoch * 1_000_000 + i, dtype=torch.long)
+            yield data[:, start:start + t], data[:, start + 1:start + 1 + t], window
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self._state = None
+
+    def training_step(self, batch, stage: str):
+        x, y, window = batch
+        net = self.nets["model"]
+        w = int(window[0])
+        state = self._state if w == self._last + 1 and self._state is not None and self._state[0].shape[1] == x.shape[0] else None
+        logits, new_state = net(x, state)  # (B, T, V)
+        self._state = tuple(s.detach().float() for s in new_state)
+        self._last = w
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+        return loss, {"ppl": math.exp(min(loss.item(), 50.0))}
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        nll, count = stream_nll(self.nets["model"], self.streams[split], self.eval_batch_size, self.bptt)
+        loss = nll / max(count, 1)
+        return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+
+
+@torch.no_grad()
+def stream_nll(net: nn.Module, stream: torch.Tensor, batch_size: int, bptt: int) -> tuple[float, int]:
+    """Summed negative log-likelihood of every next token of ``stream``, and how many were scored."""
+    was_training = net.training
+    net.eval()
+    try:
+        data = batchify(stream, batch_size)
+        state, total, count = None, 0.0, 0
+        for start in range(0, data.shape[1] - 1, bptt):
+            t = min(bptt, data.shape[1] - 1 - start)
+            x, y = data[:, start:start + t], data[:, start + 1:start + 1 + t]
+            logits, state = net(x, state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="sum").item()
+            count += y.numel()
+        return total, count
+    finally:
+        net.train(was_training)
+
+
+@torch.no_grad()
+def sample(net: LSTMLanguageModelNet, prompt: list[int], *, max_tokens: int, temperature: float = 1.0,
+           top_k: int = 0, top_p: float = 1.0, seed: int = 0, stop_id: int | None = None,
+           banned: Sequence[int] = ()) -> list[int]:
+    """Sampled continuation ids of ``prompt``: temperature, then top-k, then nucleus (top-p).
+
+    ``temperature`` 0 means greedy. The same seed gives the same continuation.
+    """
+    was_training = net.training
+    net.eval()
+    try:
+        gen = torch.Generator().manual_seed(seed)
+        logits, state = net(torch.as_tensor([prompt], dtype=torch.long))
+        last = logits[0, -1].float()
+        out: list[int] = []
+        for _ in range(max_tokens):
+            last = last.clone()
+            if banned:
+                last[list(banned)] = float("-inf")
+            if temperature <= 0:
+                nxt = int(last.argmax())
+            else:
+                last = last / temperature
+                if top_k > 0:
+                    kth = torch.topk(last, min(top_k, last.numel())).values[-1]
+                    last[last < kth] = float("-inf")
+                if top_p < 1.0:
+                    sorted_logits, order = torch.sort(last, descending=True)
+                    cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+                    drop = cum - torch.softmax(sorted_logits, dim=-1) >= top_p  # keep the smallest set reaching top_p
+                    last[order[drop]] = float("-inf")
+                nxt = int(torch.multinomial(torch.softmax(last, dim=-1), 1, generator=gen))
+            if stop_id is not None and nxt == stop_id:
+                break
+            out.append(nxt)
+            logits, state = net(torch.as_tensor([[nxt]], dtype=torch.long), state)
+            last = logits[0, -1].float()
+        return out
+    finally:
+        net.train(was_training)
+
+
+# -- weights ------------------------------------------------------------------------------------
+def save_weights(net: nn.Module, path) -> None:
+    """safetensors, written to a temporary file then renamed; tied weights are stored once."""
+    import os
+
+    from safetensors.torch import save_model
+
+    tmp = f"{path}.tmp"
+    save_model(getattr(net, "module", net), tmp)
+    os.replace(tmp, path)
+
+
+def load_weights(net: nn.Module, path) -> None:
+    from safetensors.torch import load_model
+
+    missing, unexpected = load_model(net, str(path), strict=True)

@@ -1,0 +1,28 @@
+"""Shared fixtures. ``nlpzoo_isolated`` (a fresh plugin manager) comes from nlpzoo.testing."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: str | None = None, timeout: int = 600):
+    """Run the real ``nlpzoo`` command in a subprocess; returns the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "nlpzoo.cli", *args], capture_output=True, text=True,
+                          env=full_env, input=input, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT

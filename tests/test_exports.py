@@ -1,0 +1,18 @@
+"""The public surface is exactly what is meant to be public."""
+import nlpzoo
+
+
+def test_the_front_door_exports_exactly_these_names():
+    assert nlpzoo.__all__ == sorted(nlpzoo.__all__)
+    assert set(nlpzoo.__all__) == {
+        "GAN", "Augmenter", "Callback", "ConfigError", "Dataset", "Embedder", "LanguageModel", "MissingDependency",
+        "Optimizer", "Scheduler", "UnknownComponent", "build", "hookimpl", "load_recipe", "resolve",
+    }
+    for name in nlpzoo.__all__:
+        assert getattr(nlpzoo, name) is not None
+
+
+def test_errors_subclass_the_builtins_callers_already_catch():
+    assert issubclass(nlpzoo.UnknownComponent, KeyError)
+    assert issubclass(nlpzoo.ConfigError, ValueError)
+    assert issubclass(nlpzoo.MissingDependency, ImportError)
