@@ -55,3 +55,26 @@ def test_install_hints_name_the_extra_that_provides_a_missing_module():
     assert install_hint("gensim", "nlpzoo") == "pip install 'nlpzoo[word2vec]'"
     assert install_hint("transformers.models", "nlpzoo") == "pip install 'nlpzoo[bert]'"
     assert install_hint("sklearn") == "pip install scikit-learn"
+
+
+class AddsACommand:
+    @nlpzoo.hookimpl
+    def register_commands(self, cli):
+        import click
+
+        @cli.command("hello-plugin")
+        @click.argument("who")
+        def hello(who):
+            """Greets."""
+            click.echo(f"hello {who}")
+
+
+def test_plugins_can_add_cli_commands(nlpzoo_isolated):
+    import click
+    from click.testing import CliRunner
+
+    group = click.Group("nlpzoo")
+    nlpzoo_isolated.add_plugin(AddsACommand(), "greeter")
+    nlpzoo_isolated.add_commands(group)
+    result = CliRunner().invoke(group, ["hello-plugin", "world"])
+    assert result.exit_code == 0 and result.output == "hello world\n"

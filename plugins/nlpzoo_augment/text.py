@@ -90,14 +90,16 @@ class Sentence:
             pre, _, post = split_word(c)
             self.chunks[i] = pre + word + post
 
-    def swap(self, i: int, j: int) -> None:
+    def swap(self, i: int, j: int) -> tuple[str, str]:
+        """Exchange the words of chunks ``i`` and ``j``; returns the two words."""
         a, b = self.chunks[i], self.chunks[j]
         if a.isalnum() and b.isalnum():
             self.chunks[i], self.chunks[j] = b, a
-        else:
-            wa, wb = self.word(i), self.word(j)
-            self.set_word(i, wb)
-            self.set_word(j, wa)
+            return a, b
+        wa, wb = self.word(i), self.word(j)
+        self.set_word(i, wb)
+        self.set_word(j, wa)
+        return wa, wb
 
     def delete(self, positions: set[int]) -> None:
         """Remove the words of the chunks in ``positions``; their punctuation joins the neighbours."""

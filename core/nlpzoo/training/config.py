@@ -24,4 +24,8 @@ class TrainConfig:
     augment_mode: Literal["online", "offline"] = "online"  # per epoch, or one fixed expansion
     augment_copies: int = 1  # augmented copies per training example
     progress: bool = True  # tqdm bars (off automatically when stderr is not a terminal)
-    tensorboard: bool = False
+    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard extra)
+    checkpoint_every: int | None = None  # optimizer steps between checkpoints; one is also written at every evaluation
+    deterministic: bool = True  # torch.use_deterministic_algorithms (warn only): same seed, same metrics
+    find_unused_parameters: bool = False  # DDP: networks whose parameters some steps leave unused
+    plots: bool = True  # loss and learning-rate curves (PNG) at the end

@@ -1,0 +1,182 @@
+"""Checkpoints: tensors in safetensors, everything else in JSON, never pickle.
+
+A checkpoint is a folder written under a temporary name and renamed into place; ``latest.json``
+(written atomically afterwards) names the folders that count. A run killed at any moment leaves
+either the previous checkpoint or the new one, never half of one.
+
+Nested state (optimizer and scheduler state dicts, RNG states) is split by :func:`split_tensors`
+into a JSON tree with ``{"__tensor__": key}`` leaves and a flat ``{key: tensor}`` mapping.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..yamlio import atomic_write
+
+LATEST = "latest.json"
+
+
+# ---------------------------------------------------------------- tensors <-> JSON
+
+
+def split_tensors(obj: Any, tensors: dict, prefix: str = "t") -> Any:
+    """A JSON-able copy of ``obj`` with every tensor moved into ``tensors`` (contiguous, on the CPU)."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        key = f"{prefix}{len(tensors)}"
+        tensors[key] = obj.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: split_tensors(v, tensors, prefix) for k, v in obj.items()}
+        return {"__items__": [[split_tensors(k, tensors, prefix), split_tensors(v, tensors, prefix)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [split_tensors(v, tensors, prefix) for v in obj]}
+    if isinstance(obj, list):
+        return [split_tensors(v, tensors, prefix) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (tensors, numbers, strings, lists and dicts only)")
+
+
+def join_tensors(obj: Any, tensors: dict) -> Any:
+    """The inverse of :func:`split_tensors`."""
+    if isinstance(obj, list):
+        return [join_tensors(v, tensors) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj:
+        import numpy as np
+
+        return np.asarray(obj["__ndarray__"], dtype=obj["dtype"])
+    if "__tuple__" in obj:
+        return tuple(join_tensors(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj:
+        return {_hashable(join_tensors(k, tensors)): join_tensors(v, tensors) for k, v in obj["__items__"]}
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    return {k: join_tensors(v, tensors) for k, v in obj.items()}
+
+
+def _hashable(key):
+    return tuple(key) if isinstance(key, list) else key
+
+
+def save_tensors(tensors: dict, path: Path) -> None:
+    from safetensors.torch import save
+
+    path.write_bytes(save(tensors) if tensors else save({}))
+
+
+def load_tensors(path: Path) -> dict:
+    from safetensors.torch import load
+
+    return load(path.read_bytes())
+
+
+def module_tensors(nets: dict) -> tuple[dict, dict[str, str]]:
+    """``{net.param: tensor}`` for every net, with tied tensors stored once (``aliases`` maps the rest)."""
+    tensors, aliases, seen = {}, {}, {}
+    for name, net in nets.items():
+        for key, t in net.state_dict().items():
+            full = f"{name}.{key}"
+            ident = (t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride())) if t.numel() else None
+            if ident is not None and ident in seen:
+                aliases[full] = seen[ident]
+                continue
+            if ident is not None:
+                seen[ident] = full
+            tensors[full] = t.detach().to("cpu").contiguous().clone()
+    return tensors, aliases
+
+
+def load_modules(nets: dict, tensors: dict, aliases: dict[str, str]) -> None:
+    """Load what :func:`module_tensors` stored back into ``nets`` (strictly: every key must match)."""
+    for full, target in aliases.items():
+        tensors[full] = tensors[target]
+    for name, net in nets.items():
+        prefix = f"{name}."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        net.load_state_dict(state, strict=True)
+
+
+# ---------------------------------------------------------------- RNG
+
+
+def rng_state() -> dict:
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------- folders
+
+
+def write_folder(root: Path, name: str, files: dict[str, bytes | str | dict]) -> Path:
+    """Write ``files`` into ``root/name`` via a temporary folder and a rename."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for fname, content in files.items():
+        if isinstance(content, dict):
+            save_tensors(content, tmp / fname)
+        else:
+            (tmp / fname).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    final = root / name
+    if final.exists():  # left by a run killed after the rename but before latest.json named it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def read_latest(root: Path) -> dict | None:
+    try:
+        return json.loads((root / LATEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        from ..errors import NlpzooError
+
+        raise NlpzooError(f"{root / LATEST}: unreadable ({exc}); delete the checkpoints folder to start over") from None
+
+
+def publish(root: Path, pointer: dict) -> None:
+    """Make ``pointer`` the current checkpoint, then delete folders it no longer names."""
+    atomic_write(root / LATEST, json.dumps(pointer, indent=1))
+    keep = {v for v in pointer.values() if isinstance(v, str)}
+    for child in root.iterdir():
+        if child.is_dir() and child.name not in keep:
+            shutil.rmtree(child, ignore_errors=True)

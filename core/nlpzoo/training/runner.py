@@ -1,0 +1,113 @@
+"""``nlpzoo train``: a recipe in, a run directory out.
+
+The directory holds ``recipe.yaml`` (every spec pinned to its provider), ``provenance.json``,
+``run.json``, ``metrics.jsonl``, ``metrics.json``, ``plots/``, ``checkpoints/`` and ``model/``.
+Under torchrun every process trains; only the first writes.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..yamlio import atomic_write
+from .run import AugmentPipeline, Run, derive_seed, seed_everything, train_config
+
+#: recipe keys that must not change when a run is resumed
+FIXED_ON_RESUME = ("seed", "dataset", "model", "augment", "optimizer", "scheduler")
+RUN_FILES = ("recipe.yaml", "run.json", "checkpoints", "model")
+
+
+def augment_examples(examples: list, augmenter, seed: int, copies: int) -> list:
+    """The examples followed by ``copies`` augmented copies of each (``train.augment_mode: offline``)."""
+    texts = []
+    for i, ex in enumerate(examples):
+        if not (isinstance(ex, dict) and isinstance(ex.get("text"), str)):
+            raise ConfigError(f"offline augmentation needs text examples; example {i} is {type(ex).__name__}", "augment")
+        texts.append(ex["text"])
+    out = list(examples)
+    for c in range(copies):
+        new = augmenter.augment(texts, seed=derive_seed(seed, "offline", c))
+        out += [{**ex, "text": t} for ex, t in zip(examples, new)]
+    return out
+
+
+def _check_run_dir(run_dir: Path, resume: bool, recipe) -> None:
+    if not resume:
+        taken = [name for name in RUN_FILES if (run_dir / name).exists()]
+        if taken:
+            raise ConfigError(f"{run_dir} already holds a run ({', '.join(taken)}); continue it with --resume "
+                              "or choose another --run-dir", "--run-dir")
+        return
+    saved_path = run_dir / "recipe.yaml"
+    if not saved_path.exists():
+        raise ConfigError(f"{run_dir} holds no run to resume (no recipe.yaml); drop --resume to start one", "--resume")
+    import yaml
+
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    now = json.loads(json.dumps(recipe.resolved_dict()))
+    changed = [k for k in FIXED_ON_RESUME if saved.get(k) != now.get(k)]
+    if changed:
+        raise ConfigError(f"the recipe differs from the one {run_dir} was started with in: {', '.join(changed)}; "
+                          "resume with the original recipe (only train settings may change)", "--resume")
+
+
+def _describe(resolved) -> dict:
+    return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
+
+
+def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
+    """Build, train (``model.fit(data, run)``), test and save the run ``recipe`` describes."""
+    import yaml
+
+    from ..config import build
+    from .provenance import provenance
+
+    run_dir = Path(run_dir)
+    specs = recipe.specs
+    if "dataset" not in specs:
+        raise ConfigError("training needs a 'dataset' in the recipe", "dataset")
+    config = train_config(recipe.train)
+    run = Run(run_dir, seed=recipe.seed, config=config, resume=resume)
+    _check_run_dir(run_dir, resume, recipe)  # in every process, before the first one writes
+    run.barrier()
+    started = time.time()
+    seed_everything(recipe.seed)
+    dataset = build(specs["dataset"])
+    run.optimizer = build(specs["optimizer"]) if "optimizer" in specs else None
+    run.scheduler = build(specs["scheduler"]) if "scheduler" in specs else None
+    augment = specs.get("augment")
+    if augment is not None:
+        augmenters = [build(a) for a in (augment if isinstance(augment, list) else [augment])]
+        run.augmenter = augmenters[0] if len(augmenters) == 1 else AugmentPipeline(augmenters)
+    run.callbacks = [build(c) for c in specs.get("callbacks", [])]
+    info = {"status": "running", "model": _describe(specs["model"]), "dataset": _describe(specs["dataset"]),
+            "seed": recipe.seed, "world_size": run.world_size, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if run.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved_dict(), sort_keys=False, allow_unicode=True))
+        atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
+        record = provenance(recipe.seed, dataset.files(), run.world_size)
+        if resume and (run_dir / "provenance.json").exists():
+            first = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8"))
+            record["resumed_from"] = first
+        atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
+    data = dataset.load()
+    if run.augmenter is not None and config.augment_mode == "offline":
+        data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
+    seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
+    model = build(specs["model"])
+    metrics = dict(model.fit(data, run) or {})
+    if data.get("test"):
+        test = model.evaluate(data["test"]) or {}
+        metrics.update({f"test_{k}": float(v) for k, v in test.items()})
+    if run.is_main:
+        model.save(str(run_dir / "model"))
+        atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1))
+        info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    seconds=round(time.time() - started, 3), metrics=metrics)
+        atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
+    run.barrier()
+    return metrics

@@ -1,0 +1,73 @@
+"""Shared pieces of the word-level augmenters: how many words to change, and parameter checks."""
+from __future__ import annotations
+
+import random
+from typing import ClassVar
+
+from nlpzoo.errors import ConfigError
+from nlpzoo.kinds import Augmenter
+
+from .rng import seeded
+from .text import STOP_WORDS, Sentence
+
+
+def check_rate(value: float, name: str = "rate") -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"expected a rate between 0 and 1, got {value!r}", name)
+    return float(value)
+
+
+def check_min(value: int, name: str = "min_changes") -> int:
+    if value < 0:
+        raise ConfigError(f"expected a count of 0 or more, got {value!r}", name)
+    return int(value)
+
+
+def count(rate: float, n_words: int, min_changes: int, rng: random.Random) -> int:
+    """How many words to change: ``rate * n_words`` rounded up or down at random, so that its expected
+    value is exactly ``rate * n_words``, and at least ``min_changes`` (1 in the EDA paper) when
+    ``rate > 0``."""
+    if rate <= 0.0 or n_words == 0:
+        return 0
+    x = rate * n_words
+    n = int(x)
+    if x > n and rng.random() < x - n:
+        n += 1
+    return min(max(n, min_changes), n_words)
+
+
+def replaceable(word: str) -> bool:
+    """A word whose synonyms are worth looking up: letters (hyphens, apostrophes allowed), not a stop word."""
+    return (word.isalpha() or word.replace("-", "").replace("'", "").isalpha()) and word.lower() not in STOP_WORDS
+
+
+class SeededAugmenter(Augmenter):
+    """An augmenter whose texts are seeded by :func:`~nlpzoo_augment.rng.seeded`: the same guarantees as
+    ``rng_for`` (the output depends on the seed and the text only), a tenth of the seeding cost."""
+
+    def augment(self, texts: list[str], seed: int = 0) -> list[str]:
+        one = self.augment_one
+        return [one(t, seeded(seed, t))[0] for t in texts]
+
+    def explain(self, texts: list[str], seed: int = 0) -> list[tuple[str, list[str]]]:
+        one = self.augment_one
+        return [one(t, seeded(seed, t)) for t in texts]
+
+
+class WordAugmenter(SeededAugmenter):
+    """A word-level operation on a :class:`~nlpzoo_augment.text.Sentence`; subclasses implement :meth:`apply`."""
+
+    op: ClassVar[str] = ""
+
+    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
+        sentence = Sentence(text)
+        ops = self.apply(sentence, rng) if sentence.words else []
+        return (sentence.text() if ops else text), ops
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        """Edit ``sentence`` in place; return the operations applied (``"op:detail"``)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"

@@ -1,0 +1,201 @@
+"""The four operations of EDA (Wei and Zou, 2019, "EDA: Easy Data Augmentation Techniques for Boosting
+Performance on Text Classification Tasks") and ``eda``, which combines them as the paper does.
+
+Each operation changes words and keeps punctuation, spacing and sentence casing in place. Synonyms come
+from WordNet 3.0 (:mod:`nlpzoo_augment.wordnet`) in the inflection of the word they replace.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+from nlpzoo.errors import ConfigError
+
+from .base import WordAugmenter, check_min, check_rate, count, replaceable
+from .rng import child, seeded
+from .text import Sentence, match_case
+
+
+def _wordnet():
+    from .wordnet import wordnet
+
+    return wordnet()
+
+
+class SynonymReplacement(WordAugmenter):
+    """Replace ``rate`` of the words (at least ``min_changes``) by a WordNet synonym; stop words are kept."""
+
+    op = "synonym-replacement"
+
+    def __init__(self, rate: float = 0.1, min_changes: int = 1):
+        self.rate = check_rate(rate)
+        self.min_changes = check_min(min_changes)
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        n = count(self.rate, len(sentence), self.min_changes, rng)
+        if n == 0:
+            return []
+        wn = _wordnet()
+        candidates = [i for i in sentence.words if replaceable(sentence.word(i))]
+        rng.shuffle(candidates)
+        ops = []
+        for i in candidates:
+            word = sentence.word(i)
+            synonyms = wn.synonyms(word.lower())
+            if not synonyms:
+                continue
+            new = rng.choice(synonyms)
+            if not any(c.isupper() for c in new):  # proper nouns keep WordNet's casing
+                new = match_case(word, new)
+            sentence.set_word(i, new)
+            ops.append(f"{self.op}:{word}->{new}")
+            if len(ops) == n:
+                break
+        return ops
+
+
+class RandomInsertion(WordAugmenter):
+    """Insert, ``rate * words`` times (at least ``min_changes``), a synonym of a random non-stop word at a random place."""
+
+    op = "random-insertion"
+
+    def __init__(self, rate: float = 0.1, min_changes: int = 1, tries: int = 10):
+        self.rate = check_rate(rate)
+        self.min_changes = check_min(min_changes)
+        self.tries = tries  # the paper gives up on a sentence after 10 words without synonyms
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        n = count(self.rate, len(sentence), self.min_changes, rng)
+        if n == 0:
+            return []
+        wn = _wordnet()
+        candidates = [sentence.word(i) for i in sentence.words]
+        candidates = [w for w in candidates if replaceable(w)]
+        if not candidates:
+            return []
+        ops = []
+        for _ in range(n):
+            for _ in range(self.tries):
+                source = candidates[rng.randrange(len(candidates))]
+                synonyms = wn.synonyms(source.lower())
+                if synonyms:
+                    break
+            else:
+                break
+            new = rng.choice(synonyms)
+            sentence.insert(rng.randrange(len(sentence) + 1), new)
+            ops.append(f"{self.op}:{new}")
+        return ops
+
+
+class RandomSwap(WordAugmenter):
+    """Swap two random words, ``rate * words`` times (at least ``min_changes``); punctuation stays in place."""
+
+    op = "random-swap"
+
+    def __init__(self, rate: float = 0.1, min_changes: int = 1):
+        self.rate = check_rate(rate)
+        self.min_changes = check_min(min_changes)
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        words = sentence.words
+        nw = len(words)
+        if nw < 2:
+            return []
+        n = count(self.rate, nw, self.min_changes, rng)
+        ops = []
+        r = rng.random
+        for _ in range(n):
+            a = int(r() * nw)
+            b = int(r() * (nw - 1))
+            if b >= a:
+                b += 1
+            wa, wb = sentence.swap(words[a], words[b])
+            ops.append(f"{self.op}:{wa}<->{wb}")
+        return ops
+
+
+class RandomDeletion(WordAugmenter):
+    """Delete each word with probability ``rate``; a one-word text is kept, and one word always survives."""
+
+    op = "random-deletion"
+
+    def __init__(self, rate: float = 0.1):
+        self.rate = check_rate(rate)
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        words = sentence.words
+        if len(words) < 2 or self.rate <= 0.0:
+            return []
+        gone = _bernoulli_positions(len(words), self.rate, rng.random)
+        if not gone:
+            return []
+        if len(gone) == len(words):  # as in the paper: keep one random word rather than nothing
+            gone.pop(rng.randrange(len(gone)))
+        gone = [words[k] for k in gone]
+        ops = [f"{self.op}:{sentence.word(i)}" for i in gone]
+        sentence.delete(set(gone))
+        return ops
+
+
+def _bernoulli_positions(n: int, p: float, random) -> list[int]:
+    """The positions among ``n`` hit with probability ``p`` each, drawing only the gaps between hits
+    (geometric), so a low rate costs a few draws rather than one per word."""
+    if p >= 1.0:
+        return list(range(n))
+    log_q = math.log1p(-p)
+    log = math.log
+    out = []
+    k = int(log(1.0 - random()) / log_q)
+    while k < n:
+        out.append(k)
+        k += 1 + int(log(1.0 - random()) / log_q)
+    return out
+
+
+class EDA(WordAugmenter):
+    """Easy Data Augmentation: each augmented sentence comes from one of the four operations, chosen at random.
+
+    ``alpha`` is the share of words changed (the paper's α, also the deletion probability); the
+    per-operation rates override it. :meth:`generate` returns ``num_aug`` sentences per original as the
+    paper's ``eda()`` does (``num_aug // 4 + 1`` per operation, shuffled, cut to ``num_aug``);
+    :meth:`augment` gives one. The paper suggests ``alpha: 0.05, num_aug: 16`` for 500 training
+    examples.
+    """
+
+    op = "eda"
+
+    def __init__(self, alpha: float = 0.1, num_aug: int = 9, alpha_sr: float | None = None,
+                 alpha_ri: float | None = None, alpha_rs: float | None = None, p_rd: float | None = None,
+                 min_changes: int = 1):
+        self.alpha = check_rate(alpha, "alpha")
+        if num_aug < 1:
+            raise ConfigError(f"expected 1 or more augmented sentences per original, got {num_aug!r}", "num_aug")
+        self.num_aug = num_aug
+        self.alpha_sr, self.alpha_ri, self.alpha_rs, self.p_rd = alpha_sr, alpha_ri, alpha_rs, p_rd
+        self.min_changes = check_min(min_changes)
+        rate = lambda v, name: check_rate(self.alpha if v is None else v, name)  # noqa: E731
+        self._ops = [op for op in (
+            SynonymReplacement(rate(alpha_sr, "alpha_sr"), min_changes),
+            RandomInsertion(rate(alpha_ri, "alpha_ri"), min_changes),
+            RandomSwap(rate(alpha_rs, "alpha_rs"), min_changes),
+            RandomDeletion(rate(p_rd, "p_rd")),
+        ) if op.rate > 0]
+
+    def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
+        if not self._ops:
+            return []
+        return self._ops[rng.randrange(len(self._ops))].apply(sentence, rng)
+
+    def generate(self, text: str, seed: int = 0) -> list[str]:
+        """``num_aug`` augmented versions of ``text`` as in the paper (the original not included)."""
+        if not self._ops:
+            return [text] * self.num_aug
+        rng = seeded(seed, text, "eda.generate")
+        per_op = self.num_aug // len(self._ops) + 1
+        out = []
+        for op in self._ops:
+            for _ in range(per_op):
+                out.append(op.augment_one(text, child(rng))[0])
+        rng.shuffle(out)
+        return out[: self.num_aug]

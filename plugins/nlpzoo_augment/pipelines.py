@@ -1,0 +1,88 @@
+"""Pipelines of augmenters: ``sequential``, ``one-of`` (weighted) and ``sometimes`` (with a probability).
+
+Children are any augmenters, from this plugin or another, named in the spec and built first. Each
+child gets its own generator seeded from the parent's stream, so a pipeline's output depends only on
+its seed and the text, never on the batch.
+"""
+from __future__ import annotations
+
+import random
+
+from nlpzoo.errors import ConfigError
+from nlpzoo.kinds import Augmenter
+
+from .base import SeededAugmenter
+from .rng import child as child_rng
+
+
+def _check_children(augmenters, loc: str = "augmenters") -> list[Augmenter]:
+    augmenters = list(augmenters)
+    for i, a in enumerate(augmenters):
+        if not hasattr(a, "augment_one"):
+            raise ConfigError(f"expected an augmenter, got {type(a).__name__}", f"{loc}.{i}")
+    return augmenters
+
+
+class Sequential(SeededAugmenter):
+    """Apply every augmenter in order, each to the output of the previous one."""
+
+    def __init__(self, augmenters: list[Augmenter]):
+        if not augmenters:
+            raise ConfigError("expected at least one augmenter", "augmenters")
+        self.augmenters = _check_children(augmenters)
+
+    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
+        ops: list[str] = []
+        for child in self.augmenters:
+            text, applied = child.augment_one(text, child_rng(rng))
+            ops += applied
+        return text, ops
+
+
+class OneOf(SeededAugmenter):
+    """Apply one augmenter, chosen at random with the given weights (equal by default)."""
+
+    def __init__(self, augmenters: list[Augmenter], weights: list[float] | None = None):
+        if not augmenters:
+            raise ConfigError("expected at least one augmenter", "augmenters")
+        self.augmenters = _check_children(augmenters)
+        if weights is None:
+            weights = [1.0] * len(self.augmenters)
+        if len(weights) != len(self.augmenters):
+            raise ConfigError(f"expected one weight per augmenter ({len(self.augmenters)}), got {len(weights)}", "weights")
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError(f"weights must be 0 or more and not all 0, got {weights!r}", "weights")
+        total = float(sum(weights))
+        self.weights = [w / total for w in weights]
+        self._cumulative = []
+        acc = 0.0
+        for w in self.weights:
+            acc += w
+            self._cumulative.append(acc)
+
+    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
+        u = rng.random()
+        sub = child_rng(rng)
+        for child, edge in zip(self.augmenters, self._cumulative):
+            if u < edge:
+                break
+        else:
+            child = next(c for c, w in zip(reversed(self.augmenters), reversed(self.weights)) if w > 0)
+        return child.augment_one(text, sub)
+
+
+class Sometimes(SeededAugmenter):
+    """Apply ``augmenter`` with probability ``p``; otherwise leave the text as it is."""
+
+    def __init__(self, augmenter: Augmenter, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ConfigError(f"expected a probability between 0 and 1, got {p!r}", "p")
+        self.augmenter = _check_children([augmenter], "augmenter")[0]
+        self.p = float(p)
+
+    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
+        u = rng.random()
+        sub = child_rng(rng)
+        if u < self.p:
+            return self.augmenter.augment_one(text, sub)
+        return text, []

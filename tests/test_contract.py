@@ -1,0 +1,40 @@
+"""Every registered component honours its kind's contract, with its default parameters."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from nlpzoo.config import signature_of
+from nlpzoo.plugins import get_manager
+from nlpzoo.testing import CONTRACTS, check_component, check_entry
+
+ENTRIES = get_manager().registry.all()
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"{e.kind}:{e.name}")
+def test_registration_metadata_is_complete(entry):
+    check_entry(entry)
+
+
+def _buildable_with_defaults(entry) -> bool:
+    params = signature_of(entry.load()).parameters.values()
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+CHEAP = [e for e in ENTRIES if e.kind in CONTRACTS and e.kind != "embedder" and _buildable_with_defaults(e)]
+
+
+@pytest.mark.parametrize("entry", CHEAP, ids=lambda e: f"{e.kind}:{e.name}")
+def test_component_contract_with_default_parameters(entry):
+    from nlpzoo.errors import ConfigError
+
+    try:
+        check_component(entry.kind, entry.qualified_name)
+    except ConfigError as exc:  # defaults alone are not enough (e.g. "give an embedder or a run")
+        pytest.skip(f"needs parameters: {exc}")
+
+
+def test_every_kind_has_at_least_one_first_party_component():
+    kinds = {e.kind for e in ENTRIES if e.distribution == "nlpzoo"}
+    assert {"embedder", "language_model", "gan", "augmenter", "scheduler", "optimizer", "dataset"} <= kinds
