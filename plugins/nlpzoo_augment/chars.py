@@ -17,7 +17,8 @@ _ROWS = ["1234567890-", "qwertyuiop[", "asdfghjkl;'", "zxcvbnm,./"]
 
 
 def _keyboard() -> dict[str, str]:
-    """QWERTY neighbours of each letter and digit (same row left/right, rows above and below)."""
+    """QWERTY neighbours of each letter and digit (same row left/right, rows above and below); letters
+    get letters and digits digits, the typos people actually leave in words."""
     pos = {ch: (r, c) for r, row in enumerate(_ROWS) for c, ch in enumerate(row)}
     out = {}
     for ch, (r, c) in pos.items():
@@ -26,7 +27,8 @@ def _keyboard() -> dict[str, str]:
         near = []
         for dr, dc in ((0, -1), (0, 1), (-1, 0), (-1, 1), (1, -1), (1, 0)):
             rr, cc = r + dr, c + dc
-            if 0 <= rr < len(_ROWS) and 0 <= cc < len(_ROWS[rr]) and _ROWS[rr][cc].isalnum():
+            if 0 <= rr < len(_ROWS) and 0 <= cc < len(_ROWS[rr]) and _ROWS[rr][cc].isalpha() == ch.isalpha() \
+                    and _ROWS[rr][cc].isalnum():
                 near.append(_ROWS[rr][cc])
         out[ch] = "".join(near)
     return out

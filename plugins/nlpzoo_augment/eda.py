@@ -12,8 +12,10 @@ import random
 from nlpzoo.errors import ConfigError
 
 from .base import WordAugmenter, check_min, check_rate, count, replaceable
-from .rng import child, seeded
-from .text import Sentence, match_case
+from .rng import block, child, seeded
+from .text import Sentence, delete_words, fix_sentence_case, match_case, simple_chunks, split_word, swap_words
+
+_TO_UNIT = 2.0 ** -53
 
 
 def _wordnet():
@@ -100,11 +102,16 @@ class RandomSwap(WordAugmenter):
     def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
         words = sentence.words
         nw = len(words)
-        if nw < 2:
+        if nw < 2 or self.rate <= 0.0:
             return []
-        n = count(self.rate, nw, self.min_changes, rng)
-        ops = []
         r = rng.random
+        x = self.rate * nw  # count(), inlined: this is the hottest loop of the benchmarks
+        n = int(x)
+        if x > n and r() < x - n:
+            n += 1
+        if n < self.min_changes:
+            n = min(self.min_changes, nw)
+        ops = []
         for _ in range(n):
             a = int(r() * nw)
             b = int(r() * (nw - 1))
@@ -113,6 +120,47 @@ class RandomSwap(WordAugmenter):
             wa, wb = sentence.swap(words[a], words[b])
             ops.append(f"{self.op}:{wa}<->{wb}")
         return ops
+
+    def fast_path(self, text: str, key: bytes, explain: bool = True):
+        """:meth:`apply` on a single-spaced text, drawing straight from the first block of ``HashRandom(key)``."""
+        simple = simple_chunks(text)
+        if simple is None or self.rate <= 0.0:
+            return None
+        chunks, words = simple
+        nw = len(chunks) if words is None else len(words)
+        if nw < 2:
+            return None
+        draws = block(key, 0)  # popped from the end, exactly as HashRandom(key).random() does
+        x = self.rate * nw
+        n = int(x)
+        if x > n and (draws.pop() >> 11) * _TO_UNIT < x - n:
+            n += 1
+        if n < self.min_changes:
+            n = min(self.min_changes, nw)
+        blocks = 1
+        while 2 * n > len(draws):  # long texts: the following blocks, in the order HashRandom refills
+            draws[:0] = block(key, blocks)
+            blocks += 1
+        first = chunks[0] if words is None else chunks[words[0]]
+        scale_a, scale_b = _TO_UNIT * nw, _TO_UNIT * (nw - 1)  # powers of two: the same floats as r() * nw
+        ops = []
+        for _ in range(n):
+            a = int((draws.pop() >> 11) * scale_a)
+            b = int((draws.pop() >> 11) * scale_b)
+            if b >= a:
+                b += 1
+            if words is not None:
+                a, b = words[a], words[b]
+            ca, cb = chunks[a], chunks[b]
+            if ca.isalnum() and cb.isalnum():
+                chunks[a], chunks[b] = cb, ca
+            else:
+                ca, cb = swap_words(chunks, a, b)
+            if explain:
+                ops.append(f"{self.op}:{ca}<->{cb}")
+        if (chunks[0] if words is None else chunks[words[0]]) != first:
+            fix_sentence_case(chunks, range(nw) if words is None else words, first)
+        return " ".join(chunks), ops
 
 
 class RandomDeletion(WordAugmenter):
@@ -136,6 +184,41 @@ class RandomDeletion(WordAugmenter):
         ops = [f"{self.op}:{sentence.word(i)}" for i in gone]
         sentence.delete(set(gone))
         return ops
+
+    def fast_path(self, text: str, key: bytes, explain: bool = True):
+        """:meth:`apply` on a single-spaced text, drawing straight from the first block of ``HashRandom(key)``."""
+        simple = simple_chunks(text)
+        p = self.rate
+        if simple is None or not 0.0 < p < 1.0:
+            return None
+        chunks, words = simple
+        n = len(chunks) if words is None else len(words)
+        if n < 2:
+            return None
+        draws = block(key, 0)
+        blocks = 1
+        log_q, log = math.log1p(-p), math.log
+        gone = []
+        k = int(log(1.0 - (draws.pop() >> 11) * _TO_UNIT) / log_q)  # as _bernoulli_positions draws
+        while k < n:
+            gone.append(k)
+            if not draws:
+                draws = block(key, blocks)
+                blocks += 1
+            k += 1 + int(log(1.0 - (draws.pop() >> 11) * _TO_UNIT) / log_q)
+        if not gone:
+            return text, []
+        if len(gone) == n:
+            return None  # one word must survive: the general path draws which
+        if words is not None:
+            gone = [words[k] for k in gone]
+        ops = [f"{self.op}:{split_word(chunks[i])[1]}" for i in gone] if explain else []
+        first = chunks[0] if words is None else chunks[words[0]]
+        delete_words(chunks, gone)
+        if chunks[0] is None or chunks[0] != first:
+            dropped = set(gone)
+            fix_sentence_case(chunks, [i for i in (range(len(chunks)) if words is None else words) if i not in dropped], first)
+        return " ".join(filter(None, chunks)), ops
 
 
 def _bernoulli_positions(n: int, p: float, random) -> list[int]:

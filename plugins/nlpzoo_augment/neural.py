@@ -119,7 +119,8 @@ class EmbeddingNeighbors(WordAugmenter):
 
 class LMSubstitution(WordAugmenter):
     """Replace ``rate`` of the words (at least ``min_changes``) by a word a trained language model
-    proposes after the left context, sampled from its ``top_k`` most likely next words at ``temperature``.
+    proposes after the left context, sampled from its ``top_k`` most likely next words at ``temperature``
+    (stop words and punctuation are neither replaced nor proposed).
 
     The model comes from the ``run`` directory. It is asked for ``next_word_distribution(context, k)``
     (a list of ``(word, probability)``) when it has that method, otherwise for a one-word
@@ -161,7 +162,7 @@ class LMSubstitution(WordAugmenter):
         lowered = original.lower()
         if hasattr(model, "next_word_distribution"):
             dist = [(w, p) for w, p in model.next_word_distribution(context, self.top_k)
-                    if p > 0 and w.isalpha() and w.lower() != lowered]
+                    if p > 0 and _candidate(w) and w.lower() != lowered]
             if not dist:
                 return None
             weights = [p ** (1.0 / self.temperature) for _, p in dist]
@@ -177,7 +178,7 @@ class LMSubstitution(WordAugmenter):
             out = out[len(context):]
         words = out.split()
         word = words[0].strip(".,;:!?\"'()") if words else ""
-        return word if word.isalpha() and word.lower() != lowered else None
+        return word if _candidate(word) and word.lower() != lowered else None
 
     def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
         n = count(self.rate, len(sentence), self.min_changes, rng)

@@ -12,15 +12,30 @@ import hashlib
 import random
 import struct
 
-_WORDS = struct.Struct("<8Q").unpack  # one 64-byte digest = eight 64-bit words
+WORDS = struct.Struct("<8Q").unpack  # one 64-byte digest = eight 64-bit words
 _TO_UNIT = 2.0 ** -53
+_blake2b = hashlib.blake2b
+
+
+def block(key: bytes, i: int) -> list[int]:
+    """Block ``i`` of the stream keyed by ``key``: eight 64-bit words, drawn from the end first."""
+    if i == 0:
+        return list(WORDS(_blake2b(key, digest_size=64).digest()))
+    return list(WORDS(_blake2b(key, digest_size=64, salt=i.to_bytes(16, "little")).digest()))
 
 
 class HashRandom(random.Random):
     """``random.Random`` drawing 64-bit words from ``blake2b(key, salt=block number)``."""
 
+    gauss_next = None
+
     def __init__(self, key: bytes | str | int = b""):
-        self.seed(key)
+        if key.__class__ is bytes:  # the hot path: seeded() and child() hand bytes
+            self._key = key
+            self._block = 0
+            self._buf = block(key, 0)
+        else:
+            self.seed(key)
 
     def seed(self, a=None, version: int = 2) -> None:
         if a is None:
@@ -33,12 +48,12 @@ class HashRandom(random.Random):
             a = a.encode("utf-8")
         self._key = bytes(a)
         self._block = 0
-        self._buf = list(_WORDS(hashlib.blake2b(self._key, digest_size=64).digest()))
+        self._buf = block(self._key, 0)
         self.gauss_next = None
 
     def _refill(self) -> list[int]:
         self._block += 1
-        self._buf = list(_WORDS(hashlib.blake2b(self._key, digest_size=64, salt=self._block.to_bytes(16, "little")).digest()))
+        self._buf = block(self._key, self._block)
         return self._buf
 
     def random(self) -> float:

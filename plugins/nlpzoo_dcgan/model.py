@@ -36,7 +36,7 @@ class DCGAN(GAN):
     - ``conditional``: a class-conditional GAN (labels appended to z and, as constant maps, to D's
       input); needs labelled images; ``sample`` then cycles through the classes.
     - ``quality``: with labelled images, train a small classifier on the training split first and
-      report the Fréchet distance on its features (``fd``), the share of confidently classified
+      report the Fréchet distance on its features (``frechet_distance``), the share of confidently classified
       samples (``confident``) and class coverage at every evaluation.
     - ``grid``: images in the per-epoch sample grid drawn from a fixed noise batch.
     """
@@ -58,7 +58,7 @@ class DCGAN(GAN):
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
         self.init, self.label_smoothing, self.conditional = init, label_smoothing, conditional
         self.quality, self.judge_epochs, self.grid, self.eval_samples = quality, judge_epochs, grid, eval_samples
-        self.seed = seed
+        self.seed_param, self.seed = seed, seed
         self.shape: tuple[int, int, int] | None = None  # (channels, height, width), known after build
         self.classes: list[str] | None = None
         self.num_classes = 0
@@ -86,7 +86,7 @@ class DCGAN(GAN):
         self.shape = (c, h, w)
         self.classes = list(classes) if classes else None
         self.num_classes = len(classes) if self.conditional and classes else 0
-        self.seed = seed if self.seed is None else self.seed
+        self.seed = seed if self.seed_param is None else self.seed_param
         self.generator, self.discriminator = build_nets(self.latent, c, h, self.g_width, self.d_width,
                                                         self.num_classes, self.init, self.seed)
         self.grid_seed = self.seed + 1
@@ -158,7 +158,7 @@ class DCGAN(GAN):
             z = (1 - t) * a + t * b
         else:
             z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-        return self._generate(z.float(), None if label is None else [label]).numpy()
+        return self._generate(z.float(), [0 if label is None else label] if self.num_classes else None).numpy()
 
     def fixed_grid(self) -> "np.ndarray":
         """The fixed noise batch drawn at every epoch, so the grids are comparable."""
@@ -167,7 +167,7 @@ class DCGAN(GAN):
     def save_grid(self, path) -> Path:
         from nlpzoo.images import save_grid
 
-        return save_grid(self.fixed_grid(), path)
+        return save_grid(self.fixed_grid(), path, nrow=self.num_classes or None)  # conditional: one class per column
 
     # ------------------------------------------------------------ training
 
@@ -189,7 +189,7 @@ class DCGAN(GAN):
         ``samples/progress.gif``, ``samples/interpolation.png`` and ``gan_curves.png``.
         """
         from .imageset import as_image_set
-        from .task import SAMPLES, GANTask
+        from .task import GANTask
 
         train = as_image_set(data["train"])
         validation = as_image_set(data["validation"]) if data.get("validation") is not None and len(data["validation"]) else None
@@ -198,18 +198,20 @@ class DCGAN(GAN):
         self.build(train.shape, train.classes if train.labels is not None else None, seed=run.seed)
         if validation is not None and validation.shape != train.shape:
             raise ConfigError(f"validation images are {validation.shape}, training images {train.shape}", "dataset")
+        if validation is None:  # the loop needs something to evaluate on: a slice of the training images
+            validation = train.subset(slice(0, min(len(train), self.eval_samples)))
         if self.quality and train.labels is not None and train.num_classes >= 2:
             from .quality import train_judge
 
             self.judge = train_judge(train.images, train.labels, train.num_classes, self.judge_epochs, seed=self.seed)
         task = GANTask(self, train, validation, seed=run.seed, batch_size=run.config.batch_size,
-                       run_dir=Path(run.dir), write=run.is_main)
+                       run_dir=Path(run.dir), write=run.is_main, resuming=run.resume)
         metrics = run.fit(task, optimizers=self._optimizers(run))
         if run.is_main:
-            self._pictures(Path(run.dir), task)
+            self._pictures(Path(run.dir))
         return metrics
 
-    def _pictures(self, run_dir: Path, task) -> None:
+    def _pictures(self, run_dir: Path) -> None:
         from nlpzoo.images import save_gif, save_grid
 
         from .task import SAMPLES
@@ -219,14 +221,15 @@ class DCGAN(GAN):
         frames = sorted(folder.glob("epoch-*.png")) + [folder / "final.png"]
         save_gif(frames, folder / "progress.gif")
         save_grid(self.interpolate(self.grid_seed, self.grid_seed + 1, steps=10), folder / "interpolation.png", nrow=10)
-        plot_gan_curves(_history(run_dir, task.history), run_dir / "gan_curves.png")
+        plot_gan_curves(_history(run_dir), run_dir / "gan_curves.png")
 
     # ------------------------------------------------------------ evaluation
 
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         """On held-out real images: the discriminator's mean output on them (``d_real``) and on as many
-        generated images (``d_fake``), both losses, and with a judge ``fd``, ``confident``, ``coverage``.
-        ``loss`` is the discriminator's loss here; use ``fd`` to pick checkpoints."""
+        generated images (``d_fake``; D normalises each batch by its own statistics, as in training), both losses, and with a judge ``frechet_distance``, ``confident``, ``coverage``.
+        ``loss`` (what picks the best checkpoint by default) is ``frechet_distance`` when there is a judge, else the
+        generator's loss against the current discriminator."""
         import torch
 
         from .imageset import as_image_set
@@ -240,15 +243,16 @@ class DCGAN(GAN):
         x = to_signed(real.images)
         y = torch.from_numpy(real.labels) if self.num_classes and real.labels is not None else self._labels_for(len(x))
         z = noise(len(x), self.latent, seed=self.grid_seed + 7)
-        with torch.no_grad(), self._eval_mode():
+        with torch.no_grad(), self._eval_mode(), _batch_statistics(self.discriminator):
             loss_d, loss_g, real_logits, fake_logits = gan_losses(self.generator, self.discriminator, x, y, z)
-        out = {"loss": float(loss_d), "loss_d": float(loss_d), "loss_g": float(loss_g),
+        out = {"loss": float(loss_g), "loss_d": float(loss_d), "loss_g": float(loss_g),
                "d_real": float(torch.sigmoid(real_logits).mean()), "d_fake": float(torch.sigmoid(fake_logits).mean())}
         if self.judge is not None and real.shape == self.shape:
             from .quality import scores
 
             fake = torch.from_numpy(self.sample(self.eval_samples, seed=self.grid_seed + 11))
             out.update(scores(self.judge, fake, (x + 1.0) / 2.0))
+            out["loss"] = out["frechet_distance"]
         return out
 
     # ------------------------------------------------------------ persistence
@@ -309,19 +313,34 @@ class DCGAN(GAN):
         return model
 
 
-def _history(run_dir: Path, in_memory: list[dict]) -> list[dict]:
-    """Per-step values: the loop's metrics.jsonl when it has them (they survive a resume), else this process's."""
-    path = run_dir / "metrics.jsonl"
+@contextmanager
+def _batch_statistics(net):
+    """``net``'s batch norms use the statistics of each batch, as in training, and keep their running ones."""
+    saved = {k: v.clone() for k, v in net.state_dict().items() if "running_" in k or "num_batches" in k}
+    norms = [m for m in net.modules() if type(m).__name__.startswith("BatchNorm")]
+    for m in norms:
+        m.train()
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.eval()
+        net.load_state_dict(saved, strict=False)
+
+
+def _history(run_dir: Path) -> list[dict]:
+    """The loop's training records (averages over ``train.log_every`` steps) from ``metrics.jsonl``."""
     rows = []
+    path = run_dir / "metrics.jsonl"
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(row, dict) and "loss_d" in row and "loss_g" in row:
+            if isinstance(row, dict) and "train_discriminator_loss" in row:
                 rows.append(row)
-    return rows if len(rows) >= 2 else in_memory
+    return rows
 
 
 def plot_gan_curves(history: list[dict], path: Path) -> None:
@@ -339,9 +358,9 @@ def plot_gan_curves(history: list[dict], path: Path) -> None:
         return
     steps = [r.get("step", i + 1) for i, r in enumerate(history)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5), dpi=100)
-    for key, label in (("loss_d", "discriminator loss"), ("loss_g", "generator loss")):
+    for key, label in (("train_discriminator_loss", "discriminator loss"), ("train_generator_loss", "generator loss")):
         left.plot(steps, [r.get(key, float("nan")) for r in history], label=label, linewidth=0.8)
-    for key, label in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), fake")):
+    for key, label in (("train_d_real", "D(x), real"), ("train_d_fake", "D(G(z)), fake")):
         right.plot(steps, [r.get(key, float("nan")) for r in history], label=label, linewidth=0.8)
     left.set_title("losses")
     right.set_title("discriminator output")

@@ -66,10 +66,11 @@ def judge_outputs(judge: Judge, images01: torch.Tensor, batch_size: int = 500) -
     """Features ``(n, 64)`` and class probabilities ``(n, K)`` of float images in [0, 1]."""
     judge.eval()
     feats, probs = [], []
-    for i in range(0, len(images01), batch_size):
-        f = judge.body(images01[i:i + batch_size].float())
-        feats.append(f.double().numpy())
-        probs.append(torch.softmax(judge.head(f), dim=1).double().numpy())
+    with torch.autocast("cpu", enabled=False):  # full precision even inside a bf16 training loop
+        for i in range(0, len(images01), batch_size):
+            f = judge.body(images01[i:i + batch_size].float())
+            feats.append(f.double().numpy())
+            probs.append(torch.softmax(judge.head(f), dim=1).double().numpy())
     return np.concatenate(feats), np.concatenate(probs)
 
 
@@ -86,16 +87,16 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def scores(judge: Judge, images01: torch.Tensor, reference01: torch.Tensor,
            labels: np.ndarray | None = None) -> dict[str, float]:
-    """``fd`` to the reference images, ``confident`` share, class ``coverage`` (and ``accuracy`` with labels)."""
+    """``frechet_distance`` to the reference images, ``confident`` share, class ``coverage`` (and ``accuracy`` with labels)."""
     feats, probs = judge_outputs(judge, images01)
     ref_feats, _ = judge_outputs(judge, reference01)
     k = probs.shape[1]
     hist = np.bincount(probs.argmax(1), minlength=k) / len(probs)
     nz = hist[hist > 0]
     out = {
-        "fd": frechet_distance(feats, ref_feats),
+        "frechet_distance": frechet_distance(feats, ref_feats),
         "confident": float((probs.max(1) > CONFIDENT).mean()),
-        "coverage": float(-(nz * np.log(nz)).sum() / math.log(k)) if k > 1 else 1.0,
+        "coverage": max(0.0, float(-(nz * np.log(nz)).sum() / math.log(k))) if k > 1 else 1.0,
     }
     if labels is not None:
         out["accuracy"] = float((probs.argmax(1) == labels).mean())

@@ -10,9 +10,6 @@ from torch import nn
 
 from nlpzoo.training.task import TorchTask
 
-from . import quality
-from .nets import noise
-
 if TYPE_CHECKING:  # pragma: no cover
     from .imageset import ImageSet
     from .model import DCGAN
@@ -45,7 +42,7 @@ class GANTask(TorchTask):
     stages = ("discriminator", "generator")
 
     def __init__(self, model: "DCGAN", train: "ImageSet", validation: "ImageSet | None", *, seed: int,
-                 batch_size: int, run_dir: Path | None = None, write: bool = True):
+                 batch_size: int, run_dir: Path | None = None, write: bool = True, resuming: bool = False):
         self.model = model
         self.nets = {"generator": model.generator, "discriminator": model.discriminator}
         self.x = to_signed(train.images)  # (N, C, H, W) in [-1, 1]
@@ -55,7 +52,7 @@ class GANTask(TorchTask):
         self.real_target = 1.0 - model.label_smoothing
         self.run_dir, self.write = run_dir, write
         self._fake: tuple[object, torch.Tensor] | None = None
-        self.history: list[dict[str, float]] = []
+        self.resuming = resuming
         if len(self.x) < 2:
             raise ValueError(f"dcgan needs at least 2 training images, got {len(self.x)}")
 
@@ -93,22 +90,17 @@ class GANTask(TorchTask):
             fake_logits = d(fake.detach(), y)
             loss = bce(real_logits, torch.full_like(real_logits, self.real_target)) + \
                 bce(fake_logits, torch.zeros_like(fake_logits))
-            with torch.no_grad():
-                logs = {"loss_d": float(loss), "d_real": float(torch.sigmoid(real_logits.float()).mean()),
-                        "d_fake": float(torch.sigmoid(fake_logits.float()).mean())}
-            self._last = logs
+            # tensors, not floats: the loop averages them and reads them only when it logs
+            logs = {"d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+                    "d_fake": torch.sigmoid(fake_logits.detach().float()).mean()}
             return loss, logs
         if stage != "generator":
             raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(self.stages)}")
-        cached = self._fake
-        self._fake = None
+        cached, self._fake = self._fake, None
         fake = cached[1] if cached is not None and cached[0] is z else g(z, y)
         fake_logits = d(fake, y)
         loss = bce(fake_logits, torch.ones_like(fake_logits))
-        with torch.no_grad():
-            logs = {"loss_g": float(loss), "d_fake_g": float(torch.sigmoid(fake_logits.float()).mean())}
-        self.history.append({**getattr(self, "_last", {}), **logs})
-        return loss, logs
+        return loss, {"d_fake_g": torch.sigmoid(fake_logits.detach().float()).mean()}
 
     # ------------------------------------------------------------ evaluation and pictures
 
@@ -121,4 +113,6 @@ class GANTask(TorchTask):
     def on_epoch_start(self, epoch: int) -> None:
         """The grid of the fixed noise batch as it stands after ``epoch`` epochs (epoch 0: untrained)."""
         if self.write and self.run_dir is not None:
-            self.model.save_grid(Path(self.run_dir) / SAMPLES / f"epoch-{epoch:03d}.png")
+            path = Path(self.run_dir) / SAMPLES / f"epoch-{epoch:03d}.png"
+            if not (self.resuming and path.exists()):  # a resumed epoch keeps the grid drawn at its real start
+                self.model.save_grid(path)

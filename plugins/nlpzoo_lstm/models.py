@@ -39,6 +39,9 @@ class _LSTMModel(LanguageModel):
     def _embedding_init(self, texts: Sequence[str], run: "Run"):
         """Vectors for the tokenizer's ids from ``embedder``; an untrained one learns on these tokens first.
 
+        An embedder that can learn from token lists has ``is_trained`` and
+        ``fit_tokens(sentences, run=, tokenizer=)`` (Word2Vec does); any other needs ``word_vectors()``.
+
         Returns ``(matrix, report)`` or ``(None, {})`` without an embedder.
         """
         if self.embedder is None:
@@ -47,12 +50,17 @@ class _LSTMModel(LanguageModel):
         fit_tokens = getattr(self.embedder, "fit_tokens", None)
         if fit_tokens is not None and not getattr(self.embedder, "is_trained", True):
             # Same tokenizer, same token strings: the embedder's vocabulary is the model's.
-            fit_tokens(tokens, run=run)
-        words, vectors = self.embedder.word_vectors()
+            fit_tokens(tokens, run=run, tokenizer=self.tokenizer)
+        try:
+            words, vectors = self.embedder.word_vectors()
+        except NotImplementedError:
+            from nlpzoo.errors import ConfigError
+
+            raise ConfigError(f"the embedder {type(self.embedder).__name__} has no word vectors to initialise an "
+                              "embedding layer with; use a word-level embedder such as word2vec", "model.embedder") from None
         counts = Counter(i for ids in self.tokenizer.encode_batch(texts) for i in ids)
         matrix, report = align_vectors(self.tokenizer, words, vectors, seed=run.seed, counts=counts)
         report = {f"embedding_{k}": float(v) for k, v in report.items()}
-        run.log(report)
         if run.is_main:
             print(f"embedding initialised from {type(self.embedder).__name__}: "
                   f"{report['embedding_vocab_coverage']:.1%} of the vocabulary, "
@@ -60,6 +68,11 @@ class _LSTMModel(LanguageModel):
                   f"({'frozen' if self._params['freeze_embeddings'] else 'trainable'})")
         self.embedding_report = report
         return matrix, report
+
+    def _log_embedding(self, run: "Run") -> None:
+        # After run.fit: a fresh run's metrics.jsonl starts when the loop starts.
+        if getattr(self, "embedding_report", None):
+            run.log(self.embedding_report)
 
     def save(self, directory: str) -> None:
         from . import nets
@@ -152,6 +165,7 @@ class LSTMClassifier(_LSTMModel):
                                    {k: split(k) for k in ("validation", "test")}, run=run,
                                    max_length=self._params["max_length"])
         metrics = run.fit(task)
+        self._log_embedding(run)
         self.net.eval()
         if run.is_main:
             self._run_dir = Path(run.dir)
@@ -205,7 +219,7 @@ class LSTMLanguageModel(_LSTMModel):
 
     Dropout on embeddings and between layers, optional weight tying, truncated back-propagation
     through time over ``bptt`` tokens; reports perplexity; generates with temperature, top-k and
-    nucleus sampling.
+    nucleus sampling (never ``[UNK]``; it stops at ``[EOS]``).
     """
 
     def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 10000,
@@ -253,6 +267,7 @@ class LSTMLanguageModel(_LSTMModel):
         streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
         task = nets.LanguageModelTask(self.net, streams, run=run, bptt=p["bptt"])
         metrics = run.fit(task)
+        self._log_embedding(run)
         self.net.eval()
         return metrics
 
@@ -275,7 +290,8 @@ class LSTMLanguageModel(_LSTMModel):
         tok = self.tokenizer
         ids = [tok.eos_id] + tok.encode(prompt)  # documents follow [EOS] in training
         new = nets.sample(self.net, ids, max_tokens=max_tokens, temperature=temperature, top_k=top_k,
-                          top_p=top_p, seed=seed, stop_id=tok.eos_id, banned=[tok.pad_id])
+                          top_p=top_p, seed=seed, stop_id=tok.eos_id,
+                          banned=[i for i in (tok.pad_id, tok.unk_id) if i is not None])
         text = tok.decode(new)
         if tok.kind == "char":
             return prompt + text
@@ -284,9 +300,11 @@ class LSTMLanguageModel(_LSTMModel):
 
 def format_confusion(cm, labels: Sequence[str], title: str = "") -> str:
     """The confusion matrix as text: rows are true labels, columns predictions."""
+    corner = "true \\ pred"
+    first = max(len(corner), *(len(l) for l in labels)) + 2
     width = max(6, *(len(l) for l in labels), *(len(str(v)) for v in cm.ravel()))
-    head = "true \\ pred".ljust(width + 2) + " ".join(l.rjust(width) for l in labels)
-    rows = [f"{l.ljust(width + 2)}" + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
+    head = corner.ljust(first) + " ".join(l.rjust(width) for l in labels)
+    rows = [l.ljust(first) + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
     return "\n".join(([f"confusion matrix ({title})"] if title else []) + [head] + rows)
 
 

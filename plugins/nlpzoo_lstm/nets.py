@@ -129,13 +129,10 @@ class ClassifierTask(TorchTask):
         self.seed = run.seed
 
     def _epoch_data(self, epoch: int) -> tuple[list[list[int]], list[int]]:
-        if getattr(self.run, "augmenter", None) is None:
-            return self.train_ids, self.train_labels
-        texts = self.run.augment_texts(self.train_texts, epoch)
-        if len(texts) == len(self.train_texts):
-            return self.tokenizer.encode_batch(texts), self.train_labels
-        copies = len(texts) // len(self.train_texts)  # offline expansion: k copies per example
-        return self.tokenizer.encode_batch(texts), [y for y in self.train_labels for _ in range(copies)]
+        run = self.run
+        if getattr(run, "augmenter", None) is None or run.config.augment_mode == "offline":
+            return self.train_ids, self.train_labels  # offline: the split given to fit is already expanded
+        return self.tokenizer.encode_batch(run.augment_texts(self.train_texts, epoch)), self.train_labels
 
     def train_batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         ids, labels = self._epoch_data(epoch)
@@ -235,6 +232,16 @@ class LanguageModelTask(TorchTask):
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
         return loss, {"ppl": math.exp(min(loss.item(), 50.0))}
 
+    def state_dict(self) -> dict:
+        """The carried LSTM state, so a run resumed mid-epoch continues exactly."""
+        if self._state is None:
+            return {"last": self._last}
+        return {"last": self._last, "h": self._state[0].clone(), "c": self._state[1].clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._last = int(state.get("last", -2))
+        self._state = (state["h"], state["c"]) if "h" in state else None
+
     def evaluate(self, split: str) -> dict[str, float]:
         nll, count = stream_nll(self.nets["model"], self.streams[split], self.eval_batch_size, self.bptt)
         loss = nll / max(count, 1)
@@ -317,4 +324,4 @@ def save_weights(net: nn.Module, path) -> None:
 def load_weights(net: nn.Module, path) -> None:
     from safetensors.torch import load_model
 
-    missing, unexpected = load_model(net, str(path), strict=True)
+    load_model(net, str(path), strict=True)

@@ -48,12 +48,13 @@ class Word2Vec(Embedder):
     with the vectors. Reports WordSim-353 Spearman correlation and Google-analogy accuracy with
     gensim's own evaluation functions and files. ``pretrained`` loads vectors instead of training:
     a saved model directory, a run directory, or a word2vec-format file (``.bin`` binary, else text).
+    ``workers`` is gensim's thread count: with one, the same seed gives the same vectors.
     """
 
     def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram", vector_size: int = 100,
                  window: int = 5, min_count: int = 5, negative: int = 5, hierarchical_softmax: bool = False,
                  sample: float = 1e-3, alpha: float = 0.025, min_alpha: float = 1e-4, epochs: int = 5,
-                 cbow_mean: bool = True, max_final_vocab: int | None = None, workers: int = 2,
+                 cbow_mean: bool = True, max_final_vocab: int | None = None, workers: int = 1,
                  lowercase: bool = True, compute_loss: bool = False, analogy_restrict_vocab: int = 30000,
                  pretrained: str | None = None):
         self.params = dict(architecture=architecture, vector_size=vector_size, window=window,

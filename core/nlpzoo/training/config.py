@@ -13,7 +13,7 @@ class TrainConfig:
     eval_batch_size: int | None = None  # default: 2 x batch_size
     grad_accum: int = 1
     clip_grad_norm: float | None = 1.0
-    weight_decay: float = 0.0  # applied by parameter_groups: not on biases and norms
+    weight_decay: float = 0.0  # applied by parameter_groups, not on biases and norms; 0: the optimizer's own
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU, weights stay fp32
     eval_every: int | None = None  # optimizer steps between evaluations; default once per epoch
     log_every: int = 10

@@ -55,6 +55,14 @@ def train_config(train: TrainConfig | dict | None) -> TrainConfig:
     return TrainConfig(**check_params(TrainConfig, dict(train or {}), "train"))
 
 
+def _built(spec, kind: str):
+    """A component from a spec; an already built component (or None) passes through."""
+    from ..config import build
+    from ..kinds import Component
+
+    return spec if spec is None or isinstance(spec, Component) else build(spec, kind)
+
+
 class AugmentPipeline(Augmenter):
     """Several augmenters applied one after the other (a recipe's ``augment:`` list)."""
 
@@ -148,18 +156,17 @@ class Run:
                    optimizer: dict | str | None = None, scheduler: dict | str | None = None,
                    augment: dict | str | list | None = None, callbacks: list | None = None,
                    resume: bool = False) -> "Run":
-        """A run without a recipe (tests, benchmarks): components given as specs, built here."""
+        """A run without a recipe (tests, benchmarks): components given as specs (built here) or built."""
         from ..config import build
 
         augmenters = None
         if augment is not None:
-            augmenters = [build(a, "augmenter") for a in (augment if isinstance(augment, list) else [augment])]
+            augmenters = [_built(a, "augmenter") for a in (augment if isinstance(augment, list) else [augment])]
         built_callbacks = [c if isinstance(c, Callback) else build(c, "callback") for c in (callbacks or [])]
         seed_everything(seed)
-        return cls(directory, seed=seed, config=train_config(train),
-                   optimizer=build(optimizer, "optimizer") if optimizer is not None else None,
-                   scheduler=build(scheduler, "scheduler") if scheduler is not None else None,
-                   augmenter=augmenters, callbacks=built_callbacks, resume=resume)
+        return cls(directory, seed=seed, config=train_config(train), optimizer=_built(optimizer, "optimizer"),
+                   scheduler=_built(scheduler, "scheduler"), augmenter=augmenters, callbacks=built_callbacks,
+                   resume=resume)
 
     # ------------------------------------------------------------ processes
 
@@ -185,11 +192,16 @@ class Run:
     def accelerator(self):
         """The Hugging Face ``Accelerator`` (created on first use: it starts the process group under torchrun)."""
         if self._accelerator is None:
+            import torch
             from accelerate import Accelerator
             from accelerate.utils import DistributedDataParallelKwargs
 
             ddp = DistributedDataParallelKwargs(find_unused_parameters=self.config.find_unused_parameters)
-            self._accelerator = Accelerator(kwargs_handlers=[ddp])
+            # Accelerate treats several processes as CPU workers (gloo) only when told it runs on the CPU
+            mps = getattr(torch.backends, "mps", None)
+            cpu = os.environ.get("NLPZOO_DEVICE") == "cpu" or not (
+                torch.cuda.is_available() or (mps is not None and mps.is_available() and self.world_size == 1))
+            self._accelerator = Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         return self._accelerator
 
     @property

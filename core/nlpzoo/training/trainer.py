@@ -17,7 +17,6 @@ import random
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NlpzooError
@@ -88,8 +87,12 @@ class Trainer:
         acc = run.accelerator
         self.acc, self.world, self.rank = acc, acc.num_processes, acc.process_index
         seed_everything(run.seed)
-        if cfg.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
+        if cfg.deterministic and not torch.are_deterministic_algorithms_enabled():
+            setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+            if setter is not None:  # the public function imports the compiler (seconds) only to set its flag too
+                setter(True, warn_only=True)
+            else:  # pragma: no cover
+                torch.use_deterministic_algorithms(True, warn_only=True)
         self.stages = tuple(task.stages)
         self.nets = dict(task.nets)  # the plain modules; task.nets may hold wrapped ones while training
         for net in self.nets.values():
@@ -101,7 +104,10 @@ class Trainer:
                 from ..config import build
 
                 component = build({"name": "adamw", "lr": 1e-3}, "optimizer")
-            self.optimizers[stage] = component.create(task.parameter_groups(stage, cfg.weight_decay))
+            # train.weight_decay wins; otherwise the optimizer's own (adamw's 0.01), in both cases
+            # only on weights: parameter_groups leaves biases and norms undecayed
+            decay = cfg.weight_decay or float(getattr(component, "weight_decay", 0.0) or 0.0)
+            self.optimizers[stage] = component.create(task.parameter_groups(stage, decay))
         self.params = {s: [p for g in o.param_groups for p in g["params"]] for s, o in self.optimizers.items()}
         self.wrapped = {}
         for name, net in self.nets.items():
@@ -132,6 +138,10 @@ class Trainer:
         self.window = _Window()
         if loaded is not None and "window" in loaded:
             self.window.restore(loaded["window"])
+        self._task_state = loaded.get("task") if loaded is not None and hasattr(self.task, "load_state_dict") else None
+        if self._task_state is not None and self.state["micro"] == 0:  # at an epoch boundary: before on_epoch_start
+            self.task.load_state_dict(self._task_state)
+            self._task_state = None
         self.run.metrics.start(self.state["step"] if loaded is not None else None)
         self._tensorboard = self._open_tensorboard(self.state["step"] if loaded is not None else None)
 
@@ -184,6 +194,10 @@ class Trainer:
                 n = len(batches)
                 order = [i % n for i in range(self.rank, n + (-n) % self.world, self.world)] if self.world > 1 else range(n)
                 task.on_epoch_start(epoch)
+                if self._task_state is not None:  # resumed mid-epoch: the task's own state as it was then
+                    task.load_state_dict(self._task_state)
+                    self._task_state = None
+                self.bar.set_description(f"epoch {epoch + 1}/{cfg.epochs}", refresh=False)
                 task.nets.update(self.wrapped)
                 for net in self.nets.values():
                     net.train()
@@ -203,14 +217,14 @@ class Trainer:
                     self.bar.update(1)
                     step = st["step"]
                     if callbacks:
-                        logs = {"loss": float(last_loss), **self._lrs()}
+                        logs = {"loss": float(last_loss.detach()), **self._lrs()}
                         for cb in callbacks:
                             cb.on_step(self.run, step, logs)
                     if step % cfg.log_every == 0:
                         self._log_train(epoch)
                     finished = step >= self.total_steps or end_of_epoch and st["epoch"] >= cfg.epochs
                     evaluate = (step % cfg.eval_every == 0) if cfg.eval_every else end_of_epoch
-                    if evaluate or finished:
+                    if evaluate or finished or self.run.stop_requested:
                         task.nets.update(self.nets)
                         self._evaluate(epoch)
                         task.nets.update(self.wrapped)
@@ -221,8 +235,8 @@ class Trainer:
                         self._save_checkpoint()
                     if finished or st["stopped"] or self.run.stop_requested or end_of_epoch:
                         break
-                if self.world > 1 and st["micro"] == 0:
-                    self._batches_cache = None  # free the finished epoch
+                if st["micro"] == 0:
+                    self._batches_cache = None  # free the finished epoch before making the next
         finally:
             self.bar.close()
         if self.state["last_eval_step"] is None and self.state["step"] > 0:  # e.g. stopped before any evaluation
@@ -240,9 +254,10 @@ class Trainer:
             opt = self.optimizers[stage]
             opt.zero_grad(set_to_none=True)
             for j, batch in enumerate(group):
-                with self._no_sync(j < k - 1), self.autocast():
-                    loss, logs = self.task.training_step(batch, stage)
-                    (loss / k if k > 1 else loss).backward()
+                with self._no_sync(j < k - 1):
+                    with self.autocast():
+                        loss, logs = self.task.training_step(batch, stage)
+                    (loss / k if k > 1 else loss).backward()  # outside autocast, as torch recommends
                 self.window.add("loss" if len(self.stages) == 1 else f"{stage}_loss", loss)
                 for key, value in logs.items():
                     self.window.add(key, value)
@@ -364,6 +379,9 @@ class Trainer:
             st["bad_evals"] += 1
         record = {"step": st["step"], "epoch": epoch, **{f"val_{k}": v for k, v in metrics.items()}, "best": improved}
         self._write(record)
+        if not self.bar.disable:
+            self.bar.write(f"step {st['step']}: " + ", ".join(f"val_{k} {v:.4g}" for k, v in metrics.items())
+                           + ("  (best)" if improved else ""), file=sys.stderr)
         for cb in self.run.callbacks:
             cb.on_evaluate(self.run, st["step"], {f"val_{k}": v for k, v in metrics.items()})
         if self.metric_scheduled:
@@ -390,6 +408,7 @@ class Trainer:
                 "schedulers": {s: ckpt.split_tensors(sc.state_dict(), other) for s, sc in self.schedulers.items()},
                 "rng": ckpt.split_tensors(ckpt.rng_state(), other),
                 "window": ckpt.split_tensors(self.window.state(), other),
+                "task": ckpt.split_tensors(self.task.state_dict(), other) if hasattr(self.task, "state_dict") else None,
                 "aliases": aliases,
                 "total_steps": self.total_steps,
             }
@@ -408,7 +427,7 @@ class Trainer:
         folder = self.root / pointer["last"]
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         tensors = ckpt.load_tensors(folder / "state.safetensors")
-        state = {k: ckpt.join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window") else v
+        state = {k: ckpt.join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task") else v
                  for k, v in state.items()}
         state["nets"] = ckpt.load_tensors(folder / "nets.safetensors")
         loop = state["loop"]
@@ -444,6 +463,8 @@ class Trainer:
             folder = self.root / self._best_name(st["best_step"])
             meta = json.loads((folder / "best.json").read_text(encoding="utf-8"))
             ckpt.load_modules(self.nets, ckpt.load_tensors(folder / "nets.safetensors"), meta.get("aliases", {}))
+        for net in self.nets.values():
+            net.eval()
         if self.cfg.plots and self.is_main:
             self._plot()
         metrics = st["best_metrics"] if self.cfg.keep_best else None

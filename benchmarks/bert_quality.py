@@ -1,0 +1,216 @@
+"""Test accuracy of the default BERT recipe on Rotten Tomatoes against strong baselines, on one split.
+
+    python benchmarks/bert_quality.py                      # everything (long: run it under flock)
+    python benchmarks/bert_quality.py --only nlpzoo tfidf  # some parts; finished parts are kept in
+                                                           # benchmarks/out/bert_quality/ and reused
+    python benchmarks/bert_quality.py --report             # only rewrite the results from what finished
+
+Parts: ``nlpzoo`` (recipes/bert-rotten-tomatoes.yaml over --seeds), ``trainer`` (the transformers
+Trainer fine-tuning the same model, fp32 and bf16, batch 32, lr 5e-5, 3 epochs, linear decay, 6%
+warmup, dynamic padding), ``tfidf`` (1-2 gram TF-IDF + logistic regression, C chosen on validation),
+``lstm`` (the lstm-classifier recipe, when there is one), ``fewshot`` (the default recipe on the first
+100, 500 and 2,000 training examples; "all" is seed 0 of ``nlpzoo``).
+Writes benchmarks/results/bert_quality.md and bert_fewshot.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bert_common import RECIPE, RESULTS, ROOT, TrainerBaseline, machine, rotten_tomatoes  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out" / "bert_quality"
+FEWSHOT = {100: 10, 500: 6, 2000: 3}  # training examples -> epochs (small sets need more passes)
+LSTM_RECIPES = ("lstm-classifier-rt.yaml", "lstm-rotten-tomatoes.yaml", "lstm-classifier-rotten-tomatoes.yaml", "lstm-classifier.yaml")
+
+
+def cached(name: str, fn, force: bool = False) -> dict:
+    path = OUT / f"{name}.json"
+    if path.exists() and not force:
+        return json.loads(path.read_text())
+    print(f"running {name} ...", flush=True)
+    start = time.perf_counter()
+    result = fn()
+    result.setdefault("seconds", time.perf_counter() - start)
+    result["command"] = " ".join(sys.argv)
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    print(f"  {name}: {result}", flush=True)
+    return result
+
+
+def run_recipe(path: Path, run_dir: Path, overrides: list[str]) -> dict:
+    from nlpzoo import load_recipe
+    from nlpzoo.training import train_recipe
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    start = time.perf_counter()
+    metrics = train_recipe(load_recipe(path, overrides), run_dir)
+    seconds = time.perf_counter() - start
+    rates = [r["examples_per_s"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+             if "examples_per_s" in r]
+    return {"test_accuracy": metrics.get("test_accuracy"), "test_macro_f1": metrics.get("test_macro_f1"),
+            "val_accuracy": metrics.get("val_accuracy"), "seconds": seconds,
+            "train_examples_per_s": statistics.median(rates) if rates else None,
+            "overrides": overrides, "run_dir": str(run_dir)}
+
+
+def nlpzoo_seed(seed: int) -> dict:
+    return run_recipe(RECIPE, OUT / f"run-nlpzoo-seed{seed}", [f"seed={seed}"])
+
+
+def fewshot(n: int) -> dict:
+    # one evaluation, at the end: with few examples, per-epoch validation would cost more than training
+    return run_recipe(RECIPE, OUT / f"run-fewshot-{n}", [f"dataset.train_limit={n}", f"train.epochs={FEWSHOT[n]}",
+                                                         "train.eval_every=100000", "train.early_stopping=null"])
+
+
+def trainer(bf16: bool) -> dict:
+    data = rotten_tomatoes(0)
+    base = TrainerBaseline(data, seed=0, bf16=bf16)
+    stats = base.train()
+    return {"test_accuracy": base.test_accuracy(), "train_seconds": stats["seconds"],
+            "train_examples_per_s": stats["examples_per_s"]}
+
+
+def tfidf() -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    data = rotten_tomatoes(0)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    x_train = vec.fit_transform([ex["text"] for ex in data["train"]])
+    y = lambda split: [ex["label"] for ex in data[split]]  # noqa: E731
+    best = None
+    for c in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
+        clf = LogisticRegression(C=c, max_iter=2000).fit(x_train, y("train"))
+        acc = clf.score(vec.transform([ex["text"] for ex in data["validation"]]), y("validation"))
+        if best is None or acc > best[0]:
+            best = (acc, c, clf)
+    acc, c, clf = best
+    return {"test_accuracy": float(clf.score(vec.transform([ex["text"] for ex in data["test"]]), y("test"))),
+            "val_accuracy": float(acc), "C": c}
+
+
+def lstm_recipe() -> Path | None:
+    for name in LSTM_RECIPES:
+        if (ROOT / "recipes" / name).exists():
+            return ROOT / "recipes" / name
+    return None
+
+
+def lstm() -> dict:
+    path = lstm_recipe()
+    out = run_recipe(path, OUT / "run-lstm", [])
+    out["recipe"] = str(path.relative_to(ROOT))
+    return out
+
+
+def load(name: str) -> dict | None:
+    path = OUT / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def report(seeds: list[int]) -> str:
+    from nlpzoo.plots import plot_curves
+
+    sizes = {k: len(v) for k, v in rotten_tomatoes(0).items()}
+    lines = ["# BERT quality: Rotten Tomatoes, fresh vs rotten", "",
+             f"Split: `rotten-tomatoes` dataset, seed 0 ({sum(sizes.values()):,} deduplicated snippets; {sizes['train']:,} train / "
+             f"{sizes['validation']:,} validation / {sizes['test']:,} test), the same for every row. Test accuracy on the "
+             f"{sizes['test']:,} test snippets.", "",
+             f"Machine: {machine()}. Other jobs may have shared the 2 cores; timings here are indicative, "
+             "see bert_speed.md for the controlled throughput comparison.", "",
+             "| method | test accuracy | macro-F1 | wall seconds | train ex/s | when (UTC) |", "|---|---|---|---|---|---|"]
+    accs = []
+    for s in seeds:
+        r = load(f"nlpzoo-seed{s}")
+        if r:
+            accs.append(r["test_accuracy"])
+            lines.append(f"| nlpzoo default recipe, seed {s} | {r['test_accuracy']:.4f} | {r['test_macro_f1']:.4f} | "
+                         f"{r['seconds']:.0f} | {r['train_examples_per_s'] or 0:.1f} | {r['finished']} |")
+    if accs:
+        spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        lines.append(f"| **nlpzoo default recipe, mean of {len(accs)} seed(s)** | **{statistics.mean(accs):.4f}** "
+                     f"(std {spread:.4f}, min {min(accs):.4f}, max {max(accs):.4f}) | | | | |")
+    for prec in ("fp32", "bf16"):
+        r = load(f"trainer-{prec}")
+        if r:
+            lines.append(f"| transformers Trainer, {prec}, seed 0 | {r['test_accuracy']:.4f} | | {r['seconds']:.0f} | "
+                         f"{r['train_examples_per_s']:.1f} | {r['finished']} |")
+    r = load("tfidf")
+    if r:
+        lines.append(f"| TF-IDF 1-2 grams + logistic regression (C={r['C']}) | {r['test_accuracy']:.4f} | | {r['seconds']:.0f} | | {r['finished']} |")
+    r = load("lstm")
+    if r:
+        lines.append(f"| lstm-classifier ({r['recipe']}) | {r['test_accuracy']:.4f} | {r['test_macro_f1'] or 0:.4f} | {r['seconds']:.0f} | "
+                     f"{r['train_examples_per_s'] or 0:.1f} | {r['finished']} |")
+    else:
+        lines.append("| lstm-classifier | not run | | | | |")
+    lines += ["", "## Few-shot: the default recipe on the first N training examples (seed 0)", "",
+              "| training examples | epochs | test accuracy |", "|---|---|---|"]
+    xs, ys = [], []
+    for n, epochs in FEWSHOT.items():
+        r = load(f"fewshot-{n}")
+        if r:
+            xs.append(n), ys.append(r["test_accuracy"])
+            lines.append(f"| {n} | {epochs} | {r['test_accuracy']:.4f} |")
+    r = load("nlpzoo-seed0")
+    if r:
+        xs.append(sizes["train"]), ys.append(r["test_accuracy"])
+        lines.append(f"| {sizes['train']:,} (all) | 3 | {r['test_accuracy']:.4f} |")
+    if len(xs) > 1:
+        plot_curves({"nlpzoo bert-classifier (MiniLM-L6)": ys}, RESULTS / "bert_fewshot.png", xs={"nlpzoo bert-classifier (MiniLM-L6)": xs},
+                    title="Rotten Tomatoes test accuracy vs training examples", xlabel="training examples")
+        lines += ["", "![few-shot curve](bert_fewshot.png)"]
+    lines += ["", "Commands (each part's own command is in benchmarks/out/bert_quality/*.json):", "",
+              "```text", "flock /tmp/nlpzoo-heavy.lock python benchmarks/bert_quality.py", "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=["nlpzoo", "trainer", "tfidf", "lstm", "fewshot"])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--fewshot", nargs="*", type=int, default=list(FEWSHOT))
+    parser.add_argument("--precisions", nargs="*", default=["fp32", "bf16"])
+    parser.add_argument("--force", action="store_true", help="rerun parts that already finished")
+    parser.add_argument("--report", action="store_true", help="only write the report")
+    args = parser.parse_args()
+    if not args.report:
+        for part in args.only:
+            if part == "nlpzoo":
+                for s in args.seeds:
+                    cached(f"nlpzoo-seed{s}", lambda s=s: nlpzoo_seed(s), args.force)
+            elif part == "trainer":
+                for prec in args.precisions:
+                    cached(f"trainer-{prec}", lambda prec=prec: trainer(prec == "bf16"), args.force)
+            elif part == "tfidf":
+                cached("tfidf", tfidf, args.force)
+            elif part == "lstm":
+                if lstm_recipe() is None:
+                    print("no lstm-classifier recipe in recipes/; skipping", flush=True)
+                else:
+                    cached("lstm", lstm, args.force)
+            elif part == "fewshot":
+                for n in args.fewshot:
+                    cached(f"fewshot-{n}", lambda n=n: fewshot(n), args.force)
+            else:
+                parser.error(f"unknown part {part!r}")
+    text = report(args.seeds)
+    from nlpzoo.yamlio import atomic_write
+
+    atomic_write(RESULTS / "bert_quality.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

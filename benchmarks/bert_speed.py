@@ -1,0 +1,196 @@
+"""Training and inference throughput of nlpzoo's bert-classifier against transformers used directly.
+
+    flock /tmp/nlpzoo-heavy.lock python benchmarks/bert_speed.py [--steps 20] [--rounds 2] [--texts 10000]
+
+Training: the packaged MiniLM on Rotten Tomatoes training snippets, batch 32, max length 128,
+dynamic padding, AdamW (fused), linear decay with warmup, the same for both sides:
+
+* ``trainer-fp32`` / ``trainer-bf16``: the transformers ``Trainer`` (``bf16=True`` for the second),
+* ``nlpzoo-fp32`` / ``nlpzoo-bf16``: nlpzoo's shared loop with ``sort_by_length: false`` (random batches,
+  as the Trainer makes them), ``train.precision`` fp32 / bf16,
+* ``nlpzoo-default``: the default recipe's settings (bf16, length-sorted batches).
+
+Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
+optimizer steps; throughput counts the examples of the timed steps over their wall time. The
+configurations alternate over ``--rounds`` rounds and the median is reported, so load from other
+processes on the machine hits every side alike. Inference: ``BertClassifier.predict`` (sorted
+batches of 64) and the real ``nlpzoo predict`` command against ``transformers.pipeline`` (batch 64)
+on the same ``--texts`` texts. Writes benchmarks/results/bert_speed.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bert_common import RESULTS, machine, minilm_folder, peak_rss_mb, rotten_tomatoes  # noqa: E402
+
+CONFIGS = ("trainer-fp32", "nlpzoo-fp32", "trainer-bf16", "nlpzoo-bf16", "nlpzoo-default")
+BATCH, MAX_LENGTH, LR = 32, 128, 5e-5
+
+
+def step_times_trainer(precision: str, examples: list, steps: int) -> list[float]:
+    from transformers import TrainerCallback
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _bert_common import TrainerBaseline
+
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            times.append(time.perf_counter())
+
+    base = TrainerBaseline({"train": examples, "test": examples[:1]}, seed=0, lr=LR, batch_size=BATCH,
+                           bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
+                           out=tempfile.mkdtemp(prefix="nlpzoo-speed-"))
+    base.trainer.add_callback(Clock())
+    times.append(time.perf_counter())
+    base.trainer.train()
+    return times
+
+
+def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int) -> list[float]:
+    import nlpzoo
+    from nlpzoo.kinds import Callback
+    from nlpzoo.training.run import Run
+
+    times: list[float] = []
+
+    class Clock(Callback):
+        def on_step(self, run, step, logs):
+            times.append(time.perf_counter())
+
+    model = nlpzoo.build({"name": "minilm-l6", "max_length": MAX_LENGTH, "sort_by_length": sort}, "language_model")
+    run = Run.standalone(tempfile.mkdtemp(prefix="nlpzoo-speed-"), seed=0,
+                         train={"batch_size": BATCH, "max_steps": steps, "precision": precision, "progress": False,
+                                "keep_best": False, "plots": False, "metric": "accuracy", "log_every": 1000},
+                         optimizer={"name": "adamw", "lr": LR, "weight_decay": 0.0},
+                         scheduler={"name": "linear-warmup", "warmup": 0.06}, callbacks=[Clock()])
+    times.append(time.perf_counter())
+    model.fit({"train": examples, "validation": examples[:8]}, run)
+    return times
+
+
+def one(config: str, steps: int, warmup: int) -> dict:
+    """Run one configuration in this process; its throughput over the timed steps and peak memory."""
+    data = rotten_tomatoes(0)
+    examples = data["train"]
+    total = warmup + steps
+    kind, precision = config.split("-")
+    if kind == "trainer":
+        times = step_times_trainer(precision, examples, total)
+    elif precision == "default":
+        times = step_times_nlpzoo("bf16", True, examples, total)
+    else:
+        times = step_times_nlpzoo(precision, False, examples, total)
+    # times[0]: before training; times[i]: end of optimizer step i
+    timed = times[warmup:total + 1]
+    seconds = timed[-1] - timed[0]
+    return {"config": config, "examples_per_s": BATCH * (len(timed) - 1) / seconds, "seconds": seconds,
+            "steps": len(timed) - 1, "peak_rss_mb": peak_rss_mb()}
+
+
+def inference(n: int, rounds: int) -> list[dict]:
+    """nlpzoo predict (in process and as the CLI) against transformers.pipeline on the same n texts."""
+    import nlpzoo
+    import torch
+    from transformers import pipeline
+
+    texts = [ex["text"] for ex in rotten_tomatoes(0)["train"]][:n]
+    folder = Path(tempfile.mkdtemp(prefix="nlpzoo-speed-")) / "run"
+    model = nlpzoo.build({"name": "minilm-l6", "max_length": MAX_LENGTH}, "language_model")
+    torch.manual_seed(0)
+    model.prepare(["fresh", "rotten"])
+    model.save(str(folder / "model"))
+    (folder / "run.json").write_text(json.dumps({"status": "finished", "model": {"kind": "language_model", "name": "bert-classifier", "provider": "bert"}}))
+    (folder / "texts.txt").write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n")
+    pipe = pipeline("text-classification", model=str(folder / "model"), device=-1)
+    rows: dict[str, list[float]] = {"nlpzoo BertClassifier.predict (fp32, sorted batches of 64)": [],
+                                    "transformers.pipeline (fp32, batch_size=64)": []}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.predict(texts)
+        rows["nlpzoo BertClassifier.predict (fp32, sorted batches of 64)"].append(n / (time.perf_counter() - start))
+        start = time.perf_counter()
+        pipe(texts, batch_size=64, truncation=True, max_length=MAX_LENGTH)
+        rows["transformers.pipeline (fp32, batch_size=64)"].append(n / (time.perf_counter() - start))
+    cli = "nlpzoo predict RUN --file texts.txt --output out.csv --batch-size 10000 (whole command, start-up included)"
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "nlpzoo.cli", "predict", str(folder), "--file", str(folder / "texts.txt"),
+                          "--output", str(folder / "out.csv"), "--batch-size", "10000"], capture_output=True, text=True)
+    if out.returncode == 0:
+        rows[cli] = [n / (time.perf_counter() - start)]
+    else:
+        print(out.stderr, file=sys.stderr)
+    return [{"what": k, "texts_per_s": statistics.median(v), "runs": len(v)} for k, v in rows.items() if v]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per configuration and round")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--texts", type=int, default=10000)
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print("RESULT " + json.dumps(one(args.one, args.steps, args.warmup)), flush=True)
+        return
+    results: dict[str, list[dict]] = {c: [] for c in args.configs}
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for r in range(args.rounds):
+        for config in args.configs:
+            out = subprocess.run([sys.executable, __file__, "--one", config, "--steps", str(args.steps), "--warmup", str(args.warmup)],
+                                 capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+            if out.returncode != 0 or not line:
+                raise SystemExit(f"{config} failed:\n{out.stderr[-3000:]}")
+            res = json.loads(line[0][7:])
+            results[config].append(res)
+            print(f"round {r}: {config:<15} {res['examples_per_s']:7.1f} ex/s  peak {res['peak_rss_mb']:.0f} MB", flush=True)
+    med = {c: statistics.median(x["examples_per_s"] for x in v) for c, v in results.items() if v}
+    peak = {c: max(x["peak_rss_mb"] for x in v) for c, v in results.items() if v}
+    infer = inference(args.texts, 1) if args.texts else []
+
+    lines = ["# BERT speed: nlpzoo against the transformers Trainer and pipeline", "",
+             f"Run {started} with `python benchmarks/bert_speed.py --steps {args.steps} --warmup {args.warmup} "
+             f"--rounds {args.rounds} --texts {args.texts}` (under `flock /tmp/nlpzoo-heavy.lock`).", "",
+             f"Machine: {machine()}. The 2 cores were shared with other work, so absolute rates vary; the "
+             "configurations alternate round by round and each row is the median over rounds.", "",
+             f"Training: packaged MiniLM-L6, Rotten Tomatoes training snippets, batch {BATCH}, max length {MAX_LENGTH}, "
+             f"dynamic padding, fused AdamW lr {LR}, linear decay with 6% warmup; {args.steps} timed steps after {args.warmup} untimed.", "",
+             "| configuration | examples/s (median) | per round | peak RSS (MB) |", "|---|---|---|---|"]
+    names = {"trainer-fp32": "transformers Trainer, fp32", "trainer-bf16": "transformers Trainer, bf16=True",
+             "nlpzoo-fp32": "nlpzoo, fp32, random batches", "nlpzoo-bf16": "nlpzoo, bf16, random batches",
+             "nlpzoo-default": "nlpzoo default recipe: bf16 + length-sorted batches"}
+    for c in args.configs:
+        if c in med:
+            rounds = ", ".join(f"{x['examples_per_s']:.1f}" for x in results[c])
+            lines.append(f"| {names[c]} | {med[c]:.1f} | {rounds} | {peak[c]:.0f} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    for a, b in (("nlpzoo-fp32", "trainer-fp32"), ("nlpzoo-bf16", "trainer-bf16"), ("nlpzoo-default", "trainer-bf16"),
+                 ("nlpzoo-default", "trainer-fp32"), ("trainer-bf16", "trainer-fp32")):
+        if a in med and b in med:
+            lines.append(f"| {names[a]} / {names[b]} | {med[a] / med[b]:.2f}x |")
+    if infer:
+        lines += ["", f"Inference on {args.texts} training snippets (untrained head; speed does not depend on the weights):", "",
+                  "| what | texts/s |", "|---|---|"]
+        lines += [f"| {r['what']} | {r['texts_per_s']:.1f} |" for r in infer]
+    text = "\n".join(lines) + "\n"
+    from nlpzoo.yamlio import atomic_write
+
+    atomic_write(RESULTS / "bert_speed.md", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
