@@ -18,7 +18,7 @@ import os
 import platform
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +99,12 @@ def check_against_nltk(tokens: list[int], discount: float, n_checks: int = 300) 
     return worst
 
 
+def _seconds(run_dir: str) -> float:
+    import json
+
+    return float(json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8")).get("seconds", float("nan")))
+
+
 def _name(spec) -> str:
     name = spec["name"] if isinstance(spec, dict) else spec
     return name.rpartition(":")[2]
@@ -170,7 +176,9 @@ def main() -> None:
         f"dropout {p['dropout']} (embeddings {p['embedding_dropout']}), tied weights {model._arch['tie_weights']}, "
         f"BPTT {p['bptt']}, {recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec "
         f"trained on the same tokens; recipe `{RECIPE.relative_to(HERE.parent)}`"
-        + (f", trained here in {train_s:.0f} s." if train_s is not None else "."),
+        + (f", trained here in {train_s:.0f} s." if train_s is not None else
+           f", trained by `nlpzoo train {RECIPE.relative_to(HERE.parent)} --run-dir {args.run}` in "
+           f"{_seconds(args.run):.0f} s."),
         "",
         "| model | validation perplexity | test perplexity |",
         "|---|---:|---:|",

@@ -131,8 +131,12 @@ def info(name, kind):
     if len(kinds) > 1 and registry.kinds_of(name):
         raise ConfigError(f"{name!r} exists as {', '.join(kinds)}; choose one with --kind")
     if not registry.kinds_of(name) and not kind:
-        best = min(KINDS, key=lambda k: 0 if "did you mean" in registry.unknown_message(k, name) else 1)
-        raise UnknownComponent(registry.unknown_message(best, name).replace(f"unknown {best}", "unknown component", 1))
+        from .errors import close_matches
+
+        everything = {e.name: e.kind for e in registry.all()} | {p.name: p.kind for p in catalog.presets.values()}
+        hits = close_matches(name.rpartition(":")[2], everything)
+        hint = "; did you mean " + " or ".join(f"{h!r} ({everything[h]})" for h in hits) + "?" if hits else "; see 'nlpzoo list'"
+        raise UnknownComponent(f"unknown component {name!r}{hint}")
     entry = registry.get(kinds[0], name)
     target = entry.load()
     click.echo(f"{entry.name}  ({entry.kind})")
@@ -239,7 +243,7 @@ def assets(install, install_missing, verify):
             bad += bool(problems)
         else:
             state = "installed"
-        click.echo(f"{asset.name:<24} {asset.requirement:<30} {asset.license:<14} {state}")
+        click.echo(f"{asset.name:<22} {asset.requirement:<28} {asset.license:<14} {state}")
     if bad and (install or install_missing):
         raise NlpzooError(f"{bad} asset(s) still missing or corrupt")
 

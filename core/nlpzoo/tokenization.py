@@ -120,14 +120,15 @@ class TextTokenizer:
             out.append(self.eos_id)
         return out
 
-    def decode(self, ids: Sequence[int]) -> str:
+    def decode(self, ids: Sequence[int], strip: bool = True) -> str:
+        """Text of ``ids`` (``[PAD]`` and ``[EOS]`` left out); ``strip=False`` keeps a leading space."""
         ids = [int(i) for i in ids if int(i) not in (self.pad_id, self.eos_id)]
         if self.kind == "char":
             return "".join(self.hf.id_to_token(i) or "" for i in ids)
         text = self.hf.decode(ids, skip_special_tokens=False)
         if self.kind == "word":  # word-level tokens come back space separated: tidy punctuation
             text = _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", text))
-        return text.strip()
+        return text.strip() if strip else text
 
 
 def align_vectors(tokenizer: TextTokenizer, words: Sequence[str], vectors: "np.ndarray", *,

@@ -292,9 +292,9 @@ class LSTMLanguageModel(_LSTMModel):
         new = nets.sample(self.net, ids, max_tokens=max_tokens, temperature=temperature, top_k=top_k,
                           top_p=top_p, seed=seed, stop_id=tok.eos_id,
                           banned=[i for i in (tok.pad_id, tok.unk_id) if i is not None])
+        if tok.kind != "word":  # characters and byte-level pieces carry their own spaces
+            return prompt + tok.decode(new, strip=False)
         text = tok.decode(new)
-        if tok.kind == "char":
-            return prompt + text
         return f"{prompt.rstrip()} {text}".strip() if prompt.strip() else text
 
 

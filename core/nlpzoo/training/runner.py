@@ -53,6 +53,18 @@ def _check_run_dir(run_dir: Path, resume: bool, recipe) -> None:
                           "resume with the original recipe (only train settings may change)", "--resume")
 
 
+def _save_model_atomically(model, target: Path) -> None:
+    """Save into a temporary folder, then rename: a crash never leaves half a model behind."""
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp))
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+
+
 def _describe(resolved) -> dict:
     return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
 
@@ -107,7 +119,7 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
             test = {}
         metrics.update({f"test_{k}": float(v) for k, v in test.items()})
     if run.is_main:
-        model.save(str(run_dir / "model"))
+        _save_model_atomically(model, run_dir / "model")
         atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1))
         info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     seconds=round(time.time() - started, 3), metrics=metrics)
