@@ -131,6 +131,7 @@ def report(seeds: list[int]) -> str:
              "see bert_speed.md for the controlled throughput comparison.", "",
              "| method | test accuracy | macro-F1 | wall seconds | train ex/s | when (UTC) |", "|---|---|---|---|---|---|"]
     accs = []
+    seeds = sorted(set(seeds) | {int(p.stem[len("nlpzoo-seed"):]) for p in OUT.glob("nlpzoo-seed*.json")})
     for s in seeds:
         r = load(f"nlpzoo-seed{s}")
         if r:

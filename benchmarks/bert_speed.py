@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bert_common import RESULTS, machine, minilm_folder, peak_rss_mb, rotten_tomatoes  # noqa: E402
+from _bert_common import RESULTS, machine, peak_rss_mb, rotten_tomatoes  # noqa: E402
 
 CONFIGS = ("trainer-fp32", "nlpzoo-fp32", "trainer-bf16", "nlpzoo-bf16", "nlpzoo-default")
 BATCH, MAX_LENGTH, LR = 32, 128, 5e-5

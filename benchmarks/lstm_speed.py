@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    parser.add_argument("--only", choices=["lm", "classifier"], help="one of the two steps")
     parser.add_argument("--output", default=str(HERE / "results" / "lstm_speed.md"))
     args = parser.parse_args()
 
@@ -134,6 +135,8 @@ def main() -> None:
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     rows = []
     for name, spec, data, train in setups(args.precision):
+        if args.only and not name.startswith({"lm": "LSTM LM", "classifier": "biLSTM"}[args.only]):
+            continue
         ours, direct, walls = [], [], []
         for _ in range(args.repeats):  # interleaved, so drifting machine load hits both sides alike
             model, eps, wall = run_nlpzoo(spec, data, train, args.steps, args.warmup, args.precision, tmp)
@@ -159,7 +162,8 @@ def main() -> None:
         gflops = 3 * fwd * ours_tps / 1e9  # forward + backward (about twice the forward)
         rows.append((name, ours_tps, direct_tps, ours_tps / direct_tps, gflops, statistics.median(walls)))
         print(f"{name}: nlpzoo {ours_tps:,.0f} tok/s, direct {direct_tps:,.0f} tok/s, ratio {ours_tps / direct_tps:.3f}, "
-              f"{gflops:.1f} GFLOP/s", flush=True)
+              f"{gflops:.1f} GFLOP/s; per repeat (examples/s) nlpzoo {[round(x, 1) for x in ours]}, "
+              f"direct {[round(x, 1) for x in direct]}", flush=True)
 
     lines = [
         "# LSTM training speed: nlpzoo vs a plain torch loop",

@@ -145,7 +145,7 @@ def test_one_word_texts_survive_swap_and_deletion():
 @pytest.mark.parametrize("spec", [{"name": "random-swap", "rate": 0.1}, {"name": "random-swap", "rate": 0.3, "min_changes": 0},
                                   {"name": "random-deletion", "rate": 0.1}, {"name": "random-deletion", "rate": 0.4}])
 def test_fast_paths_give_exactly_what_augment_one_gives(spec, sentences):
-    from nlpzoo_augment.rng import seeded
+    from nlpzoo.rng import seeded
 
     aug = nlpzoo.build(spec)
     texts = sentences + ["The end.", "A b", "I am here", "(Really) fun -- stuff", "“Quoted” words", "The. The. The."]
@@ -468,6 +468,10 @@ def test_lm_substitution_from_a_trained_lstm_run(tmp_path):
         "train": {"epochs": 2, "batch_size": 8, "progress": False, "plots": False},
     })
     aug = nlpzoo.build({"name": "lm-substitution", "run": str(run), "rate": 0.5, "top_k": 10})
+    dist = aug.model.next_word_distribution("this movie is", 5)
+    probs = [p for _, p in dist]
+    assert len(dist) == 5 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+    assert all(w and w not in ("[UNK]", "[EOS]", "[PAD]") for w, _ in dist)
     texts = ["this movie is a lot of fun and well acted", "The plot is thin but the cast is great."]
     explained = aug.explain(texts, seed=0)
     assert explained == aug.explain(texts, seed=0)

@@ -70,8 +70,12 @@ def _augmenter_contract(aug) -> None:
     assert aug.augment(texts, seed=1) == out, "the same seed must give the same output"
     assert aug.augment(list(reversed(texts)), seed=1) == list(reversed(out)), "output must not depend on order"
     assert aug.augment(texts[:1], seed=1) == out[:1], "output must not depend on batch size"
-    for text, (new, ops) in zip(texts, aug.explain(texts, seed=1)):
+    from .kinds import rng_for
+
+    for text, got, (new, ops) in zip(texts, out, aug.explain(texts, seed=1)):
         assert isinstance(ops, list), "explain must list the operations applied"
+        assert new == got, "explain must give the same text as augment"
+        assert aug.augment_one(text, rng_for(1, text))[0] == got, "augment(texts, seed) must equal augment_one(text, rng_for(seed, text))"
 
 
 def _scheduler_contract(sched) -> None:

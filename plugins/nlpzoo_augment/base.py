@@ -7,7 +7,7 @@ from typing import ClassVar
 from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import Augmenter
 
-from .rng import HashRandom
+from nlpzoo.rng import HashRandom
 from .text import STOP_WORDS, Sentence
 
 
@@ -42,7 +42,7 @@ def replaceable(word: str) -> bool:
 
 
 class SeededAugmenter(Augmenter):
-    """An augmenter whose texts are seeded by :func:`~nlpzoo_augment.rng.seeded`: the same guarantees as
+    """An augmenter whose texts are seeded by :func:`nlpzoo.rng.seeded`: the same guarantees as
     ``rng_for`` (the output depends on the seed and the text only), a tenth of the seeding cost."""
 
     def augment(self, texts: list[str], seed: int = 0) -> list[str]:

@@ -12,7 +12,7 @@ import random
 from nlpzoo.errors import ConfigError
 
 from .base import WordAugmenter, check_min, check_rate, count, replaceable
-from .rng import block, child, seeded
+from nlpzoo.rng import block, child, seeded
 from .text import Sentence, delete_words, fix_sentence_case, match_case, simple_chunks, split_word, swap_words
 
 _TO_UNIT = 2.0 ** -53

@@ -12,7 +12,7 @@ from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import Augmenter
 
 from .base import SeededAugmenter
-from .rng import child as child_rng
+from nlpzoo.rng import child as child_rng
 
 
 def _check_children(augmenters, loc: str = "augmenters") -> list[Augmenter]:

@@ -281,6 +281,32 @@ class LSTMLanguageModel(_LSTMModel):
         loss = nll / max(count, 1)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "tokens": float(count)}
 
+    def next_word_distribution(self, context: str, k: int = 20) -> list[tuple[str, float]]:
+        """The ``k`` most likely next tokens after ``context`` with their probabilities, best first.
+
+        Padding, unknown and end-of-document tokens are left out; what ``lm-substitution`` samples from.
+        """
+        import torch
+
+        if self.net is None:
+            raise RuntimeError("lstm-lm has not been trained or loaded")
+        tok = self.tokenizer
+        ids = [tok.eos_id] + tok.encode(context)
+        banned = {i for i in (tok.pad_id, tok.unk_id, tok.eos_id) if i is not None}
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                logits, _ = self.net(torch.as_tensor([ids], dtype=torch.long))
+        finally:
+            self.net.train(was_training)
+        probs = torch.softmax(logits[0, -1].float(), dim=-1)
+        if banned:
+            probs[list(banned)] = 0.0
+        top = torch.topk(probs, min(k, probs.numel()))
+        return [(tok.decode([int(i)], strip=True) if tok.kind == "word" else tok.decode([int(i)], strip=False), float(p))
+                for p, i in zip(top.values, top.indices) if float(p) > 0]
+
     def generate(self, prompt: str, *, max_tokens: int = 50, temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> str:
         from . import nets

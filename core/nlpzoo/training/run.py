@@ -83,6 +83,7 @@ class MetricsLog:
     def __init__(self, path: Path, enabled: bool):
         self.path, self.enabled = path, enabled
         self._fh = None
+        self._this_process: list[dict] = []  # logged before the loop started (e.g. an embedder's own training)
 
     def start(self, keep_until: int | None) -> None:
         """Begin writing: a fresh file, or (resuming) the records up to step ``keep_until``."""
@@ -90,6 +91,7 @@ class MetricsLog:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in self.read() if keep_until is not None and r.get("step", 0) <= keep_until]
+        kept += [r for r in self._this_process if r not in kept]
         from ..yamlio import atomic_write
 
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
@@ -103,6 +105,7 @@ class MetricsLog:
             self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
+        self._this_process.append(record)
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""

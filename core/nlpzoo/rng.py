@@ -1,4 +1,4 @@
-"""A cheap-to-seed generator for one text: BLAKE2b in counter mode, keyed like ``nlpzoo.kinds.rng_for``.
+"""A cheap-to-seed generator for one text: BLAKE2b in counter mode, behind ``nlpzoo.kinds.rng_for``.
 
 Seeding ``random.Random`` initialises a Mersenne Twister state of 624 words, about 4 µs: as long as a
 whole random swap on a short sentence. :class:`HashRandom` is a ``random.Random`` whose draws come from
@@ -81,7 +81,7 @@ class HashRandom(random.Random):
 
 
 def seeded(seed: int, text: str, salt: str = "") -> HashRandom:
-    """The generator of ``text`` under ``seed``: the same key as ``rng_for(seed, text, salt)``."""
+    """The generator of ``text`` under ``seed`` (what ``nlpzoo.kinds.rng_for`` returns)."""
     return HashRandom(f"{seed}\x1f{salt}\x1f{text}".encode("utf-8"))
 
 
