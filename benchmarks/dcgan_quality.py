@@ -85,13 +85,14 @@ def main() -> None:
     if seconds:
         print(f"training time: {seconds:.0f} s")
     print(f"sample grid: {grid}")
-    cmd = "python benchmarks/dcgan_quality.py" + (f" --run {args.run}" if args.run else "") + \
+    threads = os.environ.get("OMP_NUM_THREADS")
+    cmd = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python benchmarks/dcgan_quality.py" + (f" --run {args.run}" if args.run else "") + \
         (f" --samples {args.samples}" if args.samples != 500 else "")
     out = ROOT / "benchmarks" / "results" / "dcgan_quality.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(
         "# DCGAN quality on real MNIST digits\n\n"
-        f"`{cmd}` on {platform.machine()} ({os.cpu_count()} cores), torch {torch.__version__}, "
+        f"`{cmd}` on {platform.machine()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__}, "
         f"{time.strftime('%Y-%m-%d %H:%M')}. Run: `{run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir}`"
         + (f", trained in {seconds:.0f} s" if seconds else "") + ".\n\n"
         f"Judge: a small CNN trained on the {len(train)} training digits ({args.judge_epochs} epochs, seed {JUDGE_SEED}); "

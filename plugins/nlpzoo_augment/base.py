@@ -46,28 +46,40 @@ class SeededAugmenter(Augmenter):
     ``rng_for`` (the output depends on the seed and the text only), a tenth of the seeding cost."""
 
     def augment(self, texts: list[str], seed: int = 0) -> list[str]:
-        one, fast = self.augment_one, self.fast_path
-        out = []
-        for t in texts:
-            key = f"{seed}\x1f\x1f{t}".encode("utf-8")  # the key of seeded(seed, t)
-            done = fast(t, key, False) if fast is not None else None
-            out.append(done[0] if done is not None else one(t, HashRandom(key))[0])
-        return out
+        return self._seeded(texts, seed, False)
 
     def explain(self, texts: list[str], seed: int = 0) -> list[tuple[str, list[str]]]:
-        one, fast = self.augment_one, self.fast_path
-        out = []
-        for t in texts:
-            key = f"{seed}\x1f\x1f{t}".encode("utf-8")
-            done = fast(t, key, True) if fast is not None else None
-            out.append(done if done is not None else one(t, HashRandom(key)))
-        return out
+        return self._seeded(texts, seed, True)
 
-    #: Optional ``fast_path(text, key, explain) -> (text, operations) | None``: exactly what
-    #: ``augment_one(text, HashRandom(key))`` returns, computed without building a Sentence or a
-    #: generator, for the common cases only (None: not handled here). The operations may be left
-    #: empty when ``explain`` is false. Tests check it against augment_one.
-    fast_path = None
+    def _seeded(self, texts: list[str], seed: int, explain: bool) -> list:
+        """``augment_one(t, seeded(seed, t))`` for each text (only its text unless ``explain``),
+        through :meth:`fast_many` where it can."""
+        prefix = f"{seed}\x1f\x1f".encode("utf-8")  # the key of seeded(seed, t) is prefix + t in UTF-8
+        one = self.augment_one
+        if self.fast_many is None:
+            out = [one(t, HashRandom(prefix + t.encode("utf-8"))) for t in texts]
+        else:
+            out = self.fast_many(texts, prefix, explain)
+            if None not in out:
+                return out
+            out = [done if done is not None else one(t, HashRandom(prefix + t.encode("utf-8")))
+                   for t, done in zip(texts, out)]
+        return out if explain else [done if done.__class__ is str else done[0] for done in out]
+
+    #: Optional ``fast_many(texts, key, explain, by_text=True) -> list``: for each text, exactly what
+    #: ``augment_one(text, HashRandom(key + text in UTF-8))`` returns (keyed by ``key`` alone when
+    #: ``by_text`` is false), or only its text unless ``explain``; None where the text is not one of
+    #: the common cases handled there. Computed without building a Sentence or a generator per text,
+    #: in one loop over the batch. Tests check it against augment_one.
+    fast_many = None
+
+    def fast_path(self, text: str, key: bytes, explain: bool = True) -> tuple[str, list[str]] | None:
+        """:meth:`fast_many` for one text keyed by ``key``: ``(text, operations)`` or None; the
+        operations are left empty unless ``explain``."""
+        if self.fast_many is None:
+            return None
+        done = self.fast_many([text], key, explain, False)[0]
+        return (done, []) if done.__class__ is str else done
 
 
 class WordAugmenter(SeededAugmenter):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import random
+from hashlib import blake2b as _blake2b
 
 from nlpzoo.errors import ConfigError
 
 from .base import WordAugmenter, check_min, check_rate, count, replaceable
-from nlpzoo.rng import block, child, seeded
-from .text import Sentence, delete_words, fix_sentence_case, match_case, simple_chunks, split_word, swap_words
+from nlpzoo.rng import WORDS, block, child, seeded
+from .text import (_IS_PUNCT, _SPACE_PUNCT, Sentence, delete_words, fix_sentence_case, join_chunks, match_case,
+                   split_word, swap_words, word_positions)
 
 _TO_UNIT = 2.0 ** -53
 
@@ -121,46 +123,77 @@ class RandomSwap(WordAugmenter):
             ops.append(f"{self.op}:{wa}<->{wb}")
         return ops
 
-    def fast_path(self, text: str, key: bytes, explain: bool = True):
-        """:meth:`apply` on a single-spaced text, drawing straight from the first block of ``HashRandom(key)``."""
-        simple = simple_chunks(text)
-        if simple is None or self.rate <= 0.0:
-            return None
-        chunks, words = simple
-        nw = len(chunks) if words is None else len(words)
-        if nw < 2:
-            return None
-        draws = block(key, 0)  # popped from the end, exactly as HashRandom(key).random() does
-        x = self.rate * nw
-        n = int(x)
-        if x > n and (draws.pop() >> 11) * _TO_UNIT < x - n:
-            n += 1
-        if n < self.min_changes:
-            n = min(self.min_changes, nw)
-        blocks = 1
-        while 2 * n > len(draws):  # long texts: the following blocks, in the order HashRandom refills
-            draws[:0] = block(key, blocks)
-            blocks += 1
-        first = chunks[0] if words is None else chunks[words[0]]
-        scale_a, scale_b = _TO_UNIT * nw, _TO_UNIT * (nw - 1)  # powers of two: the same floats as r() * nw
-        ops = []
-        for _ in range(n):
-            a = int((draws.pop() >> 11) * scale_a)
-            b = int((draws.pop() >> 11) * scale_b)
-            if b >= a:
-                b += 1
-            if words is not None:
-                a, b = words[a], words[b]
-            ca, cb = chunks[a], chunks[b]
-            if ca.isalnum() and cb.isalnum():
-                chunks[a], chunks[b] = cb, ca
+    def fast_many(self, texts: list[str], key: bytes, explain: bool = False, by_text: bool = True) -> list:
+        """:meth:`apply` on the chunks of each text, drawing straight from the blocks of its ``HashRandom``."""
+        rate, min_changes, op = self.rate, self.min_changes, self.op
+        if rate <= 0.0:
+            return [None] * len(texts)
+        # Lookups hoisted out of the loop: this is the hottest loop of the benchmarks.
+        join, search, is_punct = " ".join, _SPACE_PUNCT.search, _IS_PUNCT
+        start = _blake2b(key, digest_size=64).copy  # key + text is hashed as key, then text on a copy
+        out = []
+        append = out.append
+        for text in texts:
+            chunks = text.split()
+            # Whether a chunk is punctuation only, as simple_chunks() finds out (inlined). Where the
+            # chunks are not single-spaced (about 4% of real snippets), join_chunks() puts their
+            # whitespace back at the end.
+            spaced = not chunks or join(chunks) != text
+            if ((spaced or search(text) or is_punct(text[0])) and any(map(is_punct, chunks))):
+                words = word_positions(chunks)
+                nw = len(words)
             else:
-                ca, cb = swap_words(chunks, a, b)
-            if explain:
-                ops.append(f"{self.op}:{ca}<->{cb}")
-        if (chunks[0] if words is None else chunks[words[0]]) != first:
-            fix_sentence_case(chunks, range(nw) if words is None else words, first)
-        return " ".join(chunks), ops
+                words = None  # every chunk holds a word
+                nw = len(chunks)
+            if nw < 2:
+                append(None)
+                continue
+            h = start()
+            if by_text:
+                h.update(text.encode())  # UTF-8
+            # Eight 64-bit words, used from draws[i] down, in the order HashRandom.random() pops them
+            # (indexing the tuple spares copying it into a list and a method call per draw).
+            draws = WORDS(h.digest())
+            i = 7
+            x = rate * nw
+            n = int(x)
+            if x > n:
+                i = 6
+                if (draws[7] >> 11) * _TO_UNIT < x - n:
+                    n += 1
+            if n < min_changes:
+                n = min(min_changes, nw)
+            if n == 0:
+                append((text, []) if explain else text)
+                continue
+            blocks = 1
+            while 2 * n > i + 1:  # long texts: the following blocks, in the order HashRandom refills
+                draws = tuple(block(key + text.encode() if by_text else key, blocks)) + draws[: i + 1]
+                i += 8
+                blocks += 1
+            first = chunks[0] if words is None else chunks[words[0]]
+            scale_a, scale_b = _TO_UNIT * nw, _TO_UNIT * (nw - 1)  # powers of two: the same floats as r() * nw
+            ops = []
+            for _ in range(n):
+                a = int((draws[i] >> 11) * scale_a)
+                b = int((draws[i - 1] >> 11) * scale_b)
+                i -= 2
+                if b >= a:
+                    b += 1
+                if words is not None:
+                    a, b = words[a], words[b]
+                ca, cb = chunks[a], chunks[b]
+                if ca.isalnum() and cb.isalnum():
+                    chunks[a], chunks[b] = cb, ca
+                else:
+                    ca, cb = swap_words(chunks, a, b)
+                if explain:
+                    ops.append(f"{op}:{ca}<->{cb}")
+            if (chunks[0] if words is None else chunks[words[0]]) != first:
+                fix_sentence_case(chunks, range(nw) if words is None else words, first)
+            done = join_chunks(text, chunks) if spaced else join(chunks)
+            append((done, ops) if explain else done)
+        return out
 
 
 class RandomDeletion(WordAugmenter):
@@ -185,40 +218,77 @@ class RandomDeletion(WordAugmenter):
         sentence.delete(set(gone))
         return ops
 
-    def fast_path(self, text: str, key: bytes, explain: bool = True):
-        """:meth:`apply` on a single-spaced text, drawing straight from the first block of ``HashRandom(key)``."""
-        simple = simple_chunks(text)
-        p = self.rate
-        if simple is None or not 0.0 < p < 1.0:
-            return None
-        chunks, words = simple
-        n = len(chunks) if words is None else len(words)
-        if n < 2:
-            return None
-        draws = block(key, 0)
-        blocks = 1
+    def fast_many(self, texts: list[str], key: bytes, explain: bool = False, by_text: bool = True) -> list:
+        """:meth:`apply` on the chunks of each text, drawing straight from the blocks of its ``HashRandom``."""
+        p, op = self.rate, self.op
+        if not 0.0 < p < 1.0:
+            return [None] * len(texts)
+        # Lookups hoisted out of the loop, as in RandomSwap.fast_many.
+        join, search, is_punct = " ".join, _SPACE_PUNCT.search, _IS_PUNCT
         log_q, log = math.log1p(-p), math.log
-        gone = []
-        k = int(log(1.0 - (draws.pop() >> 11) * _TO_UNIT) / log_q)  # as _bernoulli_positions draws
-        while k < n:
-            gone.append(k)
-            if not draws:
-                draws = block(key, blocks)
-                blocks += 1
-            k += 1 + int(log(1.0 - (draws.pop() >> 11) * _TO_UNIT) / log_q)
-        if not gone:
-            return text, []
-        if len(gone) == n:
-            return None  # one word must survive: the general path draws which
-        if words is not None:
-            gone = [words[k] for k in gone]
-        ops = [f"{self.op}:{split_word(chunks[i])[1]}" for i in gone] if explain else []
-        first = chunks[0] if words is None else chunks[words[0]]
-        delete_words(chunks, gone)
-        if chunks[0] is None or chunks[0] != first:
-            dropped = set(gone)
-            fix_sentence_case(chunks, [i for i in (range(len(chunks)) if words is None else words) if i not in dropped], first)
-        return " ".join(filter(None, chunks)), ops
+        start = _blake2b(key, digest_size=64).copy
+        out = []
+        append = out.append
+        for text in texts:
+            chunks = text.split()
+            h = start()
+            if by_text:
+                h.update(text.encode())  # UTF-8
+            draws = WORDS(h.digest())  # used from the end, as in RandomSwap.fast_many
+            k = int(log(1.0 - (draws[7] >> 11) * _TO_UNIT) / log_q)  # as _bernoulli_positions draws
+            if k >= len(chunks):
+                # The first deletion falls past the last chunk, so past the last word: the text comes
+                # back unchanged (as from the general path, one word or many), and the checks below are
+                # spared for these texts (about one in seven here).
+                append((text, []) if explain else text)
+                continue
+            # Whether a chunk is punctuation only, as simple_chunks() finds out (inlined). Where the
+            # chunks are not single-spaced (about 4% of real snippets), join_chunks() puts their
+            # whitespace back at the end.
+            spaced = join(chunks) != text
+            if ((spaced or search(text) or is_punct(text[0])) and any(map(is_punct, chunks))):
+                words = word_positions(chunks)
+                n = len(words)
+            else:
+                words = None  # every chunk holds a word
+                n = len(chunks)
+            if n < 2:
+                append(None)
+                continue
+            i = 6
+            blocks = 1
+            gone = []
+            while k < n:
+                gone.append(k)
+                if i < 0:
+                    draws = block(key + text.encode() if by_text else key, blocks)
+                    i = 7
+                    blocks += 1
+                k += 1 + int(log(1.0 - (draws[i] >> 11) * _TO_UNIT) / log_q)
+                i -= 1
+            if not gone:
+                append((text, []) if explain else text)
+                continue
+            if len(gone) == n:
+                append(None)  # one word must survive: the general path draws which
+                continue
+            if words is not None:
+                gone = [words[k] for k in gone]
+            ops = [f"{op}:{split_word(chunks[i])[1]}" for i in gone] if explain else []
+            first = chunks[0] if words is None else chunks[words[0]]
+            delete_words(chunks, gone)  # gone is in increasing order
+            if chunks[0] is None or chunks[0] != first:
+                dropped = set(gone)
+                fix_sentence_case(chunks, [i for i in (range(len(chunks)) if words is None else words) if i not in dropped], first)
+            if spaced:
+                done = join_chunks(text, chunks)
+            else:  # drop the deleted chunks (a few) rather than filter every chunk while joining
+                for i in reversed(gone):
+                    if chunks[i] is None:
+                        del chunks[i]
+                done = join(chunks)
+            append((done, ops) if explain else done)
+        return out
 
 
 def _bernoulli_positions(n: int, p: float, random) -> list[int]:

@@ -72,6 +72,24 @@ def simple_chunks(text: str) -> tuple[list[str], list[int] | None] | None:
     return chunks, None
 
 
+def join_chunks(text: str, chunks: list) -> str:
+    """The edited ``chunks`` of ``text`` (its ``text.split()``; None: deleted) joined by the whitespace
+    that separated them, the text's leading and trailing whitespace kept: what :meth:`Sentence.text`
+    gives (``\\s`` in ``re`` and ``str.split()`` agree on what whitespace is)."""
+    body = text.strip()
+    if not body:
+        return text
+    seps = _SPACE.findall(body)  # seps[k] lies between chunks k and k + 1
+    parts = []
+    for k, c in enumerate(chunks):
+        if c is None:
+            continue
+        if parts:
+            parts.append(seps[k - 1])
+        parts.append(c)
+    return text[: len(text) - len(text.lstrip())] + "".join(parts) + text[len(text.rstrip()):]
+
+
 def swap_words(chunks: list[str], i: int, j: int) -> tuple[str, str]:
     """Exchange the words of chunks ``i`` and ``j`` in place, punctuation staying; returns the two words."""
     a, b = chunks[i], chunks[j]
@@ -135,7 +153,7 @@ class Sentence:
     def delete(self, positions) -> None:
         """Remove the words of the chunks in ``positions``; their punctuation joins the neighbours."""
         self.moved = True
-        delete_words(self.chunks, positions)
+        delete_words(self.chunks, sorted(positions))
         gone = set(positions)
         self.words = [w for w in self.words if w not in gone]
 
@@ -192,9 +210,10 @@ def _set_word(chunks: list, i: int, word: str) -> None:
 
 
 def delete_words(chunks: list, positions) -> None:
-    """Delete the words of ``chunks[i]`` for ``i`` in ``positions`` in place: those chunks become None
-    (skipped when joining), and their punctuation joins the neighbours ("was great." -> "was.")."""
-    for i in sorted(positions):
+    """Delete the words of ``chunks[i]`` for ``i`` in ``positions`` (in increasing order) in place: those
+    chunks become None (skipped when joining), and their punctuation joins the neighbours ("was great."
+    -> "was.")."""
+    for i in positions:
         c = chunks[i]
         chunks[i] = None
         if c.isalnum():
@@ -234,6 +253,7 @@ def fix_sentence_case(chunks: list, words: list[int], first: str) -> None:
         _set_word(chunks, words[0], now[0].upper() + now[1:])
     if old != "I" and not old.isupper() and old.lower() in STOP_WORDS:
         for i in words[1:]:
-            if _word(chunks[i]) == old:
+            c = chunks[i]
+            if old in c and _word(c) == old:  # the substring test first: a cheap way to skip most chunks
                 _set_word(chunks, i, old.lower())
                 break
