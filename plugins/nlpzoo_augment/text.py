@@ -46,6 +46,8 @@ def split_word(chunk: str) -> tuple[str, str, str]:
     word = chunk.strip(PUNCT)
     if not word:
         return chunk, "", ""
+    if chunk[0] == word[0]:  # the word's first character is no punctuation: nothing leads (the common "film.")
+        return "", word, chunk[len(word):]
     start = chunk.find(word)
     return chunk[:start], word, chunk[start + len(word):]
 
