@@ -7,14 +7,10 @@ from pathlib import Path
 def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str = "", xlabel: str = "step",
                 xs: dict[str, list[float]] | None = None, logy: bool = False) -> None:
     """One line per curve, written atomically to ``path``."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .yamlio import atomic_write
 
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     for label, ys in curves.items():
@@ -27,6 +23,17 @@ def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str 
         ax.set_title(title)
     if len(curves) > 1:
         ax.legend()
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write a matplotlib figure as PNG atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .yamlio import atomic_write
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -345,14 +345,12 @@ def _history(run_dir: Path) -> list[dict]:
 
 def plot_gan_curves(history: list[dict], path: Path) -> None:
     """Both losses (left) and the discriminator's mean output on real and on fake images (right)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.plots import save_figure
 
     if not history:
         return
@@ -368,8 +366,4 @@ def plot_gan_curves(history: list[dict], path: Path) -> None:
     for ax in (left, right):
         ax.set_xlabel("step")
         ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    save_figure(fig, path)
