@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from nlpzoo.yamlio import atomic_write
+
 ROOT = Path(__file__).resolve().parent
 STOP_WORDS: list[str] = []
 
@@ -175,10 +177,7 @@ no word), nlpaug deletes a fixed count of at least one word; nlpaug swaps neighb
 random pairs.
 """
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(report)
-    os.replace(tmp, out)
+    atomic_write(out, report)
     print(f"\nwrote {out}")
 
 

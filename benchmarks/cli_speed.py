@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from nlpzoo.yamlio import atomic_write
+
 COMMANDS = {
     "python -c 'import torch'": [sys.executable, "-c", "import torch"],
     "python -c 'pass' (interpreter start)": [sys.executable, "-c", "pass"],
@@ -48,8 +50,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     out = Path(__file__).parent / "results" / "cli_speed.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
+    atomic_write(
+        out,
         "# CLI speed\n\n"
         f"`python benchmarks/cli_speed.py --repeats {args.repeats}` on {platform.machine()}, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}; median of {args.repeats} fresh processes each.\n\n"

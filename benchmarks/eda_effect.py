@@ -22,6 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
+from nlpzoo.yamlio import atomic_write
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -119,10 +121,7 @@ kept, early stopping after {args.patience} evaluations without improvement. Test
 {verdict}
 """
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(report)
-    os.replace(tmp, out)
+    atomic_write(out, report)
     print(f"wrote {out}")
 
 

@@ -1,7 +1,6 @@
 """Every registered component honours its kind's contract, with its default parameters."""
 from __future__ import annotations
 
-import inspect
 
 import pytest
 

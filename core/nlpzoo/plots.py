@@ -26,6 +26,29 @@ def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str 
     save_figure(fig, path)
 
 
+def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix") -> None:
+    """A confusion matrix (rows: true labels, columns: predictions) as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2), dpi=100)
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(n), labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    top = cm.max() if cm.size else 0
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black")
+    save_figure(fig, path)
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
     import io

@@ -7,7 +7,6 @@ none); ``NLPZOO_STRICT=1`` turns any failure into an error.
 """
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as metadata
 import os
 import re

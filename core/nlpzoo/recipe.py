@@ -14,7 +14,7 @@ import yaml
 
 from .config import Resolved, check_params, resolve
 from .errors import ConfigError, did_you_mean
-from .yamlio import Located, load_yaml
+from .yamlio import load_yaml
 
 #: recipe key -> the kinds a spec there may name
 SLOTS: dict[str, tuple[str, ...]] = {
@@ -106,7 +106,7 @@ def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
             continue
         if isinstance(value, list):
             if slot not in ("augment", "callbacks"):
-                raise ConfigError(f"expected one spec, got a list", slot)
+                raise ConfigError("expected one spec, got a list", slot)
             recipe.specs[slot] = [resolve(v, kinds, f"{slot}.{i}") for i, v in enumerate(value)]
         else:
             resolved: Resolved = resolve(value, kinds, slot)

@@ -232,35 +232,6 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
     return metrics, cm
 
 
-def plot_confusion(cm: np.ndarray, labels: list[str], path: str | Path, title: str = "") -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nlpzoo.yamlio import atomic_write
-
-    size = 2.5 + 0.5 * len(labels)
-    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
-    ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
-
-
 # ---------------------------------------------------------------- inference
 
 

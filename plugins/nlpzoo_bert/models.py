@@ -110,8 +110,10 @@ class BertClassifier(LanguageModel):
         metrics, cm = hf.classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         metrics = {"loss": float(F.cross_entropy(logits, torch.as_tensor(y))), **metrics}
         if self.run_dir is not None:
-            hf.plot_confusion(cm, self.labels, self.run_dir / "confusion_matrix.png",
-                              title=f"accuracy {metrics['accuracy']:.3f} on {len(y)} examples")
+            from nlpzoo.plots import plot_confusion
+
+            plot_confusion(cm, self.labels, self.run_dir / "confusion_matrix.png",
+                           title=f"accuracy {metrics['accuracy']:.3f} on {len(y)} examples")
         return metrics
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:

@@ -119,7 +119,6 @@ def read_idx(path: str | os.PathLike):
 
 
 def _idx_images(path: str):
-    import numpy as np
 
     arr = read_idx(path)
     if arr.ndim == 3:

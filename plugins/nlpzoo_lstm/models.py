@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nlpzoo.kinds import Embedder, LanguageModel
+from nlpzoo.plots import plot_confusion
 from nlpzoo.tokenization import TextTokenizer, align_vectors
 from nlpzoo.yamlio import atomic_write
 
@@ -332,31 +333,3 @@ def format_confusion(cm, labels: Sequence[str], title: str = "") -> str:
     head = corner.ljust(first) + " ".join(l.rjust(width) for l in labels)
     rows = [l.ljust(first) + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
     return "\n".join(([f"confusion matrix ({title})"] if title else []) + [head] + rows)
-
-
-def plot_confusion(cm, labels: Sequence[str], path: str | Path, title: str = "confusion matrix") -> None:
-    """The confusion matrix as a PNG (matplotlib), written atomically."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(labels)
-    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2), dpi=100)
-    ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(n), labels, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    top = cm.max() if cm.size else 0
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
