@@ -33,8 +33,10 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, KeyError) and not isinstance(exc, NlpzooError):
+                message = message.strip("'")  # str(KeyError) quotes its message
             if isinstance(exc, (NlpzooError, KeyError, FileNotFoundError, ValueError, NotImplementedError)):
-                click.echo(f"nlpzoo: error: {message.strip(chr(39)) if isinstance(exc, KeyError) and not isinstance(exc, NlpzooError) else message}", err=True)
+                click.echo(f"nlpzoo: error: {message}", err=True)
             else:
                 click.echo(f"nlpzoo: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", err=True)
             sys.exit(1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections import abc
 import types
 import typing
 from dataclasses import dataclass, field
@@ -240,13 +241,13 @@ def check_value(value, ann, loc: str):
         if value in args:
             return value
         raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}{did_you_mean(str(value), map(str, args))}", loc)
-    if origin in (list, tuple, typing.Sequence, __import__("collections.abc").abc.Sequence):
+    if origin in (list, tuple, abc.Sequence):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"expected a list ({_type_name(ann)}), got {value!r}", loc)
         item = args[0] if args else Any
         checked = [check_value(v, item, f"{loc}.{i}") for i, v in enumerate(value)]
         return tuple(checked) if origin is tuple else checked
-    if origin in (dict, typing.Mapping, __import__("collections.abc").abc.Mapping):
+    if origin in (dict, abc.Mapping):
         if not isinstance(value, dict):
             raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {value!r}", loc)
         vt = args[1] if len(args) == 2 else Any
