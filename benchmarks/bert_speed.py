@@ -8,7 +8,7 @@ dynamic padding, AdamW (fused), linear decay with warmup, the same for both side
 * ``trainer-fp32`` / ``trainer-bf16``: the transformers ``Trainer`` (``bf16=True`` for the second),
 * ``nlpzoo-fp32`` / ``nlpzoo-bf16``: nlpzoo's shared loop with ``sort_by_length: false`` (random batches,
   as the Trainer makes them), ``train.precision`` fp32 / bf16,
-* ``nlpzoo-default``: the default recipe's settings (bf16, length-sorted batches).
+* ``nlpzoo-default``: the default recipe's settings (its precision and weight average, length-sorted batches).
 
 Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
 optimizer steps; throughput counts the examples of the timed steps over their wall time. The
@@ -29,8 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bert_common import RESULTS, machine, peak_rss_mb, rotten_tomatoes  # noqa: E402
+from _bert_common import RECIPE, RESULTS, machine, peak_rss_mb, rotten_tomatoes  # noqa: E402
 
 CONFIGS = ("trainer-fp32", "nlpzoo-fp32", "trainer-bf16", "nlpzoo-bf16", "nlpzoo-default")
 BATCH, MAX_LENGTH, LR = 32, 128, 5e-5
@@ -57,7 +59,7 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
     return times
 
 
-def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int) -> list[float]:
+def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, ema: float | None = None) -> list[float]:
     import nlpzoo
     from nlpzoo.kinds import Callback
     from nlpzoo.training.run import Run
@@ -71,7 +73,8 @@ def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int) ->
     model = nlpzoo.build({"name": "minilm-l6", "max_length": MAX_LENGTH, "sort_by_length": sort}, "language_model")
     run = Run.standalone(tempfile.mkdtemp(prefix="nlpzoo-speed-"), seed=0,
                          train={"batch_size": BATCH, "max_steps": steps, "precision": precision, "progress": False,
-                                "keep_best": False, "plots": False, "metric": "accuracy", "log_every": 1000},
+                                "keep_best": False, "plots": False, "metric": "accuracy", "log_every": 1000,
+                                "ema": ema},
                          optimizer={"name": "adamw", "lr": LR, "weight_decay": 0.0},
                          scheduler={"name": "linear-warmup", "warmup": 0.06}, callbacks=[Clock()])
     times.append(time.perf_counter())
@@ -88,7 +91,8 @@ def one(config: str, steps: int, warmup: int) -> dict:
     if kind == "trainer":
         times = step_times_trainer(precision, examples, total)
     elif precision == "default":
-        times = step_times_nlpzoo("bf16", True, examples, total)
+        train = yaml.safe_load(RECIPE.read_text())["train"]  # the recipe's own loop settings
+        times = step_times_nlpzoo(train["precision"], True, examples, total, ema=train.get("ema"))
     else:
         times = step_times_nlpzoo(precision, False, examples, total)
     # times[0]: before training; times[i]: end of optimizer step i

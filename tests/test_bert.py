@@ -185,6 +185,23 @@ def test_batches_are_length_sorted_dynamically_padded_and_augmented_online(data,
     assert [b["labels"].tolist() for b in batches] != [b["labels"].tolist() for b in task.train_batches(1)]
 
 
+def test_label_smoothing_moves_part_of_the_target_to_every_label(data, tmp_path):
+    import torch
+
+    model = nlpzoo.build({"name": "minilm-l6", "label_smoothing": 0.2, "dropout": 0.0}, "language_model")
+    task = model.task(data, standalone(tmp_path))
+    batch = next(iter(task.train_batches(0)))
+    model.model.eval()
+    with torch.no_grad():
+        smoothed, _ = task.training_step(batch, "model")
+        logp = model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.log_softmax(-1)
+    true = -logp.gather(1, batch["labels"][:, None]).mean()
+    uniform = -logp.mean()  # the average over labels and examples
+    assert float(smoothed) == pytest.approx(float(0.8 * true + 0.2 * uniform), rel=1e-5)
+    with pytest.raises(nlpzoo.ConfigError, match="label_smoothing"):
+        nlpzoo.build({"name": "minilm-l6", "label_smoothing": 1.0}, "language_model")
+
+
 def test_balanced_class_weights():
     from nlpzoo_bert.hf import class_weight_values
 

@@ -184,6 +184,47 @@ def test_resume_after_a_crash_ends_like_an_uninterrupted_run(tmp_path):
     assert task.epochs_started == [1, 2]  # resumed mid-epoch 1
 
 
+def test_a_weight_average_is_what_gets_evaluated_and_kept(tmp_path):
+    seen = []
+
+    class Average(Callback):  # the same average, by hand, from the weights after each step
+        def __init__(self, task):
+            self.task, self.avg, self.n = task, None, 0
+
+        def on_step(self, run, step, logs):
+            live = weights(self.task)
+            self.n += 1
+            d = min(0.9, (1 + self.n) / (10 + self.n))
+            self.avg = live if self.avg is None else {k: d * a + (1 - d) * live[k] for k, a in self.avg.items()}
+
+        def on_evaluate(self, run, step, metrics):
+            seen.append((weights(self.task), {k: v.clone() for k, v in self.avg.items()}))
+
+    task = Linear()
+    hand = Average(task)
+    train = {**QUICK, "ema": 0.9, "keep_best": False}
+    Run.standalone(tmp_path, train=train, callbacks=[hand], optimizer={"name": "sgd", "lr": 0.5}).fit(task)
+    assert len(seen) == 2  # once per epoch
+    for evaluated, by_hand in seen:  # inside the evaluation the networks hold the average
+        for k, v in by_hand.items():
+            torch.testing.assert_close(evaluated[k], v, rtol=1e-5, atol=1e-6)
+    for k, v in hand.avg.items():  # and the run ends with it
+        torch.testing.assert_close(weights(task)[k], v, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"train\.ema"):
+        Run.standalone(tmp_path / "bad", train={**QUICK, "ema": 1.5}).fit(Linear())
+
+
+def test_resume_keeps_the_weight_average(tmp_path):
+    train = {**QUICK, "epochs": 3, "checkpoint_every": 5, "ema": 0.8}
+    whole = Run.standalone(tmp_path / "whole", seed=7, train=train).fit(Linear(dropout=0.3))
+    with pytest.raises(KeyboardInterrupt):
+        Run.standalone(tmp_path / "cut", seed=7, train=train, callbacks=[Recorder(crash_at=17)]).fit(Linear(dropout=0.3))
+    resumed = Run.standalone(tmp_path / "cut", seed=7, train=train, resume=True).fit(Linear(dropout=0.3))
+    assert resumed == whole
+    no_average = Run.standalone(tmp_path / "plain", seed=7, train={**train, "ema": None}).fit(Linear(dropout=0.3))
+    assert no_average != whole
+
+
 def test_resume_ignores_a_half_written_checkpoint(tmp_path):
     train = {**QUICK, "checkpoint_every": 4}
     Run.standalone(tmp_path, train=train, callbacks=[Recorder(stop_at=9)]).fit(Linear())
@@ -215,6 +256,17 @@ def test_train_settings_are_checked_like_a_recipe(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.batch_sise"):
         Run.standalone(tmp_path, train={"batch_sise": 3})
     assert Run.standalone(tmp_path, train={"epochs": 2.0}).config == TrainConfig(epochs=2)
+
+
+def test_out_of_range_train_settings_fail_when_the_recipe_loads(tmp_path):
+    from nlpzoo import load_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: {name: lstm-classifier}\ntrain:\n  epochs: 2\n  ema: 1.5\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml:4: train\.ema: expected a decay between 0 and 1"):
+        load_recipe(recipe)
+    with pytest.raises(ConfigError, match=r"train\.grad_accum: expected at least 1, got 0"):
+        load_recipe(recipe, ["train.ema=null", "train.grad_accum=0"])
 
 
 def test_metric_direction():

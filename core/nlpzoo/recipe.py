@@ -123,4 +123,6 @@ def _check_train(train: dict) -> dict:
         from .training.config import TrainConfig
     except ImportError:  # the training package is optional for recipes that only build
         return dict(train)
-    return check_params(TrainConfig, train, "train")
+    checked = check_params(TrainConfig, train, "train")
+    TrainConfig(**checked).check()
+    return checked

@@ -280,7 +280,8 @@ class ClassificationTask(TorchTask):
 
     def __init__(self, model, tokenizer, data: dict[str, Sequence], labels: list[str], *, run, max_length: int,
                  layer_decay: float, freeze: str, top_layers: int, unfreeze_per_epoch: int,
-                 class_weights: list[float] | None, sort_by_length: bool, base_lr: float):
+                 class_weights: list[float] | None, sort_by_length: bool, base_lr: float,
+                 label_smoothing: float = 0.0):
         self.nets = {"model": model}
         self.model = model
         self.tokenizer = tokenizer
@@ -293,6 +294,7 @@ class ClassificationTask(TorchTask):
         self.sort_by_length = sort_by_length
         self.base_lr = base_lr
         self.weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.label_smoothing = label_smoothing
         cfg = run.config
         self.train_batch_size = cfg.batch_size
         self.eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
@@ -336,7 +338,7 @@ class ClassificationTask(TorchTask):
     def training_step(self, batch, stage: str):
         logits = self.nets["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         weight = self.weight.to(logits.device) if self.weight is not None else None
-        loss = F.cross_entropy(logits.float(), batch["labels"], weight=weight)
+        loss = F.cross_entropy(logits.float(), batch["labels"], weight=weight, label_smoothing=self.label_smoothing)
         return loss, {}
 
     # -- evaluation

@@ -36,7 +36,7 @@ class BertClassifier(LanguageModel):
                  layer_decay: float = 1.0,
                  freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
                  top_layers: int = 1, unfreeze_per_epoch: int = 0,
-                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none",
+                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none", label_smoothing: float = 0.0,
                  dropout: float | None = None, sort_by_length: bool = True,
                  predict_batch_size: int = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
         if max_length < 2:
@@ -47,6 +47,8 @@ class BertClassifier(LanguageModel):
             raise ConfigError("expected top_layers and unfreeze_per_epoch >= 0", "top_layers")
         if labels is not None and len(set(labels)) < 2:
             raise ConfigError(f"expected at least two distinct labels, got {labels}", "labels")
+        if not 0 <= label_smoothing < 1:
+            raise ConfigError(f"expected 0 <= label_smoothing < 1, got {label_smoothing}", "label_smoothing")
         if dropout is not None and not 0 <= dropout < 1:
             raise ConfigError(f"expected 0 <= dropout < 1, got {dropout}", "dropout")
         self.pretrained = pretrained
@@ -54,6 +56,7 @@ class BertClassifier(LanguageModel):
         self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
         self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
+        self.label_smoothing = label_smoothing
         self.predict_batch_size, self.predict_precision = predict_batch_size, predict_precision
         self.model = self.tokenizer = None
         self.run_dir: Path | None = None
@@ -86,6 +89,7 @@ class BertClassifier(LanguageModel):
         return hf.ClassificationTask(self.model, self.tokenizer, data, labels, run=run, max_length=self.max_length,
                                      layer_decay=self.layer_decay, freeze=self.freeze, top_layers=self.top_layers,
                                      unfreeze_per_epoch=self.unfreeze_per_epoch, class_weights=weights,
+                                     label_smoothing=self.label_smoothing,
                                      sort_by_length=self.sort_by_length, base_lr=base_lr)
 
     # -- Trainable
@@ -162,7 +166,7 @@ class BertClassifier(LanguageModel):
         self.predict_batch_size = int(meta.get("predict_batch_size", 64))
         self.predict_precision = meta.get("predict_precision", "fp32")
         self.layer_decay, self.freeze, self.top_layers, self.unfreeze_per_epoch = 1.0, "none", 1, 0
-        self.class_weights, self.dropout, self.sort_by_length = "none", None, True
+        self.class_weights, self.dropout, self.sort_by_length, self.label_smoothing = "none", None, True, 0.0
         self.run_dir = folder.parent if (folder.parent / "run.json").exists() else None
         return self
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import ConfigError
+
 
 @dataclass
 class TrainConfig:
@@ -21,6 +23,7 @@ class TrainConfig:
     mode: Literal["min", "max", "auto"] = "auto"  # auto: min for loss/perplexity, else max
     early_stopping: int | None = None  # evaluations without improvement before stopping
     keep_best: bool = True
+    ema: float | None = None  # decay of a moving average of the weights, which is what is evaluated and saved
     augment_mode: Literal["online", "offline"] = "online"  # per epoch, or one fixed expansion
     augment_copies: int = 1  # augmented copies per training example
     progress: bool = True  # tqdm bars (off automatically when stderr is not a terminal)
@@ -29,3 +32,12 @@ class TrainConfig:
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn only): same seed, same metrics
     find_unused_parameters: bool = False  # DDP: networks whose parameters some steps leave unused
     plots: bool = True  # loss and learning-rate curves (PNG) at the end
+
+    def check(self) -> None:
+        """Ranges the types cannot say; errors name the ``train.<key>`` path."""
+        for key in ("epochs", "batch_size", "grad_accum", "log_every"):
+            minimum = 0 if key == "epochs" else 1
+            if getattr(self, key) < minimum:
+                raise ConfigError(f"expected at least {minimum}, got {getattr(self, key)}", f"train.{key}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ConfigError(f"expected a decay between 0 and 1 (e.g. 0.998), or null for none, got {self.ema}", "train.ema")

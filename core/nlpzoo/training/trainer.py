@@ -65,6 +65,54 @@ class _Window:
         self.started = time.perf_counter()
 
 
+class WeightAverage:
+    """An exponential moving average of the networks' weights (``train.ema``), swapped in to evaluate and save.
+
+    Averaging the last few hundred steps smooths out the noise of the final updates; the decay ramps
+    up as ``(1 + n) / (10 + n)`` over the first updates, so early weights do not linger.
+    """
+
+    def __init__(self, nets: dict, decay: float):
+        seen, self.live = set(), []
+        for net in nets.values():
+            for t in net.state_dict(keep_vars=True).values():
+                if t.is_floating_point() and t.data_ptr() not in seen:  # tied weights once
+                    seen.add(t.data_ptr())
+                    self.live.append(t.detach())
+        self.shadow = [t.detach().clone() for t in self.live]
+        self.decay, self.updates = decay, 0
+
+    def update(self) -> None:
+        import torch
+
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self.shadow, self.live, 1.0 - decay)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The averaged weights in the networks inside the block, the trained ones back after it."""
+        self.swap()
+        try:
+            yield
+        finally:
+            self.swap()
+
+    def swap(self) -> None:
+        for live, shadow in zip(self.live, self.shadow):
+            kept = live.clone()
+            live.copy_(shadow)
+            shadow.copy_(kept)
+
+    def state(self) -> dict:
+        return {"updates": self.updates, "shadow": list(self.shadow)}
+
+    def restore(self, state: dict) -> None:
+        self.updates = int(state["updates"])
+        for shadow, saved in zip(self.shadow, state["shadow"]):
+            shadow.copy_(saved)
+
+
 class Trainer:
     """One call of ``run.fit(task)``: builds optimizers and schedulers, trains, returns the best metrics."""
 
@@ -80,10 +128,7 @@ class Trainer:
         import torch
 
         cfg, run, task = self.cfg, self.run, self.task
-        if cfg.grad_accum < 1:
-            raise ConfigError(f"expected at least 1, got {cfg.grad_accum}", "train.grad_accum")
-        if cfg.log_every < 1:
-            raise ConfigError(f"expected at least 1, got {cfg.log_every}", "train.log_every")
+        cfg.check()
         acc = run.accelerator
         self.acc, self.world, self.rank = acc, acc.num_processes, acc.process_index
         seed_everything(run.seed)
@@ -109,6 +154,7 @@ class Trainer:
             decay = cfg.weight_decay or float(getattr(component, "weight_decay", 0.0) or 0.0)
             self.optimizers[stage] = component.create(task.parameter_groups(stage, decay))
         self.params = {s: [p for g in o.param_groups for p in g["params"]] for s, o in self.optimizers.items()}
+        self.average = WeightAverage(self.nets, cfg.ema) if cfg.ema is not None else None
         self.wrapped = {}
         for name, net in self.nets.items():
             trainable = any(p.requires_grad for p in net.parameters())
@@ -135,6 +181,8 @@ class Trainer:
         self.metric_scheduled = getattr(run.scheduler, "steps_on", "step") == "metric"
         if loaded is not None:
             self._restore(loaded)
+        if self.average is not None and loaded is not None and loaded.get("average") is not None:
+            self.average.restore(loaded["average"])
         self.window = _Window()
         if loaded is not None and "window" in loaded:
             self.window.restore(loaded["window"])
@@ -267,6 +315,8 @@ class Trainer:
             sched = self.schedulers.get(stage)
             if sched is not None and not self.metric_scheduled:
                 sched.step()
+        if self.average is not None:
+            self.average.update()
         for batch in group:
             self.window.examples += self._batch_size(batch)
         return loss
@@ -354,6 +404,16 @@ class Trainer:
         cfg, st = self.cfg, self.state
         for net in self.nets.values():
             net.eval()
+        with self._averaged():
+            self._validate(epoch)
+
+    def _averaged(self):
+        return self.average.swapped_in() if self.average is not None else contextlib.nullcontext()
+
+    def _validate(self, epoch: int) -> None:
+        import torch
+
+        cfg, st = self.cfg, self.state
         with torch.no_grad(), self.autocast():
             raw = self.task.evaluate("validation") or {}
         metrics = {k: float(v) for k, v in raw.items()}
@@ -409,6 +469,7 @@ class Trainer:
                 "rng": ckpt.split_tensors(ckpt.rng_state(), other),
                 "window": ckpt.split_tensors(self.window.state(), other),
                 "task": ckpt.split_tensors(self.task.state_dict(), other) if hasattr(self.task, "state_dict") else None,
+                "average": ckpt.split_tensors(self.average.state(), other) if self.average is not None else None,
                 "aliases": aliases,
                 "total_steps": self.total_steps,
             }
@@ -427,7 +488,7 @@ class Trainer:
         folder = self.root / pointer["last"]
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         tensors = ckpt.load_tensors(folder / "state.safetensors")
-        state = {k: ckpt.join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task") else v
+        state = {k: ckpt.join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task", "average") else v
                  for k, v in state.items()}
         state["nets"] = ckpt.load_tensors(folder / "nets.safetensors")
         loop = state["loop"]
@@ -463,6 +524,8 @@ class Trainer:
             folder = self.root / self._best_name(st["best_step"])
             meta = json.loads((folder / "best.json").read_text(encoding="utf-8"))
             ckpt.load_modules(self.nets, ckpt.load_tensors(folder / "nets.safetensors"), meta.get("aliases", {}))
+        elif self.average is not None:
+            self.average.swap()  # end with the averaged weights, as evaluated
         for net in self.nets.values():
             net.eval()
         if self.cfg.plots and self.is_main:
