@@ -167,7 +167,7 @@ def main() -> None:
 
     lines = ["# BERT speed: nlpzoo against the transformers Trainer and pipeline", "",
              f"Run {started} with `python benchmarks/bert_speed.py --steps {args.steps} --warmup {args.warmup} "
-             f"--rounds {args.rounds} --texts {args.texts}` (under `flock /tmp/nlpzoo-heavy.lock`).", "",
+             f"--rounds {args.rounds} --texts {args.texts}`.", "",
              f"Machine: {machine()}. The 2 cores were shared with other work, so absolute rates vary; the "
              "configurations alternate round by round and each row is the median over rounds.", "",
              f"Training: packaged MiniLM-L6, Rotten Tomatoes training snippets, batch {BATCH}, max length {MAX_LENGTH}, "
@@ -175,7 +175,7 @@ def main() -> None:
              "| configuration | examples/s (median) | per round | peak RSS (MB) |", "|---|---|---|---|"]
     names = {"trainer-fp32": "transformers Trainer, fp32", "trainer-bf16": "transformers Trainer, bf16=True",
              "nlpzoo-fp32": "nlpzoo, fp32, random batches", "nlpzoo-bf16": "nlpzoo, bf16, random batches",
-             "nlpzoo-default": "nlpzoo default recipe: bf16 + length-sorted batches"}
+             "nlpzoo-default": "nlpzoo default recipe: bf16 + length-sorted batches + weight average"}
     for c in args.configs:
         if c in med:
             rounds = ", ".join(f"{x['examples_per_s']:.1f}" for x in results[c])
