@@ -14,8 +14,8 @@ from nlpzoo.errors import ConfigError
 
 from .base import WordAugmenter, check_min, check_rate, count, replaceable
 from nlpzoo.rng import WORDS, block, child, seeded
-from .text import (_IS_PUNCT, _SPACE_PUNCT, Sentence, delete_words, fix_sentence_case, join_chunks, match_case,
-                   split_word, swap_words, word_positions)
+from .text import (Sentence, delete_words, fix_sentence_case, join_chunks, match_case, split_word, swap_words,
+                   word_slots)
 
 _TO_UNIT = 2.0 ** -53
 
@@ -129,22 +129,17 @@ class RandomSwap(WordAugmenter):
         if rate <= 0.0:
             return [None] * len(texts)
         # Lookups hoisted out of the loop: this is the hottest loop of the benchmarks.
-        join, search, is_punct = " ".join, _SPACE_PUNCT.search, _IS_PUNCT
+        join = " ".join
         start = _blake2b(key, digest_size=64).copy  # key + text is hashed as key, then text on a copy
         out = []
         append = out.append
         for text in texts:
             chunks = text.split()
-            # Whether a chunk is punctuation only, as simple_chunks() finds out (inlined). Where the
-            # chunks are not single-spaced (about 4% of real snippets), join_chunks() puts their
-            # whitespace back at the end.
+            # Where the chunks are not single-spaced (about 4% of real snippets), join_chunks() puts
+            # their whitespace back at the end.
             spaced = not chunks or join(chunks) != text
-            if ((spaced or search(text) or is_punct(text[0])) and any(map(is_punct, chunks))):
-                words = word_positions(chunks)
-                nw = len(words)
-            else:
-                words = None  # every chunk holds a word
-                nw = len(chunks)
+            words = word_slots(text, chunks, spaced)  # None: every chunk holds a word
+            nw = len(chunks) if words is None else len(words)
             if nw < 2:
                 append(None)
                 continue
@@ -224,7 +219,7 @@ class RandomDeletion(WordAugmenter):
         if not 0.0 < p < 1.0:
             return [None] * len(texts)
         # Lookups hoisted out of the loop, as in RandomSwap.fast_many.
-        join, search, is_punct = " ".join, _SPACE_PUNCT.search, _IS_PUNCT
+        join = " ".join
         log_q, log = math.log1p(-p), math.log
         start = _blake2b(key, digest_size=64).copy
         out = []
@@ -242,16 +237,9 @@ class RandomDeletion(WordAugmenter):
                 # spared for these texts (about one in seven here).
                 append((text, []) if explain else text)
                 continue
-            # Whether a chunk is punctuation only, as simple_chunks() finds out (inlined). Where the
-            # chunks are not single-spaced (about 4% of real snippets), join_chunks() puts their
-            # whitespace back at the end.
-            spaced = join(chunks) != text
-            if ((spaced or search(text) or is_punct(text[0])) and any(map(is_punct, chunks))):
-                words = word_positions(chunks)
-                n = len(words)
-            else:
-                words = None  # every chunk holds a word
-                n = len(chunks)
+            spaced = join(chunks) != text  # as in RandomSwap.fast_many
+            words = word_slots(text, chunks, spaced)
+            n = len(chunks) if words is None else len(words)
             if n < 2:
                 append(None)
                 continue

@@ -69,9 +69,18 @@ def simple_chunks(text: str) -> tuple[list[str], list[int] | None] | None:
     chunks = text.split()
     if " ".join(chunks) != text or not chunks:
         return None
-    if (_SPACE_PUNCT.search(text) or _IS_PUNCT(text[0])) and any(map(_IS_PUNCT, chunks)):
-        return chunks, word_positions(chunks)
-    return chunks, None
+    return chunks, word_slots(text, chunks, False)
+
+
+def word_slots(text: str, chunks: list[str], spaced: bool) -> list[int] | None:
+    """:func:`word_positions` of ``chunks`` (``text.split()``), or None when every chunk holds a word.
+
+    ``spaced``: the chunks are not single-spaced (or there are none). Cheap tests come first: only
+    then, or with a space before punctuation, or punctuation first, can a chunk lack a word.
+    """
+    if (spaced or _SPACE_PUNCT.search(text) or _IS_PUNCT(text[0])) and any(map(_IS_PUNCT, chunks)):
+        return word_positions(chunks)
+    return None
 
 
 def join_chunks(text: str, chunks: list) -> str:
