@@ -202,6 +202,37 @@ def test_label_smoothing_moves_part_of_the_target_to_every_label(data, tmp_path)
         nlpzoo.build({"name": "minilm-l6", "label_smoothing": 1.0}, "language_model")
 
 
+def test_rdrop_adds_the_disagreement_of_two_dropout_masks_to_the_loss(data, tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from nlpzoo_bert.hf import symmetric_kl
+
+    a, b = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[0.5, 0.5, 0.0]])
+    pa, pb = a.softmax(-1), b.softmax(-1)
+    by_hand = ((pa * (pa / pb).log()).sum() + (pb * (pb / pa).log()).sum()) / 2
+    assert float(symmetric_kl(a, b)) == pytest.approx(float(by_hand), rel=1e-6)
+
+    model = nlpzoo.build({"name": "minilm-l6", "rdrop": 5.0}, "language_model")
+    task = model.task(data, standalone(tmp_path))
+    batch = next(iter(task.train_batches(0)))
+    with torch.no_grad():
+        model.model.eval()  # no dropout: both passes agree and the loss is plain cross-entropy
+        plain = F.cross_entropy(model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                batch["labels"])
+        assert float(task.training_step(batch, "model")[0]) == pytest.approx(float(plain), rel=1e-5)
+        model.model.train()  # two dropout masks disagree: a positive penalty, in proportion to rdrop
+        losses = {}
+        for weight in (1e-9, 5.0, 10.0):
+            task.rdrop = weight
+            torch.manual_seed(0)  # the same dropout masks for each weight
+            losses[weight] = float(task.training_step(batch, "model")[0])
+        penalty = losses[5.0] - losses[1e-9]
+        assert penalty > 0 and losses[10.0] - losses[1e-9] == pytest.approx(2 * penalty, rel=1e-3)
+    with pytest.raises(nlpzoo.ConfigError, match="rdrop"):
+        nlpzoo.build({"name": "minilm-l6", "rdrop": -1}, "language_model")
+
+
 def test_balanced_class_weights():
     from nlpzoo_bert.hf import class_weight_values
 

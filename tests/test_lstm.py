@@ -121,16 +121,6 @@ def test_classifier_predict_and_save_load(classifier, tmp_path):
         assert a["label"] == b["label"] and a["probabilities"]["pos"] == pytest.approx(b["probabilities"]["pos"], abs=1e-6)
 
 
-def test_classifier_metrics():
-    from nlpzoo_lstm.nets import classification_metrics
-
-    metrics, cm = classification_metrics(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 0]), 3)
-    assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
-    assert metrics["accuracy"] == pytest.approx(3 / 5)
-    # per-class F1: 0.5, 0.8, 0.0
-    assert metrics["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
-
-
 @pytest.mark.parametrize("pooling,bidirectional", [("mean", True), ("last", False), ("last", True)])
 def test_classifier_poolings_respect_padding(pooling, bidirectional):
     from nlpzoo_lstm.nets import LSTMClassifierNet, pad_batch

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from nlpzoo.training.metrics import classification_metrics
 from nlpzoo.training.task import TorchTask
 
 BUCKET = 50  # batches per length bucket: sorted inside a bucket, buckets and batches shuffled
@@ -213,25 +214,6 @@ def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
     return out
 
 
-# ---------------------------------------------------------------- metrics
-
-
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels: list[str]) -> tuple[dict[str, float], np.ndarray]:
-    """Accuracy, macro-F1, per-class precision and recall, and the confusion matrix (rows: true)."""
-    k = len(labels)
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
-    tp = np.diag(cm).astype(float)
-    precision = np.divide(tp, cm.sum(0), out=np.zeros(k), where=cm.sum(0) > 0)
-    recall = np.divide(tp, cm.sum(1), out=np.zeros(k), where=cm.sum(1) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
-    metrics = {"accuracy": float(tp.sum() / max(1, cm.sum())), "macro_f1": float(f1.mean())}
-    for i, label in enumerate(labels):
-        metrics[f"precision_{label}"] = float(precision[i])
-        metrics[f"recall_{label}"] = float(recall[i])
-    return metrics, cm
-
-
 # ---------------------------------------------------------------- inference
 
 
@@ -281,7 +263,7 @@ class ClassificationTask(TorchTask):
     def __init__(self, model, tokenizer, data: dict[str, Sequence], labels: list[str], *, run, max_length: int,
                  layer_decay: float, freeze: str, top_layers: int, unfreeze_per_epoch: int,
                  class_weights: list[float] | None, sort_by_length: bool, base_lr: float,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, rdrop: float = 0.0):
         self.nets = {"model": model}
         self.model = model
         self.tokenizer = tokenizer
@@ -294,7 +276,7 @@ class ClassificationTask(TorchTask):
         self.sort_by_length = sort_by_length
         self.base_lr = base_lr
         self.weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.rdrop = label_smoothing, rdrop
         cfg = run.config
         self.train_batch_size = cfg.batch_size
         self.eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
@@ -336,10 +318,15 @@ class ClassificationTask(TorchTask):
         return llrd_groups(self.model, self.base_lr, weight_decay, self.layer_decay, include=self.optimizable)
 
     def training_step(self, batch, stage: str):
-        logits = self.nets["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        ids, mask, y = batch["input_ids"], batch["attention_mask"], batch["labels"]
+        if self.rdrop:  # the batch twice in one forward pass: two dropout masks per example
+            ids, mask = torch.cat([ids, ids]), torch.cat([mask, mask])
+        logits = self.nets["model"](input_ids=ids, attention_mask=mask).logits.float()
         weight = self.weight.to(logits.device) if self.weight is not None else None
-        loss = F.cross_entropy(logits.float(), batch["labels"], weight=weight, label_smoothing=self.label_smoothing)
-        return loss, {}
+        if not self.rdrop:
+            return F.cross_entropy(logits, y, weight=weight, label_smoothing=self.label_smoothing), {}
+        ce = F.cross_entropy(logits, torch.cat([y, y]), weight=weight, label_smoothing=self.label_smoothing)
+        return ce + self.rdrop * symmetric_kl(*logits.chunk(2)), {}
 
     # -- evaluation
     def evaluate(self, split: str) -> dict[str, float]:
@@ -356,6 +343,12 @@ class ClassificationTask(TorchTask):
         metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         self.last_confusion = cm
         return {"loss": loss, **metrics}
+
+
+def symmetric_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(KL(p_a || p_b) + KL(p_b || p_a)) / 2 per example, averaged over the batch: R-Drop's consistency term."""
+    la, lb = a.log_softmax(-1), b.log_softmax(-1)
+    return ((la.exp() - lb.exp()) * (la - lb)).sum(-1).mean() / 2
 
 
 def class_weight_values(spec, labels: list[str], train_labels: Sequence[str]) -> list[float] | None:

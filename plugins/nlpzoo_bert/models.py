@@ -29,7 +29,9 @@ class BertClassifier(LanguageModel):
     ``layer_decay`` times the learning rate of the layer above (the head trains at the optimizer's rate).
     ``freeze``: ``embeddings``, ``all-but-top`` (the top ``top_layers`` layers and the head train) or
     ``all-but-head``; ``unfreeze_per_epoch`` then unfreezes that many more layer groups, from the top,
-    at each new epoch (gradual unfreezing). The saved model loads with ``transformers.pipeline``.
+    at each new epoch (gradual unfreezing). ``rdrop`` > 0 runs each training batch twice, under two
+    dropout masks, and adds ``rdrop`` times their symmetric KL divergence to the loss (R-Drop), at
+    twice the cost of a step. The saved model loads with ``transformers.pipeline``.
     """
 
     def __init__(self, pretrained: str, max_length: int = 128, labels: list[str] | None = None,
@@ -37,7 +39,7 @@ class BertClassifier(LanguageModel):
                  freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
                  top_layers: int = 1, unfreeze_per_epoch: int = 0,
                  class_weights: Literal["none", "balanced"] | dict[str, float] = "none", label_smoothing: float = 0.0,
-                 dropout: float | None = None, sort_by_length: bool = True,
+                 rdrop: float = 0.0, dropout: float | None = None, sort_by_length: bool = True,
                  predict_batch_size: int = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
@@ -49,6 +51,8 @@ class BertClassifier(LanguageModel):
             raise ConfigError(f"expected at least two distinct labels, got {labels}", "labels")
         if not 0 <= label_smoothing < 1:
             raise ConfigError(f"expected 0 <= label_smoothing < 1, got {label_smoothing}", "label_smoothing")
+        if rdrop < 0:
+            raise ConfigError(f"expected rdrop >= 0 (0: off), got {rdrop}", "rdrop")
         if dropout is not None and not 0 <= dropout < 1:
             raise ConfigError(f"expected 0 <= dropout < 1, got {dropout}", "dropout")
         self.pretrained = pretrained
@@ -56,7 +60,7 @@ class BertClassifier(LanguageModel):
         self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
         self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
-        self.label_smoothing = label_smoothing
+        self.label_smoothing, self.rdrop = label_smoothing, rdrop
         self.predict_batch_size, self.predict_precision = predict_batch_size, predict_precision
         self.model = self.tokenizer = None
         self.run_dir: Path | None = None
@@ -89,7 +93,7 @@ class BertClassifier(LanguageModel):
         return hf.ClassificationTask(self.model, self.tokenizer, data, labels, run=run, max_length=self.max_length,
                                      layer_decay=self.layer_decay, freeze=self.freeze, top_layers=self.top_layers,
                                      unfreeze_per_epoch=self.unfreeze_per_epoch, class_weights=weights,
-                                     label_smoothing=self.label_smoothing,
+                                     label_smoothing=self.label_smoothing, rdrop=self.rdrop,
                                      sort_by_length=self.sort_by_length, base_lr=base_lr)
 
     # -- Trainable
@@ -105,13 +109,13 @@ class BertClassifier(LanguageModel):
         import torch
         import torch.nn.functional as F
 
-        from . import hf
+        from nlpzoo.training.metrics import classification_metrics
 
         self._require()
         index = {l: i for i, l in enumerate(self.labels)}
         y = [index[ex["label"]] for ex in examples]
         logits = self._logits([ex["text"] for ex in examples])
-        metrics, cm = hf.classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
+        metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         metrics = {"loss": float(F.cross_entropy(logits, torch.as_tensor(y))), **metrics}
         if self.run_dir is not None:
             from nlpzoo.plots import plot_confusion
@@ -166,7 +170,8 @@ class BertClassifier(LanguageModel):
         self.predict_batch_size = int(meta.get("predict_batch_size", 64))
         self.predict_precision = meta.get("predict_precision", "fp32")
         self.layer_decay, self.freeze, self.top_layers, self.unfreeze_per_epoch = 1.0, "none", 1, 0
-        self.class_weights, self.dropout, self.sort_by_length, self.label_smoothing = "none", None, True, 0.0
+        self.class_weights, self.dropout, self.sort_by_length = "none", None, True
+        self.label_smoothing, self.rdrop = 0.0, 0.0
         self.run_dir = folder.parent if (folder.parent / "run.json").exists() else None
         return self
 

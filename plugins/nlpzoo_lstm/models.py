@@ -164,7 +164,7 @@ class LSTMClassifier(_LSTMModel):
             self.net.embedding.weight.requires_grad_(not self._params["freeze_embeddings"])
         task = nets.ClassifierTask(self.net, self.tokenizer, (texts, [label_id[ex["label"]] for ex in train]),
                                    {k: split(k) for k in ("validation", "test")}, run=run,
-                                   max_length=self._params["max_length"])
+                                   max_length=self._params["max_length"], labels=self.labels)
         metrics = run.fit(task)
         self._log_embedding(run)
         self.net.eval()
@@ -196,15 +196,16 @@ class LSTMClassifier(_LSTMModel):
 
     def evaluate(self, examples: Sequence, *, plot: str | Path | None = None, title: str = "test",
                  show: bool = True) -> dict[str, float]:
-        """Accuracy, macro-F1 and loss; prints the confusion matrix and, after ``fit``, draws it in the run."""
+        """Accuracy, macro-F1, per-label precision and recall, and loss; prints the confusion matrix and,
+        after ``fit``, draws it in the run."""
         import numpy as np
 
-        from . import nets
+        from nlpzoo.training.metrics import classification_metrics
 
         examples = [ex for ex in examples if ex["label"] in self.labels]
         y = np.asarray([self.labels.index(ex["label"]) for ex in examples], dtype=np.int64)
         probs = self._probabilities([ex["text"] for ex in examples])
-        metrics, cm = nets.classification_metrics(y, probs.argmax(1), len(self.labels))
+        metrics, cm = classification_metrics(y, probs.argmax(1), self.labels)
         metrics["loss"] = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean()) if len(y) else 0.0
         if show:
             print(format_confusion(cm, self.labels, title))

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nlpzoo.training.metrics import classification_metrics
 from nlpzoo.training.task import TorchTask
 
 
@@ -99,25 +100,13 @@ def sortish_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gene
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[dict[str, float], np.ndarray]:
-    """Accuracy and macro-F1, and the confusion matrix (rows: true label, columns: predicted)."""
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    tp = np.diag(cm).astype(float)
-    precision = np.divide(tp, cm.sum(0), out=np.zeros_like(tp), where=cm.sum(0) > 0)
-    recall = np.divide(tp, cm.sum(1), out=np.zeros_like(tp), where=cm.sum(1) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
-    present = cm.sum(1) > 0
-    return {"accuracy": float(tp.sum() / max(cm.sum(), 1)),
-            "macro_f1": float(f1[present].mean()) if present.any() else 0.0}, cm
-
-
 class ClassifierTask(TorchTask):
     """Sentences tokenized once; each epoch a seeded shuffle into batches of similar length."""
 
     def __init__(self, net: LSTMClassifierNet, tokenizer, train: tuple[list[str], list[int]],
-                 splits: dict[str, tuple[list[str], list[int]]], *, run, max_length: int):
+                 splits: dict[str, tuple[list[str], list[int]]], *, run, max_length: int, labels: Sequence[str]):
         self.nets = {"model": net}
+        self.labels = list(labels)
         self.tokenizer = tokenizer
         self.run = run
         self.max_length = max_length
@@ -158,7 +147,7 @@ class ClassifierTask(TorchTask):
         ids, y = self.splits[split]
         probs = self.predict_ids(ids)
         y = np.asarray(y)
-        metrics, _ = classification_metrics(y, probs.argmax(1), probs.shape[1])
+        metrics, _ = classification_metrics(y, probs.argmax(1), self.labels)
         loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean()) if len(y) else 0.0
         return {"loss": loss, **metrics}
 

@@ -399,9 +399,6 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
 
     def _evaluate(self, epoch: int) -> None:
-        import torch
-
-        cfg, st = self.cfg, self.state
         for net in self.nets.values():
             net.eval()
         with self._averaged():
