@@ -53,7 +53,7 @@ class TrainerBaseline:
 
     def __init__(self, data: dict, *, seed: int = 0, lr: float = 5e-5, epochs: float = 3, batch_size: int = 32,
                  warmup: float = 0.06, bf16: bool = False, max_length: int = 128, max_steps: int = -1,
-                 out: str = "/tmp/nlpzoo-trainer-baseline"):
+                 sampling: str = "random", out: str = "/tmp/nlpzoo-trainer-baseline"):
         import torch
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   Trainer, TrainingArguments, set_seed)
@@ -80,6 +80,7 @@ class TrainerBaseline:
                                  learning_rate=lr, num_train_epochs=epochs, max_steps=max_steps, lr_scheduler_type="linear",
                                  warmup_steps=warmup, weight_decay=0.0, bf16=bf16, use_cpu=True, seed=seed,
                                  eval_strategy="no", save_strategy="no", report_to="none", logging_steps=50,
+                                 train_sampling_strategy=sampling,
                                  dataloader_num_workers=0, disable_tqdm=True)
         self.trainer = Trainer(model=self.model, args=args, train_dataset=self.train_set,
                                data_collator=DataCollatorWithPadding(self.tokenizer))

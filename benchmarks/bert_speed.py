@@ -6,8 +6,9 @@ Training: the packaged MiniLM on Rotten Tomatoes training snippets, batch 32, ma
 dynamic padding, AdamW (fused), linear decay with warmup, the same for both sides:
 
 * ``trainer-fp32`` / ``trainer-bf16``: the transformers ``Trainer`` (``bf16=True`` for the second),
-* ``nlpzoo-fp32`` / ``nlpzoo-bf16``: nlpzoo's shared loop with ``sort_by_length: false`` (random batches,
-  as the Trainer makes them), ``train.precision`` fp32 / bf16,
+* ``nlpzoo-fp32`` / ``nlpzoo-bf16``: nlpzoo's shared loop with ``sort_by_length: false`` (random batches; the
+  Trainer is handed the same random batches in the same order, so both sides pad and compute alike),
+  ``train.precision`` fp32 / bf16,
 * ``nlpzoo-default``: the default recipe's settings (its precision and weight average, length-sorted batches).
 
 Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
@@ -50,16 +51,21 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter())
 
-    base = TrainerBaseline({"train": examples, "test": examples[:1]}, seed=0, lr=LR, batch_size=BATCH,
+    from nlpzoo_bert.hf import batch_order
+
+    # nlpzoo's random batches (seed 0, first epoch) in order: both sides pad and compute the same batches
+    same_batches = [examples[i] for b in batch_order([0] * len(examples), BATCH, 0, sort_by_length=False) for i in b]
+    base = TrainerBaseline({"train": same_batches, "test": examples[:1]}, seed=0, lr=LR, batch_size=BATCH,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
-                           out=tempfile.mkdtemp(prefix="nlpzoo-speed-"))
+                           sampling="sequential", out=tempfile.mkdtemp(prefix="nlpzoo-speed-"))
     base.trainer.add_callback(Clock())
     times.append(time.perf_counter())
     base.trainer.train()
     return times
 
 
-def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, ema: float | None = None) -> list[float]:
+def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, model_spec: dict | None = None,
+                      train: dict | None = None) -> list[float]:
     import nlpzoo
     from nlpzoo.kinds import Callback
     from nlpzoo.training.run import Run
@@ -70,16 +76,31 @@ def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, em
         def on_step(self, run, step, logs):
             times.append(time.perf_counter())
 
-    model = nlpzoo.build({"name": "minilm-l6", "max_length": MAX_LENGTH, "sort_by_length": sort}, "language_model")
+    spec = {**(model_spec or {"name": "minilm-l6"}), "max_length": MAX_LENGTH, "sort_by_length": sort}
+    model = nlpzoo.build(spec, "language_model")
     run = Run.standalone(tempfile.mkdtemp(prefix="nlpzoo-speed-"), seed=0,
-                         train={"batch_size": BATCH, "max_steps": steps, "precision": precision, "progress": False,
-                                "keep_best": False, "plots": False, "metric": "accuracy", "log_every": 1000,
-                                "ema": ema},
+                         train={**(train or {}), "batch_size": BATCH, "max_steps": steps, "precision": precision,
+                                "progress": False, "keep_best": False, "plots": False, "metric": "accuracy",
+                                "log_every": 1000, "epochs": 1, "early_stopping": None},
                          optimizer={"name": "adamw", "lr": LR, "weight_decay": 0.0},
                          scheduler={"name": "linear-warmup", "warmup": 0.06}, callbacks=[Clock()])
     times.append(time.perf_counter())
     model.fit({"train": examples, "validation": examples[:8]}, run)
     return times
+
+
+def default_settings() -> str:
+    """What the default recipe adds to the plain fine-tuning, in words."""
+    recipe = yaml.safe_load(RECIPE.read_text())
+    model, train = recipe["model"], recipe["train"]
+    parts = [train.get("precision", "fp32"), "length-sorted batches"]
+    if model.get("layer_decay", 1.0) < 1:
+        parts.append(f"layer decay {model['layer_decay']}")
+    if train.get("ema"):
+        parts.append("weight average")
+    if model.get("rdrop"):
+        parts.append("R-Drop (two passes per batch)")
+    return " + ".join(parts)
 
 
 def one(config: str, steps: int, warmup: int) -> dict:
@@ -91,8 +112,8 @@ def one(config: str, steps: int, warmup: int) -> dict:
     if kind == "trainer":
         times = step_times_trainer(precision, examples, total)
     elif precision == "default":
-        train = yaml.safe_load(RECIPE.read_text())["train"]  # the recipe's own loop settings
-        times = step_times_nlpzoo(train["precision"], True, examples, total, ema=train.get("ema"))
+        recipe = yaml.safe_load(RECIPE.read_text())  # the recipe's own model and loop settings
+        times = step_times_nlpzoo(recipe["train"]["precision"], True, examples, total, recipe["model"], recipe["train"])
     else:
         times = step_times_nlpzoo(precision, False, examples, total)
     # times[0]: before training; times[i]: end of optimizer step i
@@ -175,7 +196,7 @@ def main() -> None:
              "| configuration | examples/s (median) | per round | peak RSS (MB) |", "|---|---|---|---|"]
     names = {"trainer-fp32": "transformers Trainer, fp32", "trainer-bf16": "transformers Trainer, bf16=True",
              "nlpzoo-fp32": "nlpzoo, fp32, random batches", "nlpzoo-bf16": "nlpzoo, bf16, random batches",
-             "nlpzoo-default": "nlpzoo default recipe: bf16 + length-sorted batches + weight average"}
+             "nlpzoo-default": f"nlpzoo default recipe: {default_settings()}"}
     for c in args.configs:
         if c in med:
             rounds = ", ".join(f"{x['examples_per_s']:.1f}" for x in results[c])
