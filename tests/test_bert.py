@@ -159,6 +159,9 @@ def test_layer_wise_decay_and_no_weight_decay_on_biases_and_layernorm(data, tmp_
     assert wd["bert.encoder.layer.0.output.dense.bias"] == 0.0
     assert wd["bert.encoder.layer.0.output.LayerNorm.weight"] == 0.0
     assert len(lr) == len(list(model.model.parameters()))
+    assert len(groups) == 16  # 8 rates (head, 6 layers, embeddings), with and without weight decay
+    plain = nlpzoo.build({"name": "minilm-l6", "layer_decay": 1.0}, "language_model")
+    assert len(plain.task(data, standalone(tmp_path / "plain")).parameter_groups("model", 0.01)) == 2
 
 
 # ---------------------------------------------------------------- batches

@@ -203,15 +203,14 @@ def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
     No weight decay on biases and LayerNorm weights. ``include`` (parameter ids) limits which
     parameters enter the optimizer (permanently frozen ones stay out).
     """
-    out = []
+    merged: dict[tuple[float, bool], list] = {}  # equal rates share a group: fewer optimizer launches per step
     for depth, group in enumerate(layer_groups(model)):
         scale = layer_decay ** depth
         for decay in (True, False):
-            params = [p for n, p in group if (include is None or id(p) in include) and is_no_decay(n, p) != decay]
-            if params:
-                out.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
-                            "lr": base_lr * scale, "lr_scale": scale})
-    return out
+            merged.setdefault((scale, decay), []).extend(
+                p for n, p in group if (include is None or id(p) in include) and is_no_decay(n, p) != decay)
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": base_lr * scale, "lr_scale": scale}
+            for (scale, decay), params in merged.items() if params]
 
 
 # ---------------------------------------------------------------- inference
