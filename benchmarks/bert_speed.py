@@ -192,7 +192,9 @@ def main() -> None:
              f"Machine: {machine()}. The 2 cores were shared with other work, so absolute rates vary; the "
              "configurations alternate round by round and each row is the median over rounds.", "",
              f"Training: packaged MiniLM-L6, Rotten Tomatoes training snippets, batch {BATCH}, max length {MAX_LENGTH}, "
-             f"dynamic padding, fused AdamW lr {LR}, linear decay with 6% warmup; {args.steps} timed steps after {args.warmup} untimed.", "",
+             f"dynamic padding, fused AdamW lr {LR}, linear decay with 6% warmup; {args.steps} timed steps after {args.warmup} untimed. "
+             "The Trainer is handed nlpzoo's random batches in nlpzoo's order, so the Trainer rows and nlpzoo's "
+             "random-batch rows pad and compute the same batches.", "",
              "| configuration | examples/s (median) | per round | peak RSS (MB) |", "|---|---|---|---|"]
     names = {"trainer-fp32": "transformers Trainer, fp32", "trainer-bf16": "transformers Trainer, bf16=True",
              "nlpzoo-fp32": "nlpzoo, fp32, random batches", "nlpzoo-bf16": "nlpzoo, bf16, random batches",

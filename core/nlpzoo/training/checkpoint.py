@@ -79,15 +79,16 @@ def _hashable(key):
 
 
 def save_tensors(tensors: dict, path: Path) -> None:
-    from safetensors.torch import save
+    """Straight to the file: serialising to bytes first would hold a second copy of the optimizer state."""
+    from safetensors.torch import save_file
 
-    path.write_bytes(save(tensors) if tensors else save({}))
+    save_file(tensors, str(path))
 
 
 def load_tensors(path: Path) -> dict:
-    from safetensors.torch import load
+    from safetensors.torch import load_file
 
-    return load(path.read_bytes())
+    return load_file(str(path))
 
 
 def module_tensors(nets: dict) -> tuple[dict, dict[str, str]]:
