@@ -146,19 +146,20 @@ def report(seeds: list[int], trainer_seeds: list[int]) -> str:
         spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
         lines.append(f"| **nlpzoo default recipe, mean of {len(accs)} seed(s)** | **{statistics.mean(accs):.4f}** "
                      f"(std {spread:.4f}, min {min(accs):.4f}, max {max(accs):.4f}) | | | | |")
+    trainer_accs: dict[str, list[float]] = {}
     for prec in ("fp32", "bf16"):
         found = [(s, r) for s in trainer_seeds if (r := load(f"trainer-{prec}-seed{s}"))]
         for s, r in found:
             lines.append(f"| transformers Trainer, {prec}, seed {s} | {r['test_accuracy']:.4f} | | {r['seconds']:.0f} | "
                          f"{r['train_examples_per_s']:.1f} | {r['finished']} |")
-        if len(found) > 1:
-            t = [r["test_accuracy"] for _, r in found]
+        t = trainer_accs[prec] = [r["test_accuracy"] for _, r in found]
+        if len(t) > 1:
             lines.append(f"| **transformers Trainer, {prec}, mean of {len(t)} seeds** | **{statistics.mean(t):.4f}** "
                          f"(std {statistics.stdev(t):.4f}, min {min(t):.4f}, max {max(t):.4f}) | | | | |")
-    trainer_accs = [r["test_accuracy"] for s in trainer_seeds if (r := load(f"trainer-bf16-seed{s}"))]
-    if len(accs) > 1 and len(trainer_accs) > 1:
-        diff = statistics.mean(accs) - statistics.mean(trainer_accs)
-        se = (statistics.variance(accs) / len(accs) + statistics.variance(trainer_accs) / len(trainer_accs)) ** 0.5
+    bf16 = trainer_accs["bf16"]
+    if len(accs) > 1 and len(bf16) > 1:
+        diff = statistics.mean(accs) - statistics.mean(bf16)
+        se = (statistics.variance(accs) / len(accs) + statistics.variance(bf16) / len(bf16)) ** 0.5
         comparison = (f"nlpzoo default recipe minus transformers Trainer bf16, difference of the means: {diff:+.4f} "
                       f"(standard error {se:.4f}, from the spread over seeds).")
     else:

@@ -337,8 +337,7 @@ class ClassificationTask(TorchTask):
     def score(self, ids: list[list[int]], y: list[int]) -> dict[str, float]:
         logits = logits_for(self.model, ids, self.tokenizer.pad_token_id, self.eval_batch_size, self.bf16)
         target = torch.as_tensor(y)
-        weight = self.weight if self.weight is not None else None
-        loss = float(F.cross_entropy(logits, target, weight=weight))
+        loss = float(F.cross_entropy(logits, target, weight=self.weight))
         metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         self.last_confusion = cm
         return {"loss": loss, **metrics}

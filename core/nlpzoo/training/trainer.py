@@ -181,8 +181,6 @@ class Trainer:
         self.metric_scheduled = getattr(run.scheduler, "steps_on", "step") == "metric"
         if loaded is not None:
             self._restore(loaded)
-        if self.average is not None and loaded is not None and loaded.get("average") is not None:
-            self.average.restore(loaded["average"])
         self.window = _Window()
         if loaded is not None and "window" in loaded:
             self.window.restore(loaded["window"])
@@ -510,6 +508,8 @@ class Trainer:
         if state.get("total_steps") != self.total_steps and self.is_main:
             print(f"nlpzoo: the run now has {self.total_steps} steps (the checkpoint planned {state.get('total_steps')})",
                   file=sys.stderr)
+        if self.average is not None and state.get("average") is not None:
+            self.average.restore(state["average"])
         ckpt.set_rng_state(state["rng"])
 
     # ------------------------------------------------------------ the end
