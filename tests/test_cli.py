@@ -147,3 +147,14 @@ def test_every_shipped_recipe_validates(cli, root):
     for recipe in recipes:
         done = cli("validate", str(recipe))
         assert done.returncode == 0, f"{recipe.name}: {done.stderr}"
+
+
+def test_a_component_refusing_its_parameters_points_at_the_recipe_and_writes_no_run(cli, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("dataset: {name: polarity-200}\nmodel:\n  name: minilm-l6\n  dropout: 2\n")
+    done = cli("train", str(recipe), "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 1
+    line = done.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "r.yaml:4: model.dropout: expected 0 <= dropout < 1, got 2" in line, line
+    assert not (tmp_path / "run").exists()

@@ -37,6 +37,19 @@ class Recipe:
     seed: int = 0
     specs: dict[str, Any] = field(default_factory=dict)  # slot -> Resolved, or list[Resolved]
     train: dict = field(default_factory=dict)
+    located: Any = field(default=None, repr=False, compare=False)  # the YAML it was read from: lines for errors
+
+    def build(self, slot: str):
+        """The slot's component (a list for list slots); a constructor's error points at the recipe line."""
+        from .config import build
+
+        value = self.specs[slot]
+        try:
+            return [build(v) for v in value] if isinstance(value, list) else build(value)
+        except ConfigError as exc:
+            if exc.file or self.located is None:
+                raise
+            raise self.located.error(exc, prefix=slot) from None
 
     def resolved_dict(self) -> dict:
         """The recipe with every spec pinned to its provider, as written into a run directory."""
@@ -83,11 +96,13 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     located = load_yaml(path, "recipe")
     data = apply_overrides(located, overrides) if overrides else dict(located)
     try:
-        return check_recipe(data, str(path))
+        recipe = check_recipe(data, str(path))
     except ConfigError as exc:
         if exc.file:
             raise
         raise located.error(exc) from None
+    recipe.located = located
+    return recipe
 
 
 def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:

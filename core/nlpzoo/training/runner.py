@@ -73,7 +73,6 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
     """Build, train (``model.fit(data, run)``), test and save the run ``recipe`` describes."""
     import yaml
 
-    from ..config import build
     from .provenance import provenance
 
     run_dir = Path(run_dir)
@@ -86,15 +85,21 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
     run.barrier()
     started = time.time()
     seed_everything(recipe.seed)
-    dataset = build(specs["dataset"])
-    run.optimizer = build(specs["optimizer"]) if "optimizer" in specs else None
-    run.scheduler = build(specs["scheduler"]) if "scheduler" in specs else None
+    dataset = recipe.build("dataset")
+    run.optimizer = recipe.build("optimizer") if "optimizer" in specs else None
+    run.scheduler = recipe.build("scheduler") if "scheduler" in specs else None
     augment = specs.get("augment")
     if augment is not None:
-        augmenters = [build(a) for a in (augment if isinstance(augment, list) else [augment])]
+        augmenters = recipe.build("augment")
+        augmenters = augmenters if isinstance(augmenters, list) else [augmenters]
         run.augmenter = augmenters[0] if len(augmenters) == 1 else AugmentPipeline(augmenters)
-    run.callbacks = [build(c) for c in specs.get("callbacks", [])]
+    run.callbacks = recipe.build("callbacks") if "callbacks" in specs else []
     data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
+    if run.augmenter is not None and config.augment_mode == "offline":
+        data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
+    seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
+    model = recipe.build("model")
+    # the run directory is written only once everything is built: a bad recipe leaves nothing behind
     info = {"status": "running", "model": _describe(specs["model"]), "dataset": _describe(specs["dataset"]),
             "seed": recipe.seed, "world_size": run.world_size, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if run.is_main:
@@ -107,10 +112,6 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
             first = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8"))
             record["resumed_from"] = first
         atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
-    if run.augmenter is not None and config.augment_mode == "offline":
-        data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
-    seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
-    model = build(specs["model"])
     metrics = dict(model.fit(data, run) or {})
     if data.get("test"):
         try:
