@@ -158,3 +158,5 @@ def test_a_component_refusing_its_parameters_points_at_the_recipe_and_writes_no_
     assert "\n" not in line and "Traceback" not in line
     assert "r.yaml:4: model.dropout: expected 0 <= dropout < 1, got 2" in line, line
     assert not (tmp_path / "run").exists()
+    checked = cli("validate", str(recipe))  # validate constructs the components, so it says the same
+    assert checked.returncode == 1 and checked.stderr.strip() == line

@@ -195,10 +195,17 @@ def plugins():
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a recipe value (repeatable).")
 def validate(recipe, overrides):
-    """Resolve RECIPE without building anything heavy and print the resolved tree."""
-    from .recipe import load_recipe
+    """Check RECIPE and print the resolved tree; nothing is trained, loaded or written.
+
+    Every component is constructed (cheap: weights and data load only when training starts), so a
+    value a component refuses is reported here, with its recipe line, as ``train`` would report it.
+    """
+    from .recipe import SLOTS, load_recipe
 
     r = load_recipe(recipe, overrides)
+    for slot in SLOTS:
+        if slot in r.specs:
+            r.build(slot)
     for line in r.tree():
         click.echo(line)
     click.echo("ok")
