@@ -288,6 +288,19 @@ def test_checkpoint_state_round_trips_through_safetensors_and_json():
         split_tensors({"x": object()}, {})
 
 
+def test_checkpoint_tensors_are_written_without_a_copy_and_shared_memory_is_saved_apart(tmp_path):
+    from nlpzoo.training.checkpoint import load_tensors, save_tensors
+
+    exp_avg, buffer = torch.arange(4.0), torch.arange(8.0)
+    tensors: dict = {}
+    split_tensors({"exp_avg": exp_avg, "halves": [buffer[:4], buffer[4:]], "again": buffer}, tensors)
+    assert tensors["t0"].data_ptr() == exp_avg.data_ptr()  # the optimizer state is not duplicated in memory
+    save_tensors(tensors, tmp_path / "state.safetensors")
+    back = load_tensors(tmp_path / "state.safetensors")
+    assert torch.equal(back["t0"], exp_avg)
+    assert torch.equal(back["t1"], buffer[:4]) and torch.equal(back["t2"], buffer[4:]) and torch.equal(back["t3"], buffer)
+
+
 class Upper(Augmenter):
     def augment_one(self, text, rng):
         return (text.upper() if rng.random() < 0.5 else text + "!"), ["op"]

@@ -26,13 +26,17 @@ LATEST = "latest.json"
 
 
 def split_tensors(obj: Any, tensors: dict, prefix: str = "t") -> Any:
-    """A JSON-able copy of ``obj`` with every tensor moved into ``tensors`` (contiguous, on the CPU)."""
+    """A JSON-able copy of ``obj`` with every tensor moved into ``tensors`` (contiguous, on the CPU).
+
+    The tensors are not copied (a copy of the optimizer state would double its memory while saving):
+    write them before the training changes them again.
+    """
     import numpy as np
     import torch
 
     if isinstance(obj, torch.Tensor):
         key = f"{prefix}{len(tensors)}"
-        tensors[key] = obj.detach().to("cpu").contiguous().clone()
+        tensors[key] = obj.detach().to("cpu").contiguous()
         return {"__tensor__": key}
     if isinstance(obj, np.ndarray):
         return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
@@ -79,10 +83,23 @@ def _hashable(key):
 
 
 def save_tensors(tensors: dict, path: Path) -> None:
-    """Straight to the file: serialising to bytes first would hold a second copy of the optimizer state."""
+    """Straight to the file: serialising to bytes first would hold a second copy of the optimizer state.
+
+    safetensors refuses tensors that share memory, so only those (and slices of a larger buffer) are
+    copied; every other tensor is written from where it lies.
+    """
     from safetensors.torch import save_file
 
-    save_file(tensors, str(path))
+    owners: set[int] = set()
+    apart = {}
+    for key, t in tensors.items():
+        storage = t.untyped_storage()
+        whole = t.storage_offset() == 0 and storage.nbytes() == t.numel() * t.element_size()
+        if t.numel() and (not whole or storage.data_ptr() in owners):
+            t = t.clone()
+        owners.add(t.untyped_storage().data_ptr())
+        apart[key] = t
+    save_file(apart, str(path))
 
 
 def load_tensors(path: Path) -> dict:
@@ -103,7 +120,7 @@ def module_tensors(nets: dict) -> tuple[dict, dict[str, str]]:
                 continue
             if ident is not None:
                 seen[ident] = full
-            tensors[full] = t.detach().to("cpu").contiguous().clone()
+            tensors[full] = t.detach().to("cpu").contiguous()  # not copied: see save_tensors
     return tensors, aliases
 
 
