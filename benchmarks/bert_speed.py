@@ -13,8 +13,8 @@ dynamic padding, AdamW (fused), linear decay with warmup, the same for both side
 
 Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
 optimizer steps; throughput counts the examples of the timed steps over their wall time. The
-configurations alternate over ``--rounds`` rounds and the median is reported, so load from other
-processes on the machine hits every side alike. Inference: ``BertClassifier.predict`` (sorted
+configurations alternate over ``--rounds`` rounds, every other round in reverse order, and the median
+is reported, so load from other processes on the machine hits every side alike. Inference: ``BertClassifier.predict`` (sorted
 batches of 64) and the real ``nlpzoo predict`` command against ``transformers.pipeline`` (batch 64)
 on the same ``--texts`` texts. Writes benchmarks/results/bert_speed.md.
 """
@@ -173,7 +173,8 @@ def main() -> None:
     results: dict[str, list[dict]] = {c: [] for c in args.configs}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for r in range(args.rounds):
-        for config in args.configs:
+        # every other round in reverse, so that no configuration always runs right after the same one
+        for config in (args.configs if r % 2 == 0 else args.configs[::-1]):
             out = subprocess.run([sys.executable, __file__, "--one", config, "--steps", str(args.steps), "--warmup", str(args.warmup)],
                                  capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
             line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
@@ -190,7 +191,7 @@ def main() -> None:
              f"Run {started} with `python benchmarks/bert_speed.py --steps {args.steps} --warmup {args.warmup} "
              f"--rounds {args.rounds} --texts {args.texts}`.", "",
              f"Machine: {machine()}. The 2 cores were shared with other work, so absolute rates vary; the "
-             "configurations alternate round by round and each row is the median over rounds.", "",
+             "configurations alternate round by round (every other round in reverse order) and each row is the median over rounds.", "",
              f"Training: packaged MiniLM-L6, Rotten Tomatoes training snippets, batch {BATCH}, max length {MAX_LENGTH}, "
              f"dynamic padding, fused AdamW lr {LR}, linear decay with 6% warmup; {args.steps} timed steps after {args.warmup} untimed. "
              "The Trainer is handed nlpzoo's random batches in nlpzoo's order, so the Trainer rows and nlpzoo's "
