@@ -104,8 +104,8 @@ def test_the_cli_trains_a_recipe_on_two_processes(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     printed = Counter(line for line in done.stdout.splitlines() if line.startswith(("val_", "test_")))
     names = {line.split(":")[0] for line in printed}
-    metrics = {"loss", "accuracy", "macro_f1", "precision_neg", "precision_pos", "recall_neg", "recall_pos"}
-    assert names == {f"{split}_{m}" for split in ("val", "test") for m in metrics}
+    reported = {"loss", "accuracy", "macro_f1", "precision_neg", "precision_pos", "recall_neg", "recall_pos"}
+    assert names == {f"{split}_{m}" for split in ("val", "test") for m in reported}
     assert set(printed.values()) == {2}  # both ranks print the same metrics with the same values
     metrics = json.loads((run / "metrics.json").read_text())
     assert {f"{k}: {v:.4f}" for k, v in metrics.items()} == set(printed)
