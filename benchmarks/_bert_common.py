@@ -53,7 +53,7 @@ class TrainerBaseline:
 
     def __init__(self, data: dict, *, seed: int = 0, lr: float = 5e-5, epochs: float = 3, batch_size: int = 32,
                  warmup: float = 0.06, bf16: bool = False, max_length: int = 128, max_steps: int = -1,
-                 sampling: str = "random", out: str = "/tmp/nlpzoo-trainer-baseline"):
+                 sampling: str = "random", out: str = "/tmp/nlpzoo-trainer-baseline", model_dir: str | None = None):
         import torch
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   Trainer, TrainingArguments, set_seed)
@@ -61,7 +61,7 @@ class TrainerBaseline:
 
         logging.set_verbosity_error()
         logging.disable_progress_bar()
-        folder = minilm_folder()
+        folder = model_dir or minilm_folder()
         self.labels = sorted({ex["label"] for ex in data["train"]})
         index = {l: i for i, l in enumerate(self.labels)}
         self.tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -9,7 +9,8 @@ dynamic padding, AdamW (fused), linear decay with warmup, the same for both side
 * ``nlpzoo-fp32`` / ``nlpzoo-bf16``: nlpzoo's shared loop with ``sort_by_length: false`` (random batches; the
   Trainer is handed the same random batches in the same order, so both sides pad and compute alike),
   ``train.precision`` fp32 / bf16,
-* ``nlpzoo-default``: the default recipe's settings (its precision and weight average, length-sorted batches).
+* ``nlpzoo-default``: the default recipe's settings (its precision, length-sorted batches, and its augmentation
+  when it has one: augmenting an epoch's texts happens before its first step, here among the untimed steps).
 
 Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
 optimizer steps; throughput counts the examples of the timed steps over their wall time. The
@@ -65,7 +66,7 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
 
 
 def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, model_spec: dict | None = None,
-                      train: dict | None = None) -> list[float]:
+                      train: dict | None = None, augment=None) -> list[float]:
     import nlpzoo
     from nlpzoo.kinds import Callback
     from nlpzoo.training.run import Run
@@ -83,7 +84,7 @@ def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, mo
                                 "progress": False, "keep_best": False, "plots": False, "metric": "accuracy",
                                 "log_every": 1000, "epochs": 1, "early_stopping": None},
                          optimizer={"name": "adamw", "lr": LR, "weight_decay": 0.0},
-                         scheduler={"name": "linear-warmup", "warmup": 0.06}, callbacks=[Clock()])
+                         scheduler={"name": "linear-warmup", "warmup": 0.06}, augment=augment, callbacks=[Clock()])
     times.append(time.perf_counter())
     model.fit({"train": examples, "validation": examples[:8]}, run)
     return times
@@ -100,6 +101,8 @@ def default_settings() -> str:
         parts.append("weight average")
     if model.get("rdrop"):
         parts.append("R-Drop (two passes per batch)")
+    if recipe.get("augment"):
+        parts.append("augmentation")
     return " + ".join(parts)
 
 
@@ -113,7 +116,8 @@ def one(config: str, steps: int, warmup: int) -> dict:
         times = step_times_trainer(precision, examples, total)
     elif precision == "default":
         recipe = yaml.safe_load(RECIPE.read_text())  # the recipe's own model and loop settings
-        times = step_times_nlpzoo(recipe["train"]["precision"], True, examples, total, recipe["model"], recipe["train"])
+        times = step_times_nlpzoo(recipe["train"]["precision"], True, examples, total, recipe["model"], recipe["train"],
+                                  recipe.get("augment"))
     else:
         times = step_times_nlpzoo(precision, False, examples, total)
     # times[0]: before training; times[i]: end of optimizer step i

