@@ -48,6 +48,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def in_nlpzoo_batch_order(examples: list, batch_size: int) -> list:
+    """``examples`` in the order of nlpzoo's random batches for run seed 0, first epoch: read sequentially in
+    batches of ``batch_size``, the Trainer then pads and computes exactly nlpzoo's batches."""
+    from nlpzoo_bert.hf import batch_order
+
+    return [examples[i] for b in batch_order([0] * len(examples), batch_size, 0, sort_by_length=False) for i in b]
+
+
 class TrainerBaseline:
     """Fine-tuning with the transformers ``Trainer`` directly: the reference nlpzoo is measured against."""
 

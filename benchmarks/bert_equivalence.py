@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bert_common import RESULTS, TrainerBaseline, machine, minilm_folder, rotten_tomatoes  # noqa: E402
+from _bert_common import (RESULTS, TrainerBaseline, in_nlpzoo_batch_order, machine, minilm_folder,  # noqa: E402
+                          rotten_tomatoes)
 
 BATCH, MAX_LENGTH, LR, WARMUP = 32, 128, 5e-5, 0.0
 
@@ -42,11 +43,8 @@ def start_folder(labels: list[str], seed: int) -> str:
 
 
 def with_trainer(folder: str, data: dict, precision: str, steps: int):
-    from nlpzoo_bert.hf import batch_order
-
-    examples = data["train"]
-    same = [examples[i] for b in batch_order([0] * len(examples), BATCH, 0, sort_by_length=False) for i in b]
-    base = TrainerBaseline({"train": same, "test": data["test"]}, seed=0, lr=LR, batch_size=BATCH, warmup=WARMUP,
+    base = TrainerBaseline({"train": in_nlpzoo_batch_order(data["train"], BATCH), "test": data["test"]},
+                           seed=0, lr=LR, batch_size=BATCH, warmup=WARMUP,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
                            sampling="sequential", out=tempfile.mkdtemp(prefix="nlpzoo-equivalence-"), model_dir=folder)
     base.trainer.train()
@@ -68,7 +66,7 @@ def with_nlpzoo(folder: str, data: dict, precision: str, steps: int):
     return model.model
 
 
-def test_predictions(model, tokenizer, data: dict, labels: list[str]):
+def label_test_split(model, tokenizer, data: dict, labels: list[str]):
     import torch
 
     from nlpzoo_bert.hf import logits_for, tokenize
@@ -86,20 +84,20 @@ def compare(folder: str, data: dict, labels: list[str], precision: str, steps: i
     start = time.perf_counter()
     ours = {k: v.detach().clone() for k, v in with_nlpzoo(folder, data, precision, steps).state_dict().items()}
     trainer_model = with_trainer(folder, data, precision, steps)
-    theirs = {k: v.detach().clone() for k, v in trainer_model.state_dict().items()}
-    first = load_file(str(Path(folder) / "model.safetensors"))
-    diff = max(float((ours[k] - theirs[k]).abs().max()) for k in ours)
-    moved = max(float((theirs[k] - first[k]).abs().max()) for k in first if k in theirs)
+    theirs = trainer_model.state_dict()
+    first = load_file(str(Path(folder) / "model.safetensors"))  # the saved weights: buffers are not in it
+    apart = {k: (ours[k] - theirs[k]).double() for k in first}
+    moved = {k: (theirs[k] - first[k]).double() for k in first}
+    worst = max(apart, key=lambda k: float(apart[k].abs().max()))
     # the two updates (end minus start) as whole vectors: how far apart, relative to their size
-    gap = sum(float(((ours[k] - theirs[k]).double() ** 2).sum()) for k in first if k in theirs) ** 0.5
-    update = sum(float(((theirs[k] - first[k]).double() ** 2).sum()) for k in first if k in theirs) ** 0.5
-    worst = max(ours, key=lambda k: float((ours[k] - theirs[k]).abs().max()))
+    gap = sum(float((d ** 2).sum()) for d in apart.values()) ** 0.5
+    update = sum(float((d ** 2).sum()) for d in moved.values()) ** 0.5
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    trainer_model.load_state_dict(theirs)
-    p_theirs, acc_theirs = test_predictions(trainer_model, tokenizer, data, labels)
+    p_theirs, acc_theirs = label_test_split(trainer_model, tokenizer, data, labels)
     trainer_model.load_state_dict(ours)
-    p_ours, acc_ours = test_predictions(trainer_model, tokenizer, data, labels)
-    return {"precision": precision, "steps": steps, "max_weight_difference": diff, "max_weight_change": moved,
+    p_ours, acc_ours = label_test_split(trainer_model, tokenizer, data, labels)
+    return {"precision": precision, "steps": steps, "max_weight_difference": float(apart[worst].abs().max()),
+            "max_weight_change": max(float(d.abs().max()) for d in moved.values()),
             "relative_update_difference": gap / update, "worst_tensor": worst,
             "test_accuracy_nlpzoo": acc_ours, "test_accuracy_trainer": acc_theirs,
             "same_predictions": int((p_ours == p_theirs).sum()), "test_size": len(p_ours),

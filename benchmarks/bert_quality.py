@@ -30,10 +30,10 @@ from _bert_common import RECIPE, RESULTS, ROOT, TrainerBaseline, machine, rotten
 
 OUT = ROOT / "benchmarks" / "out" / "bert_quality"
 UNTOUCHED = (11, 12, 13)  # judged seeds first run after the default recipe was chosen
-EARLIER = {  # earlier default recipes, judged on the same seeds; their results stay in these folders of OUT
-    "plain-recipe": "the same settings without augmentation (the default before EDA)",
-    "previous-recipe": "the tuned recipe before that (4 epochs, lr 1e-4, layer decay 0.9, dropout 0.2, weight decay 0.01, "
-                       "weight average 0.998)",
+EARLIER = {  # earlier default recipes, judged on seeds 5 to 10; their results stay in these folders of OUT
+    "plain-recipe": ("the same settings without augmentation", "the default before EDA"),
+    "previous-recipe": ("the tuned recipe before that", "4 epochs, lr 1e-4, layer decay 0.9, dropout 0.2, weight decay 0.01, "
+                        "weight average 0.998"),
 }
 # training examples -> epochs: small sets get the passes it takes to reach about 200 optimizer steps of 32
 # (Mosbach et al. 2021 trace unstable fine-tuning on small datasets to too few steps and advise training longer)
@@ -144,28 +144,30 @@ def report(seeds: list[int], trainer_seeds: list[int], fewshot_seeds: list[int])
              "recipes were first compared on seeds 0 to 3; every candidate is listed in [bert_tuning.md](bert_tuning.md). "
              "Earlier default recipes, judged on seeds 5 to 10, have their own rows below.", "",
              "| method | test accuracy | macro-F1 | wall seconds | train ex/s | when (UTC) |", "|---|---|---|---|---|---|"]
-    accs = []
+    ours: dict[int, float] = {}  # seed -> test accuracy of the default recipe
     for s in seeds:
         r = load(f"nlpzoo-seed{s}")
         if r:
-            accs.append(r["test_accuracy"])
+            ours[s] = r["test_accuracy"]
             lines.append(f"| nlpzoo default recipe, seed {s} | {r['test_accuracy']:.4f} | {r['test_macro_f1']:.4f} | "
                          f"{r['seconds']:.0f} | {r['train_examples_per_s'] or 0:.1f} | {r['finished']} |")
+    accs = list(ours.values())
     if accs:
         spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
         lines.append(f"| **nlpzoo default recipe, mean of {len(accs)} seed(s)** | **{statistics.mean(accs):.4f}** "
                      f"(std {spread:.4f}, min {min(accs):.4f}, max {max(accs):.4f}) | | | | |")
-    trainer_accs: dict[str, list[float]] = {}
+    trainer_accs: dict[str, dict[int, float]] = {}  # precision -> seed -> test accuracy
     for prec in ("fp32", "bf16"):
         found = [(s, r) for s in trainer_seeds if (r := load(f"trainer-{prec}-seed{s}"))]
         for s, r in found:
             lines.append(f"| transformers Trainer, {prec}, seed {s} | {r['test_accuracy']:.4f} | | {r['seconds']:.0f} | "
                          f"{r['train_examples_per_s']:.1f} | {r['finished']} |")
-        t = trainer_accs[prec] = [r["test_accuracy"] for _, r in found]
+        trainer_accs[prec] = {s: r["test_accuracy"] for s, r in found}
+        t = list(trainer_accs[prec].values())
         if len(t) > 1:
             lines.append(f"| **transformers Trainer, {prec}, mean of {len(t)} seeds** | **{statistics.mean(t):.4f}** "
                          f"(std {statistics.stdev(t):.4f}, min {min(t):.4f}, max {max(t):.4f}) | | | | |")
-    bf16 = trainer_accs["bf16"]
+    bf16 = list(trainer_accs["bf16"].values())
     if len(accs) > 1 and len(bf16) > 1:
         diff = statistics.mean(accs) - statistics.mean(bf16)
         se = (statistics.variance(accs) / len(accs) + statistics.variance(bf16) / len(bf16)) ** 0.5
@@ -173,21 +175,20 @@ def report(seeds: list[int], trainer_seeds: list[int], fewshot_seeds: list[int])
                       f"(standard error {se:.4f}, from the spread over seeds).")
     else:
         comparison = ""
-    fresh = [s for s in UNTOUCHED if s in seeds and load(f"nlpzoo-seed{s}") and load(f"trainer-bf16-seed{s}")]
+    fresh = [s for s in UNTOUCHED if s in ours and s in trainer_accs["bf16"]]
     if fresh:
-        ours = [load(f"nlpzoo-seed{s}")["test_accuracy"] for s in fresh]
-        theirs = [load(f"trainer-bf16-seed{s}")["test_accuracy"] for s in fresh]
         comparison += (f"\n\nOn seeds {', '.join(map(str, fresh))} alone, which were run only after the default recipe was "
-                       f"fixed: nlpzoo {statistics.mean(ours):.4f}, Trainer bf16 {statistics.mean(theirs):.4f}.")
-    for folder, what in EARLIER.items():
-        pairs = [(load(f"nlpzoo-seed{s}"), r) for s in seeds if (r := load(f"{folder}/nlpzoo-seed{s}"))]
-        earlier = [r["test_accuracy"] for _, r in pairs]
+                       f"fixed: nlpzoo {statistics.mean(ours[s] for s in fresh):.4f}, "
+                       f"Trainer bf16 {statistics.mean(trainer_accs['bf16'][s] for s in fresh):.4f}.")
+    for folder, (what, detail) in EARLIER.items():
+        earlier = {s: r["test_accuracy"] for s in seeds if (r := load(f"{folder}/nlpzoo-seed{s}"))}
         if len(earlier) > 1:
-            lines.append(f"| {what}, mean of {len(earlier)} seeds | {statistics.mean(earlier):.4f} "
-                         f"(std {statistics.stdev(earlier):.4f}; {', '.join(f'{a:.4f}' for a in earlier)}) | | | | |")
-        diffs = [now["test_accuracy"] - then["test_accuracy"] for now, then in pairs if now]
+            values = list(earlier.values())
+            lines.append(f"| {what} ({detail}), mean of {len(values)} seeds | {statistics.mean(values):.4f} "
+                         f"(std {statistics.stdev(values):.4f}; {', '.join(f'{a:.4f}' for a in values)}) | | | | |")
+        diffs = [ours[s] - acc for s, acc in earlier.items() if s in ours]
         if len(diffs) > 1:
-            comparison += (f"\n\nDefault recipe minus {what.split(' (')[0]}, paired by seed: {statistics.mean(diffs):+.4f} "
+            comparison += (f"\n\nDefault recipe minus {what}, paired by seed: {statistics.mean(diffs):+.4f} "
                            f"(standard error {statistics.stdev(diffs) / len(diffs) ** 0.5:.4f}; higher on "
                            f"{sum(d > 0 for d in diffs)} of {len(diffs)} seeds).")
     r = load("tfidf")

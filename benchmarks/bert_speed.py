@@ -44,7 +44,7 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
     from transformers import TrainerCallback
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _bert_common import TrainerBaseline
+    from _bert_common import TrainerBaseline, in_nlpzoo_batch_order
 
     times: list[float] = []
 
@@ -52,11 +52,9 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter())
 
-    from nlpzoo_bert.hf import batch_order
-
     # nlpzoo's random batches (seed 0, first epoch) in order: both sides pad and compute the same batches
-    same_batches = [examples[i] for b in batch_order([0] * len(examples), BATCH, 0, sort_by_length=False) for i in b]
-    base = TrainerBaseline({"train": same_batches, "test": examples[:1]}, seed=0, lr=LR, batch_size=BATCH,
+    base = TrainerBaseline({"train": in_nlpzoo_batch_order(examples, BATCH), "test": examples[:1]}, seed=0, lr=LR,
+                           batch_size=BATCH,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
                            sampling="sequential", out=tempfile.mkdtemp(prefix="nlpzoo-speed-"))
     base.trainer.add_callback(Clock())
