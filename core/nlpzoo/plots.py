@@ -15,7 +15,7 @@ def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str 
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     for label, ys in curves.items():
         x = (xs or {}).get(label) or list(range(len(ys)))
-        ax.plot(x, ys, label=label)
+        ax.plot(x, ys, label=label, marker="o" if len(ys) <= 20 else None)  # a lone point still shows
     ax.set_xlabel(xlabel)
     if logy:
         ax.set_yscale("log")
