@@ -206,11 +206,14 @@ def main() -> None:
         if c in med:
             rounds = ", ".join(f"{x['examples_per_s']:.1f}" for x in results[c])
             lines.append(f"| {names[c]} | {med[c]:.1f} | {rounds} | {peak[c]:.0f} |")
-    lines += ["", "| ratio | value |", "|---|---|"]
+    # a round's two runs shared that round's load, so the ratio within each round is the number to read
+    lines += ["", "| ratio | of the medians | within each round | rounds where the first is faster |", "|---|---|---|---|"]
     for a, b in (("nlpzoo-fp32", "trainer-fp32"), ("nlpzoo-bf16", "trainer-bf16"), ("nlpzoo-default", "trainer-bf16"),
                  ("nlpzoo-default", "trainer-fp32"), ("trainer-bf16", "trainer-fp32")):
         if a in med and b in med:
-            lines.append(f"| {names[a]} / {names[b]} | {med[a] / med[b]:.2f}x |")
+            paired = [x["examples_per_s"] / y["examples_per_s"] for x, y in zip(results[a], results[b])]
+            lines.append(f"| {names[a]} / {names[b]} | {med[a] / med[b]:.2f}x | median {statistics.median(paired):.3f}x "
+                         f"({', '.join(f'{r:.3f}' for r in paired)}) | {sum(r > 1 for r in paired)} of {len(paired)} |")
     if infer:
         lines += ["", f"Inference on {args.texts} training snippets (untrained head; speed does not depend on the weights):", "",
                   "| what | texts/s |", "|---|---|"]

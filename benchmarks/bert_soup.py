@@ -1,0 +1,92 @@
+"""Would averaging the weights of finished runs (a "model soup") lift test accuracy? One model comes out either way.
+
+    python benchmarks/bert_soup.py [--runs 5 6 7 8 9 10 11 12 13] [--groups 5+6 7+8 9+10 11+12 5+6+7+8 all]
+
+Reads the default recipe's runs that ``benchmarks/bert_quality.py --only nlpzoo`` left in
+benchmarks/out/bert_quality/run-nlpzoo-seed*/model (same split, same pretrained start; the seeds draw
+different heads, batch orders, dropout masks and augmentations), averages each group's weights uniformly
+(Wortsman et al. 2022) and labels the validation and test splits with the soup, by the highest logit.
+Each soup is compared with the mean of its members alone. Writes benchmarks/results/bert_soup.md.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bert_common import RESULTS, ROOT, machine, rotten_tomatoes  # noqa: E402
+
+RUNS = ROOT / "benchmarks" / "out" / "bert_quality"
+
+
+def accuracy(model, tokenizer, examples: list[dict], max_length: int = 128) -> float:
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for i in range(0, len(examples), 128):
+            batch = examples[i:i + 128]
+            enc = tokenizer([ex["text"] for ex in batch], truncation=True, max_length=max_length, padding=True,
+                            return_tensors="pt")
+            predicted = model(**enc).logits.argmax(-1).tolist()
+            correct += sum(model.config.id2label[p] == ex["label"] for p, ex in zip(predicted, batch))
+    return correct / len(examples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="*", type=int, default=list(range(5, 14)))
+    parser.add_argument("--groups", nargs="*", default=["5+6", "7+8", "9+10", "11+12", "5+6+7+8", "all"])
+    args = parser.parse_args()
+
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = lambda seed: RUNS / f"run-nlpzoo-seed{seed}" / "model"  # noqa: E731
+    missing = [s for s in args.runs if not (folder(s) / "model.safetensors").exists()]
+    if missing:
+        sys.exit(f"bert_soup: no finished run for seed(s) {missing} in {RUNS}; "
+                 f"run: python benchmarks/bert_quality.py --only nlpzoo --seeds {' '.join(map(str, missing))}")
+    data = rotten_tomatoes(0)
+    tokenizer = AutoTokenizer.from_pretrained(folder(args.runs[0]))
+    model = AutoModelForSequenceClassification.from_pretrained(folder(args.runs[0]))
+    weights = {s: load_file(folder(s) / "model.safetensors") for s in args.runs}
+    alone = {}
+    for s in args.runs:
+        model.load_state_dict(weights[s], strict=False)
+        alone[s] = (accuracy(model, tokenizer, data["validation"]), accuracy(model, tokenizer, data["test"]))
+        print(f"seed {s}: validation {alone[s][0]:.4f}, test {alone[s][1]:.4f}", flush=True)
+
+    rows = ["| soup | validation | test | its members alone, mean test | soup minus members |", "|---|---|---|---|---|"]
+    gains: dict[int, list[float]] = {}  # soup size -> soup minus its members
+    for group in args.groups:
+        members = args.runs if group == "all" else [int(s) for s in group.split("+")]
+        soup = {k: sum(weights[s][k].float() for s in members) / len(members) for k in weights[members[0]]}
+        model.load_state_dict(soup, strict=False)
+        val, test = accuracy(model, tokenizer, data["validation"]), accuracy(model, tokenizer, data["test"])
+        members_test = statistics.mean(alone[s][1] for s in members)
+        gains.setdefault(len(members), []).append(test - members_test)
+        print(f"soup {group}: validation {val:.4f}, test {test:.4f} (members {members_test:.4f})", flush=True)
+        rows.append(f"| seeds {'+'.join(map(str, members))} | {val:.4f} | {test:.4f} | {members_test:.4f} | "
+                    f"{test - members_test:+.4f} |")
+
+    lines = ["# BERT: uniform weight averages of finished runs", "",
+             f"Machine: {machine()}.", "",
+             "Runs: the default recipe (recipes/bert-rotten-tomatoes.yaml), split seed 0, recipe seeds as listed; "
+             "evaluated here with transformers alone (highest logit), which reproduces each run's own test accuracy.", "",
+             "| run | validation | test |", "|---|---|---|",
+             *(f"| seed {s} | {v:.4f} | {t:.4f} |" for s, (v, t) in alone.items()), "",
+             *rows, "",
+             *(f"Soups of {n} runs: {statistics.mean(g):+.4f} over their members on average ({len(g)} soups)." if len(g) > 1
+               else f"The soup of {n} runs: {g[0]:+.4f} over its members." for n, g in sorted(gains.items())), "",
+             "```text", "python " + " ".join(["benchmarks/bert_soup.py", *sys.argv[1:]]), "```", ""]
+    from nlpzoo.yamlio import atomic_write
+
+    atomic_write(RESULTS / "bert_soup.md", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
