@@ -165,10 +165,11 @@ def main() -> None:
               f"{gflops:.1f} GFLOP/s; per repeat (examples/s) nlpzoo {[round(x, 1) for x in ours]}, "
               f"direct {[round(x, 1) for x in direct]}", flush=True)
 
+    threads = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
     lines = [
         "# LSTM training speed: nlpzoo vs a plain torch loop",
         "",
-        f"Command: `python benchmarks/lstm_speed.py --steps {args.steps} --warmup {args.warmup} --repeats {args.repeats} "
+        f"Command: `{threads}python benchmarks/lstm_speed.py --steps {args.steps} --warmup {args.warmup} --repeats {args.repeats} "
         f"--precision {args.precision}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; measured matmul peak (1024x1024) {peaks['fp32']:.1f} GFLOP/s fp32, "
@@ -177,7 +178,8 @@ def main() -> None:
         f"Both sides: the same network and batches, fused AdamW (lr 1e-3), clipping at 1.0, {args.precision} autocast; "
         f"{args.warmup} warm-up then {args.steps} timed steps, median of {args.repeats} interleaved repeats. "
         "nlpzoo's number comes from its own training log (`examples_per_s` in metrics.jsonl); its wall time "
-        "also includes tokenizer training, evaluation and checkpoints.",
+        "also includes tokenizer training, evaluation and checkpoints. The repeats alternate between the two sides, "
+        f"so both see the same load from other jobs (load average {os.getloadavg()[0]:.1f} at the end).",
         "",
         f"| step | nlpzoo tokens/s | plain torch tokens/s | ratio | achieved GFLOP/s | % of {args.precision} peak | nlpzoo wall s |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -207,7 +209,7 @@ def _batches(model, data, train, tmp: Path):
         labels = {l: i for i, l in enumerate(model.labels)}
         train_split = ([ex["text"] for ex in data["train"]], [labels[ex["label"]] for ex in data["train"]])
         task = nets.ClassifierTask(model.net, model.tokenizer, train_split, {}, run=run,
-                                   max_length=model._params["max_length"])
+                                   max_length=model._params["max_length"], labels=model.labels)
     return list(task.train_batches(0))
 
 
