@@ -5,6 +5,7 @@ import importlib.util
 import os
 import platform
 import resource
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,16 @@ def rotten_tomatoes(seed: int = 0, train_limit: int | None = None) -> dict:
     if train_limit is not None:
         spec["train_limit"] = train_limit
     return nlpzoo.build(spec, "dataset").load()
+
+
+_SCRATCH: list[tempfile.TemporaryDirectory] = []
+
+
+def scratch() -> str:
+    """A fresh folder for run outputs and checkpoints (hundreds of MB each), removed when the process exits."""
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="nlpzoo-bench-"))
+    return tempfile.mkdtemp(dir=_SCRATCH[0].name)
 
 
 def machine() -> str:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bert_common import (RESULTS, TrainerBaseline, in_nlpzoo_batch_order, machine, minilm_folder,  # noqa: E402
-                          rotten_tomatoes)
+                          rotten_tomatoes, scratch)
 
 BATCH, MAX_LENGTH, LR, WARMUP = 32, 128, 5e-5, 0.0
 
@@ -36,7 +35,7 @@ def start_folder(labels: list[str], seed: int) -> str:
     model = AutoModelForSequenceClassification.from_pretrained(
         minilm_folder(), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={l: i for i, l in enumerate(labels)}, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    folder = tempfile.mkdtemp(prefix="nlpzoo-equivalence-")
+    folder = scratch()
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
     return folder
@@ -46,7 +45,7 @@ def with_trainer(folder: str, data: dict, precision: str, steps: int):
     base = TrainerBaseline({"train": in_nlpzoo_batch_order(data["train"], BATCH), "test": data["test"]},
                            seed=0, lr=LR, batch_size=BATCH, warmup=WARMUP,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
-                           sampling="sequential", out=tempfile.mkdtemp(prefix="nlpzoo-equivalence-"), model_dir=folder)
+                           sampling="sequential", out=scratch(), model_dir=folder)
     base.trainer.train()
     return base.model
 
@@ -57,7 +56,7 @@ def with_nlpzoo(folder: str, data: dict, precision: str, steps: int):
 
     model = nlpzoo.build({"name": "bert-classifier", "pretrained": folder, "max_length": MAX_LENGTH,
                           "sort_by_length": False}, "language_model")
-    run = Run.standalone(tempfile.mkdtemp(prefix="nlpzoo-equivalence-"), seed=0,
+    run = Run.standalone(scratch(), seed=0,
                          train={"batch_size": BATCH, "max_steps": steps, "precision": precision, "epochs": 1,
                                 "weight_decay": 0.0, "clip_grad_norm": 1.0, "progress": False, "keep_best": False,
                                 "plots": False, "metric": "accuracy", "log_every": 1000, "early_stopping": None},

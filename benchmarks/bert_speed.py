@@ -27,14 +27,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bert_common import RECIPE, RESULTS, machine, peak_rss_mb, rotten_tomatoes  # noqa: E402
+from _bert_common import RECIPE, RESULTS, machine, peak_rss_mb, rotten_tomatoes, scratch  # noqa: E402
 
 CONFIGS = ("trainer-fp32", "nlpzoo-fp32", "trainer-bf16", "nlpzoo-bf16", "nlpzoo-default")
 BATCH, MAX_LENGTH, LR = 32, 128, 5e-5
@@ -56,7 +55,7 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
     base = TrainerBaseline({"train": in_nlpzoo_batch_order(examples, BATCH), "test": examples[:1]}, seed=0, lr=LR,
                            batch_size=BATCH,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
-                           sampling="sequential", out=tempfile.mkdtemp(prefix="nlpzoo-speed-"))
+                           sampling="sequential", out=scratch())
     base.trainer.add_callback(Clock())
     times.append(time.perf_counter())
     base.trainer.train()
@@ -77,7 +76,7 @@ def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, mo
 
     spec = {**(model_spec or {"name": "minilm-l6"}), "max_length": MAX_LENGTH, "sort_by_length": sort}
     model = nlpzoo.build(spec, "language_model")
-    run = Run.standalone(tempfile.mkdtemp(prefix="nlpzoo-speed-"), seed=0,
+    run = Run.standalone(scratch(), seed=0,
                          train={**(train or {}), "batch_size": BATCH, "max_steps": steps, "precision": precision,
                                 "progress": False, "keep_best": False, "plots": False, "metric": "accuracy",
                                 "log_every": 1000, "epochs": 1, "early_stopping": None},
@@ -132,7 +131,7 @@ def inference(n: int, rounds: int) -> list[dict]:
     from transformers import pipeline
 
     texts = [ex["text"] for ex in rotten_tomatoes(0)["train"]][:n]
-    folder = Path(tempfile.mkdtemp(prefix="nlpzoo-speed-")) / "run"
+    folder = Path(scratch()) / "run"
     model = nlpzoo.build({"name": "minilm-l6", "max_length": MAX_LENGTH}, "language_model")
     torch.manual_seed(0)
     model.prepare(["fresh", "rotten"])
