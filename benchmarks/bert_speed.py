@@ -14,8 +14,9 @@ dynamic padding, AdamW (fused), linear decay with warmup, the same for both side
 
 Each configuration runs in its own process (so peak memory is its own) for ``--warmup`` + ``--steps``
 optimizer steps; throughput counts the examples of the timed steps over their wall time. The
-configurations alternate over ``--rounds`` rounds, every other round in reverse order, and the median
-is reported, so load from other processes on the machine hits every side alike. Inference: ``BertClassifier.predict`` (sorted
+configurations alternate over ``--rounds`` rounds, every other round in reverse order, so load from
+other processes on the machine hits every side alike; the median over rounds is reported, and each ratio
+also round by round (the two sides of a round shared its load). Inference: ``BertClassifier.predict`` (sorted
 batches of 64) and the real ``nlpzoo predict`` command against ``transformers.pipeline`` (batch 64)
 on the same ``--texts`` texts. Writes benchmarks/results/bert_speed.md.
 """
