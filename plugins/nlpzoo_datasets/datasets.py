@@ -48,16 +48,15 @@ def split_examples(examples: Sequence, seed: int, validation: float = 0.1, test:
     return {name: [examples[i] for i in sorted(cut[name])] for name in SPLITS}
 
 
-def sample_train(train: Sequence, n: int | None, seed: int) -> list:
-    """A seeded sample of ``n`` training examples, kept in file order; smaller ``n`` give subsets of larger.
-
-    Files are often grouped (by movie, author, source), so the first ``n`` would not be a fair sample.
-    """
-    if n is None or n >= len(train):
-        return list(train)
-    order = list(range(len(train)))
-    random.Random(f"train-limit-{seed}").shuffle(order)
-    return [train[i] for i in sorted(order[:n])]
+def seeded_sample(items: Sequence, n: int | None, stream: str) -> list:
+    """``n`` items drawn by the random stream named ``stream``, kept in file order; smaller ``n`` give
+    subsets of larger. Files are often grouped (by movie, author, source), so the first ``n`` would not be
+    a fair sample."""
+    if n is None or n >= len(items):
+        return list(items)
+    order = list(range(len(items)))
+    random.Random(stream).shuffle(order)
+    return [items[i] for i in sorted(order[:n])]
 
 
 def package_file(module: str, relative: str, requirement: str, no_deps: bool = True) -> Path:
@@ -142,13 +141,9 @@ class TextDataset(Dataset):
         raise NotImplementedError
 
     def load(self) -> dict[str, list[dict]]:
-        examples = self.examples()
-        if self.limit is not None:
-            order = list(range(len(examples)))
-            random.Random(f"limit-{self.seed}").shuffle(order)
-            examples = [examples[i] for i in sorted(order[: self.limit])]
+        examples = seeded_sample(self.examples(), self.limit, f"limit-{self.seed}")
         splits = split_examples(examples, self.seed, self.validation, self.test)
-        splits["train"] = sample_train(splits["train"], self.train_limit, self.seed)
+        splits["train"] = seeded_sample(splits["train"], self.train_limit, f"train-limit-{self.seed}")
         return splits
 
 
@@ -298,7 +293,7 @@ class FileDataset(TextDataset):
         for name, p in fixed.items():
             if p:
                 splits[name] = self.read(p)
-        splits["train"] = sample_train(splits["train"], self.train_limit, self.seed)
+        splits["train"] = seeded_sample(splits["train"], self.train_limit, f"train-limit-{self.seed}")
         return splits
 
 
