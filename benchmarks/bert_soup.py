@@ -6,11 +6,16 @@ Reads the default recipe's runs that ``benchmarks/bert_quality.py --only nlpzoo`
 benchmarks/out/bert_quality/run-nlpzoo-seed*/model (same split, same pretrained start; the seeds draw
 different heads, batch orders, dropout masks and augmentations), averages each group's weights uniformly
 (Wortsman et al. 2022) and labels the validation and test splits with the soup, by the highest logit.
-Each soup is compared with the mean of its members alone. Writes benchmarks/results/bert_soup.md.
+Each soup is compared with the mean of its members alone.
+
+For reference it also scores ensembles: the runs' class probabilities averaged, over every combination
+of k runs. An ensemble is k models, not one, but it bounds what distilling the runs into one model
+(self-distillation) could reach. Writes benchmarks/results/bert_soup.md.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 from pathlib import Path
@@ -21,12 +26,16 @@ from _bert_common import RESULTS, ROOT, machine, rotten_tomatoes  # noqa: E402
 RUNS = ROOT / "benchmarks" / "out" / "bert_quality"
 
 
-def accuracy(model, ids: list[list[int]], labels: list[str], pad_id: int) -> float:
-    """Share of the texts (as token ids) that ``model`` labels right, by the highest logit."""
+def probabilities(model, ids: list[list[int]], pad_id: int):
+    """Class probabilities of ``model`` for the texts (as token ids), one row per text."""
     from nlpzoo_bert.hf import logits_for
 
-    predicted = logits_for(model, ids, pad_id, 128).argmax(-1).tolist()
-    return sum(model.config.id2label[p] == label for p, label in zip(predicted, labels)) / len(labels)
+    return logits_for(model, ids, pad_id, 128).float().softmax(-1)
+
+
+def accuracy(probs, targets) -> float:
+    """Share of the rows whose highest probability is on the target class."""
+    return (probs.argmax(-1) == targets).float().mean().item()
 
 
 def main() -> None:
@@ -35,6 +44,7 @@ def main() -> None:
     parser.add_argument("--groups", nargs="*", default=["5+6", "7+8", "9+10", "11+12", "5+6+7+8", "all"])
     args = parser.parse_args()
 
+    import torch
     from safetensors.torch import load_file
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -47,14 +57,20 @@ def main() -> None:
                  f"run: python benchmarks/bert_quality.py --only nlpzoo --seeds {' '.join(map(str, missing))}")
     tokenizer = AutoTokenizer.from_pretrained(folder(args.runs[0]))
     data = rotten_tomatoes(0)
-    splits = {name: (tokenize(tokenizer, [ex["text"] for ex in data[name]], 128), [ex["label"] for ex in data[name]],
-                     tokenizer.pad_token_id) for name in ("validation", "test")}  # tokenized once for every model
     model = AutoModelForSequenceClassification.from_pretrained(folder(args.runs[0]))
+    names = ("validation", "test")
+    texts = {name: tokenize(tokenizer, [ex["text"] for ex in data[name]], 128) for name in names}  # once for every model
+    targets = {name: torch.tensor([model.config.label2id[ex["label"]] for ex in data[name]]) for name in names}
+
+    def score(weights: dict) -> tuple[dict, tuple[float, float]]:
+        model.load_state_dict(weights, strict=False)
+        probs = {name: probabilities(model, texts[name], tokenizer.pad_token_id) for name in names}
+        return probs, tuple(accuracy(probs[name], targets[name]) for name in names)
+
     weights = {s: load_file(folder(s) / "model.safetensors") for s in args.runs}
-    alone = {}
+    probs, alone = {}, {}
     for s in args.runs:
-        model.load_state_dict(weights[s], strict=False)
-        alone[s] = (accuracy(model, *splits["validation"]), accuracy(model, *splits["test"]))
+        probs[s], alone[s] = score(weights[s])
         print(f"seed {s}: validation {alone[s][0]:.4f}, test {alone[s][1]:.4f}", flush=True)
 
     rows = ["| soup | validation | test | its members alone, mean test | soup minus members |", "|---|---|---|---|---|"]
@@ -62,13 +78,22 @@ def main() -> None:
     for group in args.groups:
         members = args.runs if group == "all" else [int(s) for s in group.split("+")]
         soup = {k: sum(weights[s][k].float() for s in members) / len(members) for k in weights[members[0]]}
-        model.load_state_dict(soup, strict=False)
-        val, test = accuracy(model, *splits["validation"]), accuracy(model, *splits["test"])
+        _, (val, test) = score(soup)
         members_test = statistics.mean(alone[s][1] for s in members)
         gains.setdefault(len(members), []).append(test - members_test)
         print(f"soup {group}: validation {val:.4f}, test {test:.4f} (members {members_test:.4f})", flush=True)
         rows.append(f"| seeds {'+'.join(map(str, members))} | {val:.4f} | {test:.4f} | {members_test:.4f} | "
                     f"{test - members_test:+.4f} |")
+
+    ensembles = ["| runs in the ensemble | combinations | validation, mean | test, mean | test, lowest to highest |",
+                 "|---|---|---|---|---|"]
+    for k in sorted({1, 2, 3, 5, len(args.runs)}):
+        combos = list(itertools.combinations(args.runs, k))
+        scored = [[accuracy(sum(probs[s][name] for s in c) / k, targets[name]) for name in names] for c in combos]
+        val, test = (statistics.mean(col) for col in zip(*scored))
+        low, high = min(t for _, t in scored), max(t for _, t in scored)
+        print(f"ensembles of {k}: validation {val:.4f}, test {test:.4f} ({low:.4f} to {high:.4f})", flush=True)
+        ensembles.append(f"| {k} | {len(combos)} | {val:.4f} | {test:.4f} | {low:.4f} to {high:.4f} |")
 
     lines = ["# BERT: uniform weight averages of finished runs", "",
              f"Machine: {machine()}.", "",
@@ -79,6 +104,10 @@ def main() -> None:
              *rows, "",
              *(f"Soups of {n} runs: {statistics.mean(g):+.4f} over their members on average ({len(g)} soups)." if len(g) > 1
                else f"The soup of {n} runs: {g[0]:+.4f} over its members." for n, g in sorted(gains.items())), "",
+             "For reference, ensembles: the runs' class probabilities averaged, over every combination of k runs. "
+             "An ensemble is k models at prediction time, not one; a model distilled from the runs "
+             "(self-distillation) is expected to come out at or below the ensemble it learns from.", "",
+             *ensembles, "",
              "```text", "python " + " ".join(["benchmarks/bert_soup.py", *sys.argv[1:]]), "```", ""]
     from nlpzoo.yamlio import atomic_write
 
