@@ -72,7 +72,7 @@ class TrainerBaseline:
 
     def __init__(self, data: dict, *, seed: int = 0, lr: float = 5e-5, epochs: float = 3, batch_size: int = 32,
                  warmup: float = 0.06, bf16: bool = False, max_length: int = 128, max_steps: int = -1,
-                 sampling: str = "random", out: str = "/tmp/nlpzoo-trainer-baseline", model_dir: str | None = None):
+                 sampling: str = "random", model_dir: str | None = None):
         import torch
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   Trainer, TrainingArguments, set_seed)
@@ -95,7 +95,7 @@ class TrainerBaseline:
 
         self.train_set = encode(data["train"])
         self.test_set = encode(data["test"])
-        args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch_size, per_device_eval_batch_size=2 * batch_size,
+        args = TrainingArguments(output_dir=scratch(), per_device_train_batch_size=batch_size, per_device_eval_batch_size=2 * batch_size,
                                  learning_rate=lr, num_train_epochs=epochs, max_steps=max_steps, lr_scheduler_type="linear",
                                  warmup_steps=warmup, weight_decay=0.0, bf16=bf16, use_cpu=True, seed=seed,
                                  eval_strategy="no", save_strategy="no", report_to="none", logging_steps=50,

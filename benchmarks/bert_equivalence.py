@@ -45,7 +45,7 @@ def with_trainer(folder: str, data: dict, precision: str, steps: int):
     base = TrainerBaseline({"train": in_nlpzoo_batch_order(data["train"], BATCH), "test": data["test"]},
                            seed=0, lr=LR, batch_size=BATCH, warmup=WARMUP,
                            bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
-                           sampling="sequential", out=scratch(), model_dir=folder)
+                           sampling="sequential", model_dir=folder)
     base.trainer.train()
     return base.model
 

@@ -89,7 +89,7 @@ def fewshot(n: int, seed: int) -> dict:
 
 def trainer(bf16: bool, seed: int, split: int = 0) -> dict:
     data = rotten_tomatoes(split)
-    base = TrainerBaseline(data, seed=seed, bf16=bf16, out=f"/tmp/nlpzoo-trainer-baseline-{split}-{seed}")
+    base = TrainerBaseline(data, seed=seed, bf16=bf16)
     stats = base.train()
     return {"test_accuracy": base.test_accuracy(), "train_seconds": stats["seconds"],
             "train_examples_per_s": stats["examples_per_s"]}

@@ -54,9 +54,8 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
 
     # nlpzoo's random batches (seed 0, first epoch) in order: both sides pad and compute the same batches
     base = TrainerBaseline({"train": in_nlpzoo_batch_order(examples, BATCH), "test": examples[:1]}, seed=0, lr=LR,
-                           batch_size=BATCH,
-                           bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps, epochs=1,
-                           sampling="sequential", out=scratch())
+                           batch_size=BATCH, bf16=precision == "bf16", max_length=MAX_LENGTH, max_steps=steps,
+                           epochs=1, sampling="sequential")
     base.trainer.add_callback(Clock())
     times.append(time.perf_counter())
     base.trainer.train()
