@@ -45,7 +45,7 @@ def standalone(directory, **train):
 
 
 def test_the_preset_builds_the_packaged_minilm_after_checking_its_sha256(minilm):
-    model = nlpzoo.build("minilm-l6", "language_model")
+    model = nlpzoo.build("minilm-l6", "classifier")
     assert Path(model.source) == minilm
     model.prepare(["fresh", "rotten"])
     assert model.model.config.num_hidden_layers == 6 and model.model.config.hidden_size == 384
@@ -57,7 +57,7 @@ def test_any_local_folder_with_safetensors_loads_and_others_are_refused(minilm, 
     folder.mkdir()
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         os.symlink(minilm / name, folder / name)
-    model = nlpzoo.build({"name": "bert-classifier", "pretrained": str(folder)}, "language_model")
+    model = nlpzoo.build({"name": "bert-classifier", "pretrained": str(folder)}, "classifier")
     model.prepare(["a", "b", "c"])
     assert model.model.config.num_labels == 3
 
@@ -66,9 +66,9 @@ def test_any_local_folder_with_safetensors_loads_and_others_are_refused(minilm, 
     shutil.copy(minilm / "config.json", pickled)
     (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(AssetError, match="no \\*.safetensors weights .*pytorch_model.bin"):
-        nlpzoo.build({"name": "bert-classifier", "pretrained": str(pickled)}, "language_model")
+        nlpzoo.build({"name": "bert-classifier", "pretrained": str(pickled)}, "classifier")
     with pytest.raises(AssetError, match="is not a folder"):
-        nlpzoo.build({"name": "bert-classifier", "pretrained": str(tmp_path / "missing" / "x" / "y")}, "language_model")
+        nlpzoo.build({"name": "bert-classifier", "pretrained": str(tmp_path / "missing" / "x" / "y")}, "classifier")
 
 
 def test_weights_whose_sha256_differs_from_the_catalogue_are_refused(minilm, tmp_path, monkeypatch):
@@ -76,7 +76,7 @@ def test_weights_whose_sha256_differs_from_the_catalogue_are_refused(minilm, tmp
     overlay.write_text(f"""
 presets:
   tampered-minilm:
-    kind: language_model
+    kind: classifier
     component: bert-classifier
     weights: {{param: pretrained, source: "path:{minilm}", file: model.safetensors, sha256: "{'0' * 64}"}}
 """)
@@ -84,7 +84,7 @@ presets:
     reset_catalog()
     try:
         with pytest.raises(AssetError, match="sha256 .* does not match .*refusing to load"):
-            nlpzoo.build("tampered-minilm", "language_model")
+            nlpzoo.build("tampered-minilm", "classifier")
     finally:
         monkeypatch.delenv("NLPZOO_CATALOG")
         reset_catalog()
@@ -119,7 +119,7 @@ def trainable_names(model) -> set[str]:
 def test_each_freezing_policy_freezes_what_it_says(freeze, params, trains, data, tmp_path):
     import torch
 
-    model = nlpzoo.build({"name": "minilm-l6", "freeze": freeze, "max_length": 32, **params}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "freeze": freeze, "max_length": 32, **params}, "classifier")
     model.prepare(["fresh", "rotten"])
     before = {n: p.detach().clone() for n, p in model.model.named_parameters()}
     model.fit(data, standalone(tmp_path))  # one optimizer step through the shared loop
@@ -131,7 +131,7 @@ def test_each_freezing_policy_freezes_what_it_says(freeze, params, trains, data,
 
 
 def test_gradual_unfreezing_opens_layers_from_the_top_and_they_are_in_the_optimizer(data, tmp_path):
-    model = nlpzoo.build({"name": "minilm-l6", "freeze": "all-but-head", "unfreeze_per_epoch": 2}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "freeze": "all-but-head", "unfreeze_per_epoch": 2}, "classifier")
     task = model.task(data, standalone(tmp_path))
     assert trainable_names(model.model) == {n for n, _ in model.model.named_parameters() if n.startswith(("bert.pooler.", "classifier."))}
     in_optimizer = {id(p) for g in task.parameter_groups("model", 0.01) for p in g["params"]}
@@ -145,7 +145,7 @@ def test_gradual_unfreezing_opens_layers_from_the_top_and_they_are_in_the_optimi
 
 
 def test_layer_wise_decay_and_no_weight_decay_on_biases_and_layernorm(data, tmp_path):
-    model = nlpzoo.build({"name": "minilm-l6", "layer_decay": 0.5}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "layer_decay": 0.5}, "classifier")
     task = model.task(data, standalone(tmp_path))
     groups = task.parameter_groups("model", 0.01)
     name = {id(p): n for n, p in model.model.named_parameters()}
@@ -160,7 +160,7 @@ def test_layer_wise_decay_and_no_weight_decay_on_biases_and_layernorm(data, tmp_
     assert wd["bert.encoder.layer.0.output.LayerNorm.weight"] == 0.0
     assert len(lr) == len(list(model.model.parameters()))
     assert len(groups) == 16  # 8 rates (head, 6 layers, embeddings), with and without weight decay
-    plain = nlpzoo.build({"name": "minilm-l6", "layer_decay": 1.0}, "language_model")
+    plain = nlpzoo.build({"name": "minilm-l6", "layer_decay": 1.0}, "classifier")
     assert len(plain.task(data, standalone(tmp_path / "plain")).parameter_groups("model", 0.01)) == 2
 
 
@@ -175,7 +175,7 @@ class Shout(Augmenter):
 def test_batches_are_length_sorted_dynamically_padded_and_augmented_online(data, tmp_path):
     from nlpzoo.training.run import Run
 
-    model = nlpzoo.build({"name": "minilm-l6", "max_length": 128}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "max_length": 128}, "classifier")
     task = model.task(data, Run(tmp_path, config={"batch_size": 4}, augmenter=Shout()))
     batches = list(task.train_batches(0))
     assert sum(len(b["labels"]) for b in batches) == 24
@@ -191,7 +191,7 @@ def test_batches_are_length_sorted_dynamically_padded_and_augmented_online(data,
 def test_label_smoothing_moves_part_of_the_target_to_every_label(data, tmp_path):
     import torch
 
-    model = nlpzoo.build({"name": "minilm-l6", "label_smoothing": 0.2, "dropout": 0.0}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "label_smoothing": 0.2, "dropout": 0.0}, "classifier")
     task = model.task(data, standalone(tmp_path))
     batch = next(iter(task.train_batches(0)))
     model.model.eval()
@@ -202,7 +202,7 @@ def test_label_smoothing_moves_part_of_the_target_to_every_label(data, tmp_path)
     uniform = -logp.mean()  # the average over labels and examples
     assert float(smoothed) == pytest.approx(float(0.8 * true + 0.2 * uniform), rel=1e-5)
     with pytest.raises(nlpzoo.ConfigError, match="label_smoothing"):
-        nlpzoo.build({"name": "minilm-l6", "label_smoothing": 1.0}, "language_model")
+        nlpzoo.build({"name": "minilm-l6", "label_smoothing": 1.0}, "classifier")
 
 
 def test_rdrop_adds_the_disagreement_of_two_dropout_masks_to_the_loss(data, tmp_path):
@@ -216,7 +216,7 @@ def test_rdrop_adds_the_disagreement_of_two_dropout_masks_to_the_loss(data, tmp_
     by_hand = ((pa * (pa / pb).log()).sum() + (pb * (pb / pa).log()).sum()) / 2
     assert float(symmetric_kl(a, b)) == pytest.approx(float(by_hand), rel=1e-6)
 
-    model = nlpzoo.build({"name": "minilm-l6", "rdrop": 5.0}, "language_model")
+    model = nlpzoo.build({"name": "minilm-l6", "rdrop": 5.0}, "classifier")
     task = model.task(data, standalone(tmp_path))
     batch = next(iter(task.train_batches(0)))
     with torch.no_grad():
@@ -233,7 +233,7 @@ def test_rdrop_adds_the_disagreement_of_two_dropout_masks_to_the_loss(data, tmp_
         penalty = losses[5.0] - losses[1e-9]
         assert penalty > 0 and losses[10.0] - losses[1e-9] == pytest.approx(2 * penalty, rel=1e-3)
     with pytest.raises(nlpzoo.ConfigError, match="rdrop"):
-        nlpzoo.build({"name": "minilm-l6", "rdrop": -1}, "language_model")
+        nlpzoo.build({"name": "minilm-l6", "rdrop": -1}, "classifier")
 
 
 def test_balanced_class_weights():
@@ -313,7 +313,7 @@ def test_a_stopped_run_resumes_to_the_same_weights_and_metrics(data, tmp_path):
         run = Run.standalone(directory, seed=1, train=cfg, optimizer={"name": "adamw", "lr": 1e-4},
                              scheduler={"name": "linear-warmup", "warmup": 0.2}, callbacks=list(callbacks), resume=resume)
         model = nlpzoo.build({"name": "minilm-l6", "max_length": 24, "layer_decay": 0.8, "freeze": "all-but-top"},
-                             "language_model")
+                             "classifier")
         return model, model.fit(data, run)
 
     whole, whole_metrics = fit(tmp_path / "whole")

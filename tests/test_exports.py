@@ -5,8 +5,9 @@ import nlpzoo
 def test_the_front_door_exports_exactly_these_names():
     assert nlpzoo.__all__ == sorted(nlpzoo.__all__)
     assert set(nlpzoo.__all__) == {
-        "GAN", "Augmenter", "Callback", "ConfigError", "Dataset", "Embedder", "LanguageModel", "MissingDependency",
-        "Optimizer", "Scheduler", "UnknownComponent", "build", "hookimpl", "load_recipe", "resolve",
+        "AssetError", "Augmenter", "Callback", "Classifier", "ConfigError", "Dataset", "Embedder", "GAN",
+        "LanguageModel", "MissingDependency", "NlpzooError", "Optimizer", "Scheduler", "UnknownComponent",
+        "build", "did_you_mean", "hookimpl", "load_recipe", "open_run", "resolve", "rng_for",
     }
     for name in nlpzoo.__all__:
         assert getattr(nlpzoo, name) is not None

@@ -362,7 +362,7 @@ class _TestModels:
 
     @_nlpzoo.hookimpl
     def register_components(self, register):
-        register("language_model", "tiny-text", target="training_tasks:TinyTextModel", summary="Test model.")
+        register("classifier", "tiny-text", target="training_tasks:TinyTextModel", summary="Test model.")
 
 
 @pytest.fixture
@@ -450,8 +450,11 @@ def test_a_task_with_state_dict_gets_its_state_back_on_resume(tmp_path):
 def test_the_training_package_exports():
     import nlpzoo.training as training
 
-    assert training.__all__ == ["Run", "TrainConfig", "train_recipe"]
+    assert training.__all__ == sorted(training.__all__)
+    assert {"Run", "TorchTask", "TrainConfig", "train_recipe", "classification_metrics", "atomic_write"} <= set(training.__all__)
     assert training.Run is Run and callable(training.train_recipe)
+    for name in training.__all__:
+        assert getattr(training, name) is not None
 
 
 def test_several_augmenters_apply_in_turn(tmp_path):

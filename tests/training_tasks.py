@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from nlpzoo.kinds import LanguageModel
+from nlpzoo.kinds import Classifier
 from nlpzoo.training.task import TorchTask
 
 
@@ -117,7 +117,7 @@ class _Features(TorchTask):
         return self.model.evaluate(self.data[split])
 
 
-class TinyTextModel(LanguageModel):
+class TinyTextModel(Classifier):
     """A registered stand-in model for recipe tests: a linear classifier on three character counts."""
 
     def __init__(self, scale: float = 1.0):
@@ -143,27 +143,25 @@ class TinyTextModel(LanguageModel):
             return {"loss": float(torch.nn.functional.cross_entropy(logits, y)),
                     "accuracy": float((logits.argmax(1) == y).float().mean())}
 
-    def save(self, directory):
+    def predict_proba(self, texts):
+        with torch.no_grad():
+            x = torch.tensor([self.features(t) for t in texts])
+            return torch.softmax(self.net(x), -1).numpy()
+
+    def save_state(self, directory):
         import json
-        import os
 
-        from safetensors.torch import save_file
+        from nlpzoo.training import save_weights
 
-        os.makedirs(directory, exist_ok=True)
-        save_file(self.net.state_dict(), os.path.join(directory, "model.safetensors"))
-        with open(os.path.join(directory, "config.json"), "w") as fh:
-            json.dump({"labels": self.labels, "seen_train": self.seen_train}, fh)
+        save_weights(self.net, directory / "model.safetensors")
+        (directory / "learned.json").write_text(json.dumps({"labels": self.labels, "seen_train": self.seen_train}))
 
-    @classmethod
-    def load(cls, directory):
+    def load_state(self, directory):
         import json
-        import os
 
-        from safetensors.torch import load_file
+        from nlpzoo.training import load_weights
 
-        model = cls()
-        config = json.load(open(os.path.join(directory, "config.json")))
-        model.labels, model.seen_train = config["labels"], config["seen_train"]
-        model.net = torch.nn.Linear(3, len(model.labels))
-        model.net.load_state_dict(load_file(os.path.join(directory, "model.safetensors")))
-        return model
+        learned = json.loads((directory / "learned.json").read_text())
+        self.labels, self.seen_train = learned["labels"], learned["seen_train"]
+        self.net = torch.nn.Linear(3, len(self.labels))
+        load_weights(self.net, directory / "model.safetensors")

@@ -6,25 +6,33 @@ Components come from plugins (entry point group ``nlpzoo``) and are mixed by nam
     aug = nlpzoo.build({"name": "eda", "alpha": 0.1})
 """
 from .config import build, resolve
-from .errors import ConfigError, MissingDependency, UnknownComponent
+from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, UnknownComponent, did_you_mean
 from .hookspecs import hookimpl
-from .kinds import GAN, Augmenter, Callback, Dataset, Embedder, LanguageModel, Optimizer, Scheduler
+from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, Optimizer, Scheduler,
+                    rng_for)
 from .recipe import load_recipe
+from .runs import open_run
 
 __all__ = [
+    "AssetError",
     "Augmenter",
     "Callback",
+    "Classifier",
     "ConfigError",
     "Dataset",
     "Embedder",
     "GAN",
     "LanguageModel",
     "MissingDependency",
+    "NlpzooError",
     "Optimizer",
     "Scheduler",
     "UnknownComponent",
     "build",
+    "did_you_mean",
     "hookimpl",
     "load_recipe",
+    "open_run",
     "resolve",
+    "rng_for",
 ]

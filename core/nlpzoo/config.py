@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import ConfigError, UnknownComponent, did_you_mean
 from .kinds import INTERFACES, Component
+from .registry import DEPRECATED_CLASSIFIER_KIND
 
 Spec = typing.Union[str, dict]
 
@@ -97,6 +98,12 @@ def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = ""
     registry = get_manager().registry
     preset_name = None
     preset = catalog.presets.get(name)
+    if preset is not None and preset.kind == "classifier" and DEPRECATED_CLASSIFIER_KIND in kinds and "classifier" not in kinds:
+        import warnings
+
+        warnings.warn(f"{name!r} is a classifier: ask for kind 'classifier' (classifiers were kind "
+                      f"'{DEPRECATED_CLASSIFIER_KIND}' before plugin API 2)", DeprecationWarning, stacklevel=3)
+        kinds = (*kinds, "classifier")
     if preset is not None and preset.kind in kinds:
         preset_name, name, kinds = preset.name, preset.component, (preset.kind,)
         params = {**preset.params, **params}
@@ -113,9 +120,11 @@ def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
     found = []
     for k in kinds:
         try:
-            found.append(registry.get(k, name))
+            entry = registry.get(k, name, deprecated_kinds="classifier" not in kinds)
         except UnknownComponent:
             continue
+        if entry not in found:  # a classifier asked for as a language_model (deprecated) is found twice
+            found.append(entry)
     if len(found) == 1:
         return found[0]
     if len(found) > 1:

@@ -6,9 +6,11 @@ libraries appear only in strings.
 """
 from __future__ import annotations
 
+import os
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,14 +20,62 @@ if TYPE_CHECKING:  # pragma: no cover
     from .training.run import Run
 
 
+SAVED_SPEC = "component.json"  # what Trainable.save writes beside the plugin's own files
+
+
 class Component:
-    """Base of every interface: ``kind`` ties a class to its registry kind."""
+    """Base of every interface: ``kind`` ties a class to its registry kind.
+
+    The arguments a component was constructed with are kept (:func:`constructor_params`): a saved
+    model is rebuilt from them, so a component's constructor is its schema.
+    """
 
     kind: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_keeps_params", False):
+            cls.__init__ = _keeping_params(init)
+
+
+def _keeping_params(init):
+    import functools
+    import inspect
+
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if "_constructor_params" not in self.__dict__:  # the outermost constructor's arguments, not a base's
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            params = dict(bound.arguments)
+            params.pop(next(iter(signature.parameters)))
+            for name, p in signature.parameters.items():
+                if p.kind is p.VAR_KEYWORD:
+                    params.update(params.pop(name, {}))
+                elif p.kind is p.VAR_POSITIONAL:
+                    params.pop(name, None)
+            self.__dict__["_constructor_params"] = params
+        init(self, *args, **kwargs)
+
+    __init__._keeps_params = True
+    return __init__
+
+
+def constructor_params(component: Component) -> dict[str, Any]:
+    """The keyword arguments ``component`` was built with (defaults filled in)."""
+    return dict(component.__dict__.get("_constructor_params", {}))
+
 
 class Trainable(Component):
-    """Something ``nlpzoo train`` can fit and a run directory can bring back."""
+    """Something ``nlpzoo train`` can fit and a run directory can bring back.
+
+    :meth:`save` writes the constructor's arguments (``component.json``) and calls
+    :meth:`save_state` for what training learned; :meth:`load` rebuilds the component from those
+    arguments and calls :meth:`load_state`. A plugin implements the two ``*_state`` methods only.
+    """
 
     @abstractmethod
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -35,13 +85,26 @@ class Trainable(Component):
         """Metrics on held-out examples (``nlpzoo evaluate`` calls it with the test split)."""
         raise NotImplementedError(f"{type(self).__name__} does not evaluate")
 
-    def save(self, directory: str) -> None:
-        """Write everything :meth:`load` needs into ``directory`` (safetensors and JSON, no pickle)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+    def save_state(self, directory: Path) -> None:
+        """Write what training learned (weights as safetensors, vocabularies, labels) into ``directory``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved: it implements no save_state")
+
+    def load_state(self, directory: Path) -> None:
+        """Read back what :meth:`save_state` wrote; the component was just rebuilt from its arguments."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be loaded: it implements no load_state")
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """``component.json`` (the constructor's arguments) plus :meth:`save_state`; no pickle anywhere."""
+        from .saving import save_component
+
+        save_component(self, Path(directory))
 
     @classmethod
-    def load(cls, directory: str) -> "Trainable":
-        raise NotImplementedError(f"{cls.__name__} cannot be loaded")
+    def load(cls, directory: str | os.PathLike) -> "Trainable":
+        """The component saved in ``directory``, rebuilt from its arguments, with its learned state."""
+        from .saving import load_component
+
+        return load_component(cls, Path(directory))
 
 
 class Dataset(Component, ABC):
@@ -96,30 +159,81 @@ class Embedder(Trainable, ABC):
 
 
 class LanguageModel(Trainable, ABC):
-    """A trainable text model: a language model that scores and generates text, or a classifier."""
+    """Scores and generates text: ``evaluate`` gives ``loss`` (per token) and ``perplexity``."""
 
     kind = "language_model"
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        """For classifiers: ``{"label": str, "probabilities": {label: p}}`` per text."""
-        raise NotImplementedError(f"{type(self).__name__} is not a classifier; try 'nlpzoo generate'")
-
+    @abstractmethod
     def generate(self, prompt: str, *, max_tokens: int = 50, temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> str:
-        """For language models: a continuation of ``prompt``, the same for the same seed."""
-        raise NotImplementedError(f"{type(self).__name__} does not generate text; try 'nlpzoo predict'")
+        """``prompt`` followed by a sampled continuation; the same for the same seed.
+
+        ``temperature`` 0 is greedy; ``top_k`` 0 and ``top_p`` 1.0 switch those filters off.
+        """
+
+    @abstractmethod
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """At least ``loss`` (mean negative log-likelihood per token) and ``perplexity`` on ``examples``."""
+
+    # Optional: ``next_word_distribution(context, k) -> [(word, probability), ...]``, best first
+    # (what the lm-substitution augmenter samples from).
+
+
+class Classifier(Trainable, ABC):
+    """Assigns one of ``labels`` to a text. ``predict``, ``evaluate`` are built on :meth:`predict_proba`."""
+
+    kind = "classifier"
+    labels: list[str]
+
+    @abstractmethod
+    def predict_proba(self, texts: list[str]) -> "np.ndarray":
+        """Probabilities, shape ``(len(texts), len(self.labels))``, rows summing to 1."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"label": str, "probabilities": {label: p}}`` per text."""
+        probs = self.predict_proba(list(texts))
+        return [{"label": self.labels[int(row.argmax())], "probabilities": dict(zip(self.labels, map(float, row)))}
+                for row in probs]
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """``loss`` (cross-entropy), ``accuracy``, ``macro_f1`` and per-label precision and recall."""
+        import numpy as np
+
+        from .training.metrics import classification_metrics
+
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = sorted({ex["label"] for ex in examples} - set(index), key=str)
+        if unknown:
+            raise ValueError(f"labels {unknown} are not among this classifier's labels {self.labels}")
+        y = np.asarray([index[ex["label"]] for ex in examples], dtype=np.int64)
+        probs = self.predict_proba([ex["text"] for ex in examples]) if len(y) else np.zeros((0, len(self.labels)))
+        metrics, _ = classification_metrics(y, probs.argmax(1), self.labels)
+        picked = probs[np.arange(len(y)), y] if len(y) else np.ones(1)
+        return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}
 
 
 class GAN(Trainable, ABC):
-    """A generator and a discriminator trained against each other; ``sample`` draws images."""
+    """A generator and a discriminator trained against each other; ``sample`` draws from the generator.
+
+    ``modality`` says what a sample is: ``"image"`` (``sample`` gives floats in [0, 1], shape
+    ``(n, channels, height, width)``) or ``"text"`` (``sample`` gives a list of strings).
+    """
 
     kind = "gan"
-    generator: "torch.nn.Module"
-    discriminator: "torch.nn.Module"
+    modality: ClassVar[str] = "image"
 
     @abstractmethod
-    def sample(self, n: int, seed: int = 0) -> "np.ndarray":
-        """``n`` images as floats in [0, 1], shape ``(n, channels, height, width)``; the same for the same seed."""
+    def sample(self, n: int, seed: int = 0) -> "np.ndarray | list[str]":
+        """``n`` samples; the same for the same seed."""
+
+    def save_samples(self, samples, path: str | os.PathLike) -> str:
+        """Write ``samples`` to ``path`` (text: one per line); what ``nlpzoo sample -o`` reports."""
+        if self.modality != "text":
+            raise NotImplementedError(f"{type(self).__name__} does not say how to write {self.modality} samples")
+        from .yamlio import atomic_write
+
+        atomic_write(path, "".join(f"{s}\n" for s in samples))
+        return f"wrote {len(samples)} texts to {path}"
 
 
 class Augmenter(Component, ABC):
@@ -198,5 +312,5 @@ class Callback(Component):
 
 
 INTERFACES: dict[str, type[Component]] = {
-    c.kind: c for c in (Dataset, Embedder, LanguageModel, GAN, Augmenter, Optimizer, Scheduler, Callback)
+    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, GAN, Augmenter, Optimizer, Scheduler, Callback)
 }

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from .errors import AmbiguousName, MissingDependency, UnknownComponent, close_matches, did_you_mean
 
-KINDS = ("embedder", "language_model", "gan", "augmenter", "scheduler", "optimizer", "dataset", "callback")
+#: classifiers were registered and asked for as this kind until plugin API 2; asking so still works, with a warning
+DEPRECATED_CLASSIFIER_KIND = "language_model"
+KINDS = ("embedder", "language_model", "classifier", "gan", "augmenter", "scheduler", "optimizer", "dataset", "callback")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class Registry:
     def names(self, kind: str | None = None) -> list[str]:
         return sorted({e.name for e in self.all(kind)})
 
+    def entry_for(self, cls: type) -> Entry | None:
+        """The entry whose target is ``cls`` (matched by ``module:qualname``, nothing imported)."""
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        return next((e for e in self.all() if e.target == target), None)
+
     def find(self, pattern: str = "*", kind: str | None = None, tag: str | None = None) -> list[Entry]:
         """Entries whose name (or ``provider:name``) matches a shell-style pattern."""
         return [
@@ -95,8 +102,11 @@ class Registry:
         provider, _, bare = name.rpartition(":")
         return sorted({e.kind for e in self.all() if e.name == bare and provider in ("", e.provider)})
 
-    def get(self, kind: str, name: str) -> Entry:
-        """Resolve ``name`` or ``provider:name`` within a kind, or raise with the nearest choices."""
+    def get(self, kind: str, name: str, *, deprecated_kinds: bool = True) -> Entry:
+        """Resolve ``name`` or ``provider:name`` within a kind, or raise with the nearest choices.
+
+        With ``deprecated_kinds``, a classifier asked for as a ``language_model`` is found, with a warning.
+        """
         provider, _, bare = name.rpartition(":")
         bare = self.aliases.get((kind, bare), bare)
         candidates = self.entries.get((kind, bare), [])
@@ -119,6 +129,12 @@ class Registry:
                 f"{kind} {bare!r} is registered by {both}; write one of them as 'provider:name', "
                 f"or add 'prefer: {{{kind}/{bare}: <provider>}}' to your catalogue"
             )
+        if deprecated_kinds and kind == DEPRECATED_CLASSIFIER_KIND and self.kinds_of(name) == ["classifier"]:
+            import warnings
+
+            warnings.warn(f"{name!r} is a classifier: ask for kind 'classifier' (classifiers were kind "
+                          f"'{DEPRECATED_CLASSIFIER_KIND}' before plugin API 2)", DeprecationWarning, stacklevel=3)
+            return self.get("classifier", name)
         raise UnknownComponent(self.unknown_message(kind, name))
 
     def unknown_message(self, kind: str, name: str) -> str:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+__all__ = ["EOS", "PAD", "SPECIALS", "UNK", "TextTokenizer", "TokenizerKind", "align_vectors"]
+
 TokenizerKind = Literal["word", "bpe", "char"]
 
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"

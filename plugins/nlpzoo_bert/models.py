@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Embedder, LanguageModel
+from nlpzoo.kinds import Classifier, Embedder
 
 from .sources import locate
 
@@ -20,7 +20,7 @@ META = "nlpzoo_bert.json"  # next to config.json: what transformers does not kee
 DEFAULT_LR = 1e-3  # what the shared loop uses when a recipe names no optimizer
 
 
-class BertClassifier(LanguageModel):
+class BertClassifier(Classifier):
     """Fine-tunes a pretrained BERT-family encoder for single-label classification (any number of labels).
 
     ``pretrained`` is a local Hugging Face folder (config.json and *.safetensors) or a hub id; the
@@ -124,12 +124,10 @@ class BertClassifier(LanguageModel):
                            title=f"accuracy {metrics['accuracy']:.3f} on {len(y)} examples")
         return metrics
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        """The most probable label and every label's probability, per text (batched, sorted by length)."""
+    def predict_proba(self, texts: list[str]) -> "np.ndarray":
+        """Every label's probability, per text (batched, sorted by length)."""
         self._require()
-        probs = self._logits(list(texts)).softmax(-1).tolist()
-        return [{"label": self.labels[max(range(len(p)), key=p.__getitem__)],
-                 "probabilities": dict(zip(self.labels, p))} for p in probs]
+        return self._logits(list(texts)).softmax(-1).numpy()
 
     def _logits(self, texts: list[str]):
         from . import hf

@@ -4,7 +4,7 @@ import nlpzoo
 
 @nlpzoo.hookimpl
 def register_components(register):
-    register("language_model", "bert-classifier", target="nlpzoo_bert.models:BertClassifier",
+    register("classifier", "bert-classifier", target="nlpzoo_bert.models:BertClassifier",
              summary="Fine-tune a pretrained BERT-family encoder (local folder or hub id) for text classification.",
              tags=("text", "classification", "pretrained", "transformers"))
     register("embedder", "bert", target="nlpzoo_bert.models:BertEmbedder",

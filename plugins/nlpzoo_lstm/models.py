@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from nlpzoo.kinds import Embedder, LanguageModel
+from nlpzoo.kinds import Classifier, Embedder, LanguageModel
 from nlpzoo.plots import plot_confusion
 from nlpzoo.tokenization import TextTokenizer, align_vectors
 from nlpzoo.yamlio import atomic_write
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
 
 
-class _LSTMModel(LanguageModel):
+class _LSTMModel:
     """What both LSTM models share: their tokenizer, embedding initialisation, files."""
 
     _params: dict[str, Any]
@@ -107,7 +107,7 @@ class _LSTMModel(LanguageModel):
         self._arch = cfg["arch"]
 
 
-class LSTMClassifier(_LSTMModel):
+class LSTMClassifier(_LSTMModel, Classifier):
     """A (bi)LSTM text classifier: embedding (optionally from an embedder), LSTM, pooling, linear head.
 
     Reports accuracy and macro-F1; prints the confusion matrix and draws it as a PNG in the run.
@@ -189,10 +189,8 @@ class LSTMClassifier(_LSTMModel):
         return nets.predict_proba(self.net, self.tokenizer.encode_batch(list(texts)), self.tokenizer.pad_id,
                                   self._params["max_length"])
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        probs = self._probabilities(texts)
-        return [{"label": self.labels[int(p.argmax())], "probabilities": {l: float(v) for l, v in zip(self.labels, p)}}
-                for p in probs]
+    def predict_proba(self, texts: list[str]):
+        return self._probabilities(texts)
 
     def evaluate(self, examples: Sequence, *, plot: str | Path | None = None, title: str = "test",
                  show: bool = True) -> dict[str, float]:
@@ -216,7 +214,7 @@ class LSTMClassifier(_LSTMModel):
         return metrics
 
 
-class LSTMLanguageModel(_LSTMModel):
+class LSTMLanguageModel(_LSTMModel, LanguageModel):
     """A word-level (or BPE, or character-level) multi-layer LSTM language model.
 
     Dropout on embeddings and between layers, optional weight tying, truncated back-propagation

@@ -7,6 +7,6 @@ def register_components(register):
     register("language_model", "lstm-lm", target="nlpzoo_lstm.models:LSTMLanguageModel",
              summary="Multi-layer LSTM language model: tied weights, truncated BPTT, perplexity, sampling.",
              tags=("text", "generation", "lstm"))
-    register("language_model", "lstm-classifier", target="nlpzoo_lstm.models:LSTMClassifier",
+    register("classifier", "lstm-classifier", target="nlpzoo_lstm.models:LSTMClassifier",
              summary="(Bi)LSTM text classifier with pooling; embeddings optionally from an embedder.",
              tags=("text", "classification", "lstm"))

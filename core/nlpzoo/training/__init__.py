@@ -1,18 +1,61 @@
-"""The shared training loop and run directories.
+"""The plugin author's toolkit: the shared training loop and what every model plugin needs around it.
 
-``train_recipe`` runs a whole recipe; :class:`~nlpzoo.training.run.Run` is what a model's ``fit``
-receives. Nothing here imports torch until training starts.
+A torch model's ``fit(data, run)`` wraps its networks in a :class:`TorchTask` and returns
+``run.fit(task)``; the loop owns devices, optimizers, precision, accumulation, evaluation,
+checkpoints and processes. The helpers here are the ones first-party plugins use, so a third party
+can do everything they do. Importing this package imports no torch: names load on first use.
 """
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .run import Run
+    from ..catalog import sha256_file
+    from ..plots import plot_confusion, plot_curves, save_figure
+    from ..yamlio import atomic_write
+    from .batching import length_bucketed_batches, longest_first_batches, pad_sequences, seeded_sample, seeded_split
+    from .metrics import classification_metrics
+    from .modules import device_of, evaluating, load_weights, no_weight_decay, save_weights, weight_decay_groups
+    from .run import Run, derive_seed
+    from .task import TorchTask
 
-__all__ = ["Run", "TrainConfig", "train_recipe"]
+__all__ = [
+    "Run",
+    "TorchTask",
+    "TrainConfig",
+    "atomic_write",
+    "classification_metrics",
+    "derive_seed",
+    "device_of",
+    "evaluating",
+    "length_bucketed_batches",
+    "load_weights",
+    "longest_first_batches",
+    "no_weight_decay",
+    "pad_sequences",
+    "plot_confusion",
+    "plot_curves",
+    "save_figure",
+    "save_weights",
+    "seeded_sample",
+    "seeded_split",
+    "sha256_file",
+    "train_recipe",
+    "weight_decay_groups",
+]
+
+_HOMES = {
+    "Run": ".run", "derive_seed": ".run", "TorchTask": ".task", "classification_metrics": ".metrics",
+    "atomic_write": "..yamlio", "sha256_file": "..catalog",
+    "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
+    **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",
+                                      "seeded_sample", "seeded_split")},
+    **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "save_weights",
+                                     "weight_decay_groups")},
+}
 
 
 def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
@@ -23,8 +66,13 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
 
 
 def __getattr__(name: str):
-    if name == "Run":
-        from .run import Run
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'nlpzoo.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
 
-        return Run
-    raise AttributeError(f"module 'nlpzoo.training' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
