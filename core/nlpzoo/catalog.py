@@ -24,7 +24,7 @@ from .yamlio import Located, load_yaml
 
 SECTIONS = ("version", "presets", "assets", "plugins", "prefer")
 PRESET_KEYS = ("kind", "component", "params", "weights", "summary", "tags")
-WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license")
+WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license", "origin")  # origin: the hub id they were published under
 ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags")
 PLUGIN_KEYS = ("install", "provides", "summary")
 
