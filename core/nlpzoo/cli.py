@@ -285,14 +285,39 @@ def train(recipe, run_dir, resume, overrides):
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--split", default="test", type=click.Choice(["train", "validation", "test"]), show_default=True)
-def evaluate(run, split):
-    """Evaluate a finished run on a split of its dataset."""
+@click.option("--pairs", type=click.Path(dir_okay=False), help="Word pairs with similarity scores (word1 TAB word2 TAB score): score an embedder run on them instead.")
+@click.option("--analogies", type=click.Path(dir_okay=False), help="Analogy questions (': section' lines, then 'a b c d'): score an embedder run on them instead.")
+def evaluate(run, split, pairs, analogies):
+    """Evaluate a finished run on a split of its dataset, or an embedder run on your own word files."""
     from .runs import open_run
 
     handle = open_run(run)
+    if pairs or analogies:
+        metrics = _word_file_scores(handle, pairs, analogies)
+        for k, v in metrics.items():
+            click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+        return
     metrics = handle.evaluate(split)
     for k, v in sorted(metrics.items()):
         click.echo(f"{split}_{k}: {v:.4f}" if isinstance(v, float) else f"{split}_{k}: {v}")
+
+
+def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
+    """Scores of an embedder run's vectors on the user's own word-pair and analogy files."""
+    for path, option in ((pairs, "--pairs"), (analogies, "--analogies")):
+        if path and not os.path.isfile(path):
+            raise ConfigError("file not found", option, file=path)
+    model = handle.model
+    wanted = [("evaluate_pairs", pairs, "--pairs"), ("evaluate_analogies", analogies, "--analogies")]
+    metrics: dict = {}
+    for method, path, option in wanted:
+        if not path:
+            continue
+        if not hasattr(model, method):
+            name = handle.info.get("model", {}).get("name", type(model).__name__)
+            raise ConfigError(f"the run's model ({name}) has no word vectors to score; {option} needs an embedder run such as word2vec", option)
+        metrics.update(getattr(model, method)(path))
+    return metrics
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from nlpzoo import ConfigError
 from nlpzoo.kinds import Embedder
 from nlpzoo.yamlio import atomic_write
 
@@ -168,6 +169,61 @@ class Word2Vec(Embedder):
                 "wordsim353_oov_ratio": float(oov) / 100.0, "analogy_accuracy": _finite(accuracy),
                 "analogy_questions": float(answered), "vocab_size": float(len(wv.index_to_key))}
 
+    def evaluate_pairs(self, path: str) -> dict[str, float | int]:
+        """Correlation of the vectors' cosine similarities with the scores of your own word-pair file.
+
+        The file is gensim's word-pair format (WordSim-353's): ``word1<TAB>word2<TAB>score`` per line
+        (spaces work too), ``#`` lines are comments. Pairs with a word out of the vocabulary are left
+        out and counted in ``pairs_oov_ratio``; words are matched case-insensitively.
+        """
+        import tempfile
+        import warnings
+
+        pairs = read_word_pairs(path)
+        with tempfile.TemporaryDirectory(prefix="nlpzoo-pairs-") as tmp:
+            clean = Path(tmp) / "pairs.tsv"
+            clean.write_text("".join(f"{a}\t{b}\t{score}\n" for a, b, score in pairs), encoding="utf-8")
+            with warnings.catch_warnings(), _one_blas_thread():
+                warnings.simplefilter("ignore")  # scipy warns on constant input
+                try:
+                    pearson, spearman, oov = self.wv.evaluate_word_pairs(str(clean), case_insensitive=True)
+                except ValueError:
+                    raise ConfigError(f"none of its {len(pairs)} pairs has both words among the {len(self.wv.index_to_key)} "
+                                      "words of the vocabulary", file=path) from None
+        return {"pairs_spearman": _finite(spearman[0]), "pairs_pearson": _finite(pearson[0]),
+                "pairs_oov_ratio": float(oov) / 100.0, "pairs_scored": round(len(pairs) * (1 - oov / 100.0))}
+
+    def evaluate_analogies(self, path: str) -> dict[str, float | int]:
+        """Accuracy on your own analogy questions ("a is to b as c is to d"), overall and by section.
+
+        The file is gensim's analogy format (the Google analogies'): ``: section name`` lines, each
+        followed by questions of four words ``a b c d``. A question is answered correctly when the
+        nearest word to ``b - a + c`` among the ``analogy_restrict_vocab`` most frequent words (the
+        question's own words excluded) is ``d``; questions with a word out of that vocabulary are left
+        out and counted in ``analogy_oov_ratio``.
+        """
+        import tempfile
+        import warnings
+
+        sections = read_analogies(path)
+        total_questions = sum(len(questions) for _, questions in sections)
+        with tempfile.TemporaryDirectory(prefix="nlpzoo-analogies-") as tmp:
+            clean = Path(tmp) / "analogies.txt"
+            clean.write_text("".join(f": {name}\n" + "".join(" ".join(q) + "\n" for q in questions)
+                                     for name, questions in sections), encoding="utf-8")
+            with warnings.catch_warnings(), _one_blas_thread():
+                warnings.simplefilter("ignore")
+                accuracy, results = self.wv.evaluate_word_analogies(
+                    str(clean), restrict_vocab=self.params["analogy_restrict_vocab"], case_insensitive=True)
+        answered = {r["section"]: len(r["correct"]) + len(r["incorrect"]) for r in results}
+        total = answered.pop("Total accuracy", 0)
+        metrics = {"analogy_accuracy": _finite(accuracy), "analogy_questions": total,
+                   "analogy_oov_ratio": 1.0 - total / total_questions}
+        for r in results:
+            if r["section"] != "Total accuracy" and answered.get(r["section"]):
+                metrics[f"analogy_accuracy[{r['section']}]"] = len(r["correct"]) / answered[r["section"]]
+        return metrics
+
     def oov_rate(self, texts: Sequence[str]) -> float:
         """Share of the tokens of ``texts`` that have no vector."""
         tokens = [t for ts in self._split(texts) for t in ts]
@@ -233,6 +289,57 @@ class Word2Vec(Embedder):
 
             model.tokenizer = TextTokenizer.load(d / TOKENIZER, "word")
         return model
+
+
+def read_word_pairs(path: str) -> list[tuple[str, str, float]]:
+    """``(word1, word2, score)`` from a word-pair file; a bad line is one error naming file and line."""
+    pairs = []
+    for number, line in _lines(path):
+        fields = line.split("\t") if "\t" in line else line.split()
+        fields = [f.strip() for f in fields]
+        try:
+            if len(fields) != 3 or not all(fields[:2]):
+                raise ValueError
+            pairs.append((fields[0], fields[1], float(fields[2])))
+        except ValueError:
+            raise ConfigError(f"expected two words and a score ('word1<TAB>word2<TAB>score', e.g. 'tiger<TAB>cat<TAB>7.35'), "
+                              f"got {line.strip()[:60]!r}", file=path, line=number) from None
+    if not pairs:
+        raise ConfigError("no word pairs in the file ('word1<TAB>word2<TAB>score' per line)", file=path)
+    return pairs
+
+
+def read_analogies(path: str) -> list[tuple[str, list[list[str]]]]:
+    """``[(section, [[a, b, c, d], ...]), ...]`` from an analogy file; a bad line is one error naming file and line."""
+    sections: list[tuple[str, list[list[str]]]] = []
+    for number, line in _lines(path):
+        if line.startswith(":"):
+            sections.append((line[1:].strip() or f"section {len(sections) + 1}", []))
+            continue
+        words = line.split()
+        if not sections:
+            raise ConfigError("expected a ': section name' line before the first question", file=path, line=number)
+        if len(words) != 4:
+            raise ConfigError(f"expected four words 'a b c d' (a is to b as c is to d, e.g. 'Athens Greece Paris France'), "
+                              f"got {len(words)}: {line.strip()[:60]!r}", file=path, line=number)
+        sections[-1][1].append(words)
+    sections = [(name, questions) for name, questions in sections if questions]
+    if not sections:
+        raise ConfigError("no analogy questions in the file (': section' lines, then 'a b c d' lines)", file=path)
+    return sections
+
+
+def _lines(path: str):
+    """Numbered lines that are neither blank nor ``#`` comments."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.strip() and not line.startswith("#"):
+                    yield number, line.rstrip("\n")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
 
 
 def _one_blas_thread():
