@@ -477,6 +477,132 @@ def schedule(spec, steps, lr, output):
     click.echo(f"wrote {output}: lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}")
 
 
+# ---------------------------------------------------------------- seeing runs
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the page here instead of RUN/report.html.")
+def report(run, output):
+    """Write RUN's report.html again: metrics, plots, samples, recipe and provenance on one page.
+
+    Every run writes it when training ends; this makes it again, for instance for a run still
+    training or stopped. The page is one self-contained file: it needs no network.
+    """
+    from .report import write_report
+
+    click.echo(f"wrote {write_report(run, output)}")
+
+
+@cli.command("runs")
+@click.argument("directory", default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_(directory, as_json):
+    """The runs in DIRECTORY (default runs/): status, model, dataset, key metric, wall time, device."""
+    from .report import duration, find_runs, fmt
+
+    if not os.path.isdir(directory):
+        raise ConfigError("no such directory; runs go to runs/ unless 'nlpzoo train --run-dir' says otherwise", file=directory)
+    rows = []
+    for r in find_runs(directory):
+        key = r.key_metric()
+        rows.append({"run": os.path.relpath(r.dir, directory) if r.dir != Path(directory) else str(r.dir),
+                     "status": r.status, "model": r.model_name, "dataset": r.dataset_name,
+                     "metric": key[0] if key else None, "value": key[1] if key else None,
+                     "seconds": r.seconds, "device": r.device})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs in {directory}")
+        return
+    table = [("run", "status", "model", "dataset", "key metric", "wall time", "device")]
+    table += [(r["run"], r["status"], r["model"], r["dataset"],
+               f"{r['metric']} {fmt(r['value'])}" if r["metric"] else "-", duration(r["seconds"]), r["device"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--output", "-o", default="compare.html", show_default=True, type=click.Path(dir_okay=False))
+def compare(runs, output):
+    """Put RUNS side by side on one page: facts, metrics, recipe differences and overlaid curves."""
+    from .compare import write_comparison
+
+    if len(runs) < 2:
+        raise ConfigError("give at least two runs to compare (for one run: nlpzoo report RUN)", "RUNS")
+    click.echo(f"wrote {write_comparison(runs, output)}")
+
+
+# ---------------------------------------------------------------- starting
+
+
+def _starter_names() -> list[str]:
+    from .starters import STARTERS
+
+    return list(STARTERS)
+
+
+@cli.command()
+@click.argument("task", required=False, type=click.Choice(_starter_names()))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write the recipe (default TASK.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def init(task, output, force):
+    """Write a commented starter recipe for TASK; without TASK, list the tasks."""
+    from .starters import STARTERS, starter_recipe
+    from .yamlio import atomic_write
+
+    if task is None:
+        width = max(map(len, STARTERS))
+        for name, starter in STARTERS.items():
+            click.echo(f"{name:<{width}}  {starter.summary}")
+        return
+    output = output or f"{task}.yaml"
+    if os.path.exists(output) and not force:
+        raise ConfigError("already exists; choose another --output or overwrite it with --force", file=output)
+    atomic_write(output, starter_recipe(task, output))
+    click.echo(f"wrote {output}: {STARTERS[task].summary}")
+    click.echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
+
+
+# ---------------------------------------------------------------- examples at the end of every --help
+
+EXAMPLES = {
+    None: "nlpzoo init classify-bert && nlpzoo train classify-bert.yaml --run-dir runs/bert",
+    "list": "nlpzoo list 'lstm*' --kind language_model",
+    "info": "nlpzoo info word2vec",
+    "plugins": "nlpzoo plugins",
+    "validate": "nlpzoo validate recipes/lstm-lm-wiki.yaml --set train.epochs=1",
+    "assets": "nlpzoo assets --install-missing",
+    "train": "nlpzoo train recipes/lstm-classifier-rt.yaml --run-dir runs/rt --set train.epochs=1",
+    "evaluate": "nlpzoo evaluate runs/w2v --pairs my-pairs.tsv --analogies my-analogies.txt",
+    "predict": 'nlpzoo predict runs/rt "a gorgeous, witty, seductive movie"',
+    "generate": 'nlpzoo generate runs/lm --prompt "the history of" --temperature 0.8 --top-p 0.9',
+    "sample": "nlpzoo sample runs/gan -n 64 -o digits.png",
+    "neighbors": "nlpzoo neighbors runs/w2v science -k 5",
+    "augment": 'echo "the movie was quick and funny" | nlpzoo augment \'{name: eda, alpha: 0.1}\' -n 4 --explain',
+    "schedule": "nlpzoo schedule '{name: cosine-warmup, warmup: 0.1}' --steps 1000 --lr 3e-4 -o lr.png",
+    "report": "nlpzoo report runs/rt && xdg-open runs/rt/report.html",
+    "runs": "nlpzoo runs runs/",
+    "compare": "nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html",
+    "init": "nlpzoo init word2vec -o w2v.yaml",
+}
+
+
+def _add_examples(group: click.Group) -> None:
+    """Every --help ends with an example: click prints the epilog last; \\b keeps its line as written."""
+    if EXAMPLES.get(None):
+        group.epilog = f"\b\nExample:\n  {EXAMPLES[None]}"
+    for name, command in group.commands.items():
+        if name in EXAMPLES and not command.epilog:
+            command.epilog = f"\b\nExample:\n  {EXAMPLES[name]}"
+
+
+_add_examples(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; plugins may add commands first."""
     try:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..report import finish_run
 from ..yamlio import atomic_write
 from .run import AugmentPipeline, Run, derive_seed, seed_everything, train_config
 
@@ -125,5 +126,6 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
         info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     seconds=round(time.time() - started, 3), metrics=metrics)
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
+        finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # model card, report.html
     run.barrier()
     return metrics
