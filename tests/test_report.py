@@ -113,6 +113,21 @@ def test_runs_shows_the_device_a_run_recorded(runs, cli, tmp_path):
     assert line.startswith("on-gpu ") and line.split()[-1] == "cuda:0"
 
 
+def test_a_run_still_training_gets_a_page_and_a_row_too(runs, cli, tmp_path):
+    copy = tmp_path / "training"
+    shutil.copytree(runs[0], copy, ignore=shutil.ignore_patterns("checkpoints", "model", "report.html", "metrics.json"))
+    info = json.loads((copy / "run.json").read_text())
+    for key in ("finished", "seconds", "metrics"):
+        info.pop(key)
+    (copy / "run.json").write_text(json.dumps({**info, "status": "running"}))
+    done = cli("report", str(copy))
+    assert done.returncode == 0, done.stderr
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert "No metrics yet (the run has not finished)." in page and "<h2>Evaluations during training</h2>" in page
+    line = cli("runs", str(tmp_path)).stdout.strip().splitlines()[1].split()
+    assert line[:2] == ["training", "running"] and line[4] == "-"  # no key metric yet; the time runs from its start
+
+
 def test_runs_in_an_empty_or_missing_folder(cli, tmp_path):
     assert cli("runs", str(tmp_path)).stdout.strip() == f"no runs in {tmp_path}"
     done = cli("runs", str(tmp_path / "nowhere"))
