@@ -89,6 +89,9 @@ def load_component(cls: type, directory: Path):
         raise ConfigError(f"holds a {saved}, not a {target_of(cls)}", file=str(directory / SAVED_SPEC))
     params = {k: v for k, v in record["spec"].items() if k != "name"}
     built = {k: _rebuilt(v, build) for k, v in params.items()}
+    for key in cls.initialised_from:
+        if key in built:
+            built[key] = str(directory)
     component = cls(**built)
     component.load_state(directory)
     return component

@@ -10,6 +10,9 @@
 
 Installed with nlpzoo as a pytest plugin, it also provides the ``nlpzoo_isolated`` fixture: a fresh
 plugin manager holding only the plugins a test adds, restored afterwards.
+
+``simulated_gpu()`` trains and runs a torch component as if on a GPU, on the CPU: device mistakes
+(a batch, noise or prompt left on the CPU) fail as they would on CUDA. See :mod:`nlpzoo.simulated_gpu`.
 """
 from __future__ import annotations
 
@@ -19,6 +22,23 @@ import math
 import pytest
 
 from .kinds import INTERFACES
+
+__all__ = ["SimulatedGPUError", "check_component", "check_entry", "check_plugin", "nlpzoo_isolated", "simulated_gpu"]
+
+
+def simulated_gpu():
+    """A context manager: the shared loop trains on a simulated ``cuda:0`` inside it (yields that device)."""
+    from .simulated_gpu import simulated_gpu as simulated
+
+    return simulated()
+
+
+def __getattr__(name: str):
+    if name == "SimulatedGPUError":
+        from .simulated_gpu import SimulatedGPUError
+
+        return SimulatedGPUError
+    raise AttributeError(f"module 'nlpzoo.testing' has no attribute {name!r}")
 
 
 def check_plugin(name: str) -> None:
