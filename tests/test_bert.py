@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import nlpzoo
-from nlpzoo.catalog import get_catalog, reset as reset_catalog
+from nlpzoo.plugins import get_catalog, reset_catalog
 from nlpzoo.errors import AssetError
 from nlpzoo.kinds import Augmenter, Callback
 

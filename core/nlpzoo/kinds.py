@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-    from .training.run import Run
+# Saving needs the registry and ``build``, which need these interfaces: :mod:`nlpzoo.saving` installs
+# itself here when nlpzoo is imported, so that the interfaces import nothing above them.
+persistence = None
 
 
 SAVED_SPEC = "component.json"  # what Trainable.save writes beside the plugin's own files
@@ -99,16 +101,12 @@ class Trainable(Component):
 
     def save(self, directory: str | os.PathLike) -> None:
         """``component.json`` (the constructor's arguments) plus :meth:`save_state`; no pickle anywhere."""
-        from .saving import save_component
-
-        save_component(self, Path(directory))
+        persistence.save_component(self, Path(directory))
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Trainable":
         """The component saved in ``directory``, rebuilt from its arguments, with its learned state."""
-        from .saving import load_component
-
-        return load_component(cls, Path(directory))
+        return persistence.load_component(cls, Path(directory))
 
 
 class Dataset(Component, ABC):

@@ -7,9 +7,11 @@ folder never imports anything a plugin did not register.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from . import kinds
 from .errors import ConfigError
 from .kinds import SAVED_SPEC, Component, constructor_params
 
@@ -103,3 +105,6 @@ def _rebuilt(value, build):
     if isinstance(value, list):
         return [_rebuilt(v, build) for v in value]
     return value
+
+
+kinds.persistence = sys.modules[__name__]  # what Trainable.save and Trainable.load call

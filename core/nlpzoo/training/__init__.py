@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .metrics import classification_metrics
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
                           weight_decay_groups)
-    from .run import Run, derive_seed
+    from .run import Run
+    from .seeds import derive_seed
     from .task import TorchTask
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".run", "TorchTask": ".task", "classification_metrics": ".metrics",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "classification_metrics": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, NlpzooError
 from .checkpoint import Checkpointer, rng_state, set_rng_state
 from .progress import Progress, Records, Window, plot_run_curves
-from .run import derive_seed, seed_everything
+from .seeds import derive_seed, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .run import Run
     from .task import TorchTask
 
 CHECKPOINTS = "checkpoints"

@@ -9,10 +9,7 @@ import math
 import sys
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .run import Run
+from typing import Any
 
 QUIET_SECONDS = 30.0  # without a terminal, a progress line at least this often
 

@@ -5,45 +5,21 @@ benchmarks make one with :meth:`Run.standalone`. Importing this module imports n
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kinds import Augmenter, Callback
 from .config import TrainConfig
+from .seeds import derive_seed, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..kinds import Optimizer, Scheduler
     from .task import TorchTask
 
 METRICS_FILE = "metrics.jsonl"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 31-bit seed that depends on ``seed`` and ``parts`` only (stable across processes and versions)."""
-    text = "\x1f".join(map(str, (seed, *parts)))
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators (those that are installed)."""
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:  # pragma: no cover - numpy comes with every model extra
-        pass
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
 
 
 def train_config(train: TrainConfig | dict | None) -> TrainConfig:
