@@ -99,7 +99,7 @@ def test_runs_lists_status_model_dataset_metric_time_and_device(runs, cli):
         info = json.loads((run / "run.json").read_text())
         accuracy = info["metrics"]["test_accuracy"]
         assert line.split()[:6] == [run.name, "finished", "lstm-classifier", "rotten-tomatoes", "test_accuracy", f"{accuracy:.4f}"]
-        assert line.split()[-1] == "-"  # these runs recorded no device
+        assert line.split()[-1] == info.get("device", "-")  # where a torch model trained; '-' when unrecorded
     rows = json.loads(cli("runs", str(folder), "--json").stdout)
     assert [r["run"] for r in rows] == ["fast", "slow"] and all(r["seconds"] > 0 for r in rows)
 

@@ -226,7 +226,8 @@ def render_report(run: RunFolder) -> str:
     key = run.key_metric()
     facts = [("status", run.status), ("model", component(info.get("model"))), ("dataset", component(info.get("dataset"))),
              ("seed", info.get("seed", "-")), ("key metric", f"{key[0]} {fmt(key[1])}" if key else "-"),
-             ("wall time", duration(run.seconds)), ("device", run.device), ("processes", info.get("world_size", "-")),
+             ("wall time", duration(run.seconds)), ("training loop", _loop_time(info)), ("device", run.device),
+             ("processes", info.get("world_size", "-")),
              ("started", info.get("started", "-")), ("finished", info.get("finished", "-")),
              ("directory", str(run.dir.resolve()))]
     body = [f"<h1>{escape(run.name)}</h1>", _key_values(facts, "facts")]
@@ -252,6 +253,14 @@ def render_report(run: RunFolder) -> str:
              f"<pre>{escape(run.recipe_text or '(no recipe.yaml)')}</pre>"]
     body += ["<h2>Provenance</h2>", _provenance(run.provenance)]
     return page(f"nlpzoo run {run.name}", body)
+
+
+def _loop_time(info: dict) -> str:
+    """Time in the shared training loop and its speed, which torch models record."""
+    if not isinstance(info.get("train_seconds"), (int, float)):
+        return "-"
+    speed = info.get("train_examples_per_s")
+    return duration(info["train_seconds"]) + (f", {speed:,.1f} examples/s" if isinstance(speed, (int, float)) else "")
 
 
 def component(described) -> str:
