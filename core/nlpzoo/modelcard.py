@@ -119,7 +119,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
 
 def base_model(model_spec) -> dict | None:
     """The pretrained weights a model started from: hub id (when known), licence, catalogue preset."""
-    from .catalog import get_catalog
+    from .plugins import get_catalog
 
     preset_name = getattr(model_spec, "preset", None)
     params = getattr(model_spec, "params", None) or {}
@@ -158,7 +158,7 @@ def _results(metrics: dict, dataset: str) -> list[dict]:
 
 def _data_licenses(files: list[dict]) -> list[str]:
     """Licences of the catalogue's asset packages the data files came from."""
-    from .catalog import get_catalog
+    from .plugins import get_catalog
 
     found = []
     for asset in get_catalog().assets.values():
