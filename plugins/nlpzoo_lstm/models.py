@@ -76,7 +76,7 @@ class _LSTMModel:
         self.net.embedding.weight.requires_grad_(not self.freeze_embeddings)
 
     def _log_embedding(self, run: "Run") -> None:
-        # After run.fit: a fresh run's metrics.jsonl starts when the loop starts.
+        # Before the loop, beside the embedder's own records (a resumed run has them already)
         if getattr(self, "embedding_report", None):
             run.log(self.embedding_report)
 
@@ -159,8 +159,8 @@ class LSTMClassifier(_LSTMModel, Classifier):
         task = nets.ClassifierTask(self.net, self.tokenizer, (texts, [label_id[ex["label"]] for ex in train]),
                                    {k: split(k) for k in ("validation", "test")}, run=run,
                                    max_length=self.max_length, labels=self.labels)
-        metrics = run.fit(task)
         self._log_embedding(run)
+        metrics = run.fit(task)
         self.net.eval()
         return metrics
 
@@ -227,8 +227,8 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
             self._initialise_embedding(matrix)
         streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
         task = nets.LanguageModelTask(self.net, streams, run=run, bptt=self.bptt)
-        metrics = run.fit(task)
         self._log_embedding(run)
+        metrics = run.fit(task)
         self.net.eval()
         return metrics
 
