@@ -109,6 +109,12 @@ class _LSTMModel:
         self.arch = learned["arch"]
 
 
+def _has(data: dict, split: str) -> bool:
+    """A split that is there and not empty (a streamed split is there when it is given)."""
+    value = data.get(split)
+    return value is not None and (not isinstance(value, Sequence) or len(value) > 0)
+
+
 class LSTMClassifier(_LSTMModel, Classifier):
     """A (bi)LSTM text classifier: embedding (optionally from an embedder), LSTM, pooling, linear head."""
 
@@ -204,9 +210,14 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
                                          dropout=self.dropout, embedding_dropout=self.embedding_dropout,
                                          tie_weights=tie_weights)
 
-    def _stream(self, examples: Sequence):
+    def _stream(self, examples):
+        """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
         import torch
 
+        from nlpzoo.training import TokenFile
+
+        if not isinstance(examples, Sequence):  # a split read from disk as it is used: ids go to disk too
+            return TokenFile.write((ex["text"] for ex in examples), self.tokenizer.encode_batch, self.tokenizer.eos_id)
         return torch.as_tensor(self.tokenizer.stream([ex["text"] for ex in examples]), dtype=torch.long)
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -214,7 +225,11 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
 
         from . import nets
 
-        texts = [ex["text"] for ex in data["train"]]
+        streamed = not isinstance(data["train"], Sequence)
+        if streamed and self.embedder is not None:
+            raise ConfigError("initialising from an embedder needs the training texts in memory: drop the "
+                              "embedder or the dataset's stream: true", "model.embedder")
+        texts = (ex["text"] for ex in data["train"]) if streamed else [ex["text"] for ex in data["train"]]
         self.tokenizer = self._train_tokenizer(texts, run)
         torch.manual_seed(run.seed)
         matrix, _ = self._embedding_init(texts, run)
@@ -225,7 +240,8 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
         self.net = self._make_net(**self.arch)
         if matrix is not None:
             self._initialise_embedding(matrix)
-        streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
+        shards = {"train": data["train"].shard(run.rank, run.world_size)} if streamed and run.world_size > 1 else {}
+        streams = {k: self._stream(shards.get(k, data[k])) for k in ("train", "validation", "test") if _has(data, k)}
         task = nets.LanguageModelTask(self.net, streams, run=run, bptt=self.bptt)
         self._log_embedding(run)
         metrics = run.fit(task)
