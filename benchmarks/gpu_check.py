@@ -19,8 +19,8 @@ CPU with tiny settings, to check the script itself before a GPU is at hand. Part
    saved model loaded by the pipeline on the GPU;
 6. a profile of one BERT training step, eager and compiled: kernel launches and the slowest operators.
 
-Writes benchmarks/results/gpu_check.md (device, versions, every figure) and, with ``--quick``, a file
-beside it instead of overwriting it.
+Writes benchmarks/results/gpu_check.md (device, versions, every figure); ``--quick`` writes
+benchmarks/out/gpu_check_quick.md instead (a check of the script, not a result).
 """
 from __future__ import annotations
 
@@ -343,7 +343,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings, to try the script on a CPU")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
-    output = Path(args.output or RESULTS / ("gpu_check.md" if not args.quick else "gpu_check_quick.md"))
+    # a --quick check of the script is not a result: it goes to the ignored benchmarks/out/
+    output = Path(args.output or (RESULTS / "gpu_check.md" if not args.quick else HERE / "out" / "gpu_check_quick.md"))
 
     import torch
 
