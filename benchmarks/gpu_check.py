@@ -350,7 +350,7 @@ def main() -> int:
 
     check = Check(args)
     check.say("# nlpzoo on a GPU: side by side with the libraries used directly\n")
-    check.say(f"Command: `python benchmarks/gpu_check.py {' '.join(sys.argv[1:])}`  ")
+    check.say(f"Command: `{' '.join(['python benchmarks/gpu_check.py', *sys.argv[1:]])}`  ")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         check.say(f"No CUDA device here (torch {torch.__version__}, built with CUDA {torch.version.cuda}): nothing was "
                   "measured. Run this script on a machine with a GPU; `--device cpu --quick` checks the script itself.")
