@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -464,3 +465,23 @@ def test_several_augmenters_apply_in_turn(tmp_path):
 
     run = Run(tmp_path, augmenter=[Bang(), Bang()])
     assert run.augment_texts(["a"], 0) == ["a!!"] and run.augmenter.explain(["a"])[0] == ("a!!", ["bang", "bang"])
+
+
+def test_without_a_terminal_progress_is_a_line_per_log_step_on_stderr(tmp_path, capsys):
+    Run.standalone(tmp_path, train={**QUICK, "epochs": 2, "log_every": 4, "progress": True}).fit(Linear())
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.startswith("train: ")]
+    assert [line.split(",")[0] for line in lines] == ["train: step 4/24", "train: step 8/24", "train: step 12/24",
+                                                      "train: step 16/24", "train: step 20/24", "train: step 24/24"]
+    assert re.fullmatch(r"train: step 4/24, epoch 1/2, loss [\d.]+, lr [\d.e-]+, [\d.]+ ex/s, eta \d+:\d\d", lines[0])
+    assert any(line.startswith("step 12: val_loss") for line in err.splitlines())  # evaluations too
+    assert "train:" not in out  # stdout stays parseable
+
+
+def test_without_a_terminal_a_quiet_stretch_still_gets_a_line(tmp_path, capsys, monkeypatch):
+    from nlpzoo.training import progress
+
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)  # every step is "30 s after the last line"
+    Run.standalone(tmp_path, train={**QUICK, "epochs": 1, "log_every": 1000, "progress": True}).fit(Linear())
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: step")]
+    assert len(lines) == 12
