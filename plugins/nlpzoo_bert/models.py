@@ -147,7 +147,7 @@ class BertClassifier(Classifier):
         from . import hf
 
         self._require()
-        hf.save_trained(self.model, self.tokenizer, directory)
+        hf.save_trained(self.model, self.tokenizer, directory, self.max_length)
         meta = {"component": "bert-classifier", "pretrained": self.pretrained, "max_length": self.max_length,
                 "labels": self.labels, "predict_batch_size": self.predict_batch_size,
                 "predict_precision": self.predict_precision}
