@@ -204,6 +204,14 @@ def test_auto_reads_windows_and_utf16_csv_files(tmp_path):
         assert got == [{"text": "“Superb” – a must-see", "label": "5 stars"}, {"text": "naïve, clichéd", "label": "1 star"}]
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("text,label\nfine,x\n".encode("utf-8-sig"))
+    for encoding in ("auto", "utf-8"):
+        spec = {"name": "csv", "path": str(path), "encoding": encoding, "validation": 0, "test": 0}
+        assert load(spec)["train"] == [{"text": "fine", "label": "x"}]
+
+
 def test_auto_switches_encoding_at_a_late_line_that_is_not_utf8(tmp_path):
     path = tmp_path / "late.txt"
     with open(path, "wb") as fh:

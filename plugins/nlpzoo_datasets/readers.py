@@ -267,7 +267,7 @@ class CsvFile(FileDataset):
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         rows = self._rows(path, rank, world_size)
         header, _ = next(rows)
-        columns = {name.strip(): i for i, name in enumerate(header)}
+        columns = {name.strip().lstrip("\ufeff"): i for i, name in enumerate(header)}  # a BOM read as text
         for key, column in (("text_column", self.text_column), ("label_column", self.label_column)):
             if column is not None and column not in columns:
                 hint = "; set label_column: null for unlabelled text" if key == "label_column" else ""
