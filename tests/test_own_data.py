@@ -124,3 +124,36 @@ def test_data_options_are_checked_with_one_line(own, args, message, tmp_path, cl
     assert done.returncode == 1
     assert done.stderr.strip() == "nlpzoo: error: " + message.format(**values)
     assert not (tmp_path / "run").exists()
+
+
+HOW_TO = ROOT / "docs" / "how-to" / "train-on-your-own-data.md"
+QUICKER = {  # the how-to's commands, cut to a few steps
+    "bert-rotten-tomatoes": ["--set", "train.max_steps=2", "--set", "model.max_length=32", "--set", "augment=null",
+                             "--set", "dataset.limit=400"],
+    "lstm-classifier-rt": [*QUICK_LSTM, "--set", "dataset.limit=400"],
+    "word2vec-wiki": ["--set", "model.epochs=1"],
+}
+
+
+@pytest.mark.slow
+def test_the_how_to_runs_as_written(tmp_path, cli):
+    import re
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    text = HOW_TO.read_text()
+    shutil.copytree(ROOT / "recipes", tmp_path / "recipes")
+    python = "\n\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S))
+    done = subprocess.run([sys.executable, "-c", python], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    commands = [shlex.split(line) for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+                for line in block.strip().splitlines()]
+    assert len(commands) >= 4 and all(c[0] == "nlpzoo" for c in commands)
+    for command in commands:
+        extra = QUICKER[Path(command[2]).stem] + ["--set", "train.progress=false"] if command[1] == "train" else []
+        done = cli(*command[1:], *extra, cwd=str(tmp_path))
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        if command[1] == "predict":
+            assert [line.split("\t")[0] in ("1 star", "5 stars") for line in done.stdout.strip().splitlines()] == [True] * 2
