@@ -296,12 +296,13 @@ class CsvFile(FileDataset):
         bare = path.removesuffix(".gz").removesuffix(".bz2")
         delimiter = self.delimiter or ("\t" if bare.endswith((".tsv", ".tab")) else ",")
         reader = LineReader(path, self.encoding, self.max_record_bytes)
-        starts: list[tuple[int, int]] = []
+        first: list = [None]  # (number, offset) of the first line of the row being read
 
         def texts():
-            for line in reader.lines():
-                starts.append((line.number, line.offset))
-                yield line.text
+            for number, offset, text in reader.lines():
+                if first[0] is None:
+                    first[0] = (number, offset)
+                yield text
 
         previous = csv.field_size_limit(self.max_record_bytes)  # a runaway quote stops at the record limit
         rows = csv.reader(texts(), delimiter=delimiter, strict=True)
@@ -313,17 +314,16 @@ class CsvFile(FileDataset):
             if header_only:
                 return
             index = 0
-            starts.clear()
+            first[0] = None
             for row in rows:
-                first = starts[0]
-                starts.clear()
+                start, first[0] = first[0], None
                 if not row or row == [""]:
                     continue
                 if world_size == 1 or index % world_size == rank:
-                    yield row, first
+                    yield row, start
                 index += 1
         except csv.Error as exc:
-            number = starts[0][0] if starts else 1
+            number = first[0][0] if first[0] else 1
             if "field larger than field limit" in str(exc):
                 raise DataError(f"a field longer than max_record_bytes, {mib(self.max_record_bytes)} (an unclosed "
                                 "quote?); raise max_record_bytes if the file really holds such fields",

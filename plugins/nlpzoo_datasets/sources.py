@@ -15,7 +15,7 @@ import os
 import stat
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nlpzoo import ConfigError, did_you_mean
 
@@ -176,8 +176,7 @@ def byte_oriented(encoding: str) -> bool:
 # ---------------------------------------------------------------- lines
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One line: its 1-based ``number`` (None when reading started mid-file), the byte ``offset``
     where it starts, and its text with the newline kept."""
 
@@ -213,28 +212,31 @@ class LineReader:
             return
         fh = open_binary(self.path)
         number = 1 if start == 0 else None
+        limit = self.max_bytes + 1
         try:
             offset = self._seek_line(fh, start) if start else 0
-            while end is None or offset < end:
-                raw = self._readline(fh, number, offset)
+            readline = fh.readline
+            while end is None or offset < end:  # the hot loop: helpers are called on errors only
+                try:
+                    raw = readline(limit)
+                except _CORRUPT as exc:
+                    raise corrupt(self.path, exc, None if number is None else number - 1) from None
                 if not raw:
                     break
-                yield Line(number, offset, self._decode(raw, number, offset))
+                if len(raw) == limit and raw[-1] != 10:  # no newline within max_bytes + 1 bytes
+                    raise DataError(f"a line longer than max_record_bytes, {mib(self.max_bytes)}; raise "
+                                    "max_record_bytes if the file really holds such records", file=self.path,
+                                    line=self.line_at(number, offset))
+                try:
+                    text = raw.decode(self.encoding)
+                except UnicodeDecodeError:
+                    text = self._decode(raw, number, offset)
+                yield Line(number, offset, text)
                 offset += len(raw)
                 if number is not None:
                     number += 1
         finally:
             fh.close()
-
-    def _readline(self, fh, number: int | None, offset: int) -> bytes:
-        try:
-            raw = fh.readline(self.max_bytes + 1)
-        except _CORRUPT as exc:
-            raise corrupt(self.path, exc, None if number is None else number - 1) from None
-        if len(raw) > self.max_bytes and not raw.endswith(b"\n"):
-            raise DataError(f"a line longer than max_record_bytes, {mib(self.max_bytes)}; raise max_record_bytes "
-                            "if the file really holds such records", file=self.path, line=self.line_at(number, offset))
-        return raw
 
     def _seek_line(self, fh, start: int) -> int:
         """Position ``fh`` at the first line that starts at or after ``start``; that line's offset."""
