@@ -58,7 +58,7 @@ def test_the_lstm_classifier_trains_on_each_format_and_keeps_the_label_names(own
     assert record["split"] == {"method": "stratified", "seed": 0, "validation": 0.1, "test": 0.1,
                                "sizes": {"train": 240, "validation": 30, "test": 30}}
     assert set(record["labels"]) == {"1 star", "5 stars"}
-    assert json.loads((run / "model" / "config.json").read_text())["labels"] == ["1 star", "5 stars"]
+    assert nlpzoo.open_run(str(run)).model.labels == ["1 star", "5 stars"]  # the saved model keeps the names
     assert (run / "confusion_test.png").read_bytes()[:4] == b"\x89PNG"
     predicted = cli("predict", str(run), "An utterly charming film.")
     assert predicted.returncode == 0, predicted.stderr
@@ -79,7 +79,7 @@ def test_bert_fine_tunes_on_a_csv_and_transformers_sees_the_label_names(own, tmp
     assert {"test_accuracy", "test_precision_1 star", "test_recall_5 stars"} <= set(metrics)
     config = json.loads((run / "model" / "config.json").read_text())
     assert config["id2label"] == {"0": "1 star", "1": "5 stars"}
-    assert (run / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "confusion_test.png").read_bytes()[:4] == b"\x89PNG"
     texts = ["A warm, funny, beautifully acted film.", "A dull and lifeless mess."]
     predicted = cli("predict", str(run), *texts)
     ours = [line.split("\t")[0] for line in predicted.stdout.strip().splitlines()]
