@@ -19,8 +19,8 @@ CPU with tiny settings, to check the script itself before a GPU is at hand. Part
    saved model loaded by the pipeline on the GPU;
 6. a profile of one BERT training step, eager and compiled: kernel launches and the slowest operators.
 
-Writes benchmarks/results/gpu_check.md (device, versions, every figure) and, with ``--quick``, a file
-beside it instead of overwriting it.
+Writes benchmarks/results/gpu_check.md (device, versions, every figure); ``--quick`` writes
+benchmarks/out/gpu_check_quick.md instead (a check of the script, not a result).
 """
 from __future__ import annotations
 
@@ -343,13 +343,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings, to try the script on a CPU")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
-    output = Path(args.output or RESULTS / ("gpu_check.md" if not args.quick else "gpu_check_quick.md"))
+    # a --quick check of the script is not a result: it goes to the ignored benchmarks/out/
+    output = Path(args.output or (RESULTS / "gpu_check.md" if not args.quick else HERE / "out" / "gpu_check_quick.md"))
 
     import torch
 
     check = Check(args)
     check.say("# nlpzoo on a GPU: side by side with the libraries used directly\n")
-    check.say(f"Command: `python benchmarks/gpu_check.py {' '.join(sys.argv[1:])}`  ")
+    check.say(f"Command: `{' '.join(['python benchmarks/gpu_check.py', *sys.argv[1:]])}`  ")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         check.say(f"No CUDA device here (torch {torch.__version__}, built with CUDA {torch.version.cuda}): nothing was "
                   "measured. Run this script on a machine with a GPU; `--device cpu --quick` checks the script itself.")

@@ -115,7 +115,8 @@ def test_a_name_nlpzoo_registers_keeps_its_meaning_when_a_plugin_registers_it_to
     registry = nlpzoo_isolated.registry
     assert registry.get("augmenter", "swap").provider == "augment"
     assert registry.get("augmenter", "guest:swap").provider == "guest"
-    warning, = nlpzoo_isolated.shadowed()
+    (providers, warning), = nlpzoo_isolated.shadowed()
+    assert providers == ["augment", "guest"]
     assert "means augment:swap, nlpzoo's own" in warning and "guest:swap" in warning and "prefer" in warning
 
 

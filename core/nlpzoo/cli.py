@@ -201,7 +201,7 @@ def plugins(check):
     shadowed = manager.shadowed()
     if shadowed:
         click.echo("names registered by more than one plugin:")
-        for line in shadowed:
+        for _, line in shadowed:
             click.echo(f"  {line}")
     failed = [r.name for r in rows if r.status == "failed"]
     if failed:

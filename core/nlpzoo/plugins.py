@@ -295,8 +295,8 @@ class PluginManager:
             self._catalog = cat
         return self._catalog
 
-    def shadowed(self) -> list[str]:
-        """One line per name that two plugins register, saying which one a bare name means and how to pick."""
+    def shadowed(self) -> list[tuple[list[str], str]]:
+        """``(providers, line)`` per name several plugins register: which one the bare name means, how to pick."""
         lines = []
         for (kind, name), entries in sorted(self.registry.entries.items()):
             if len(entries) < 2:
@@ -311,8 +311,8 @@ class PluginManager:
             else:
                 means = "is ambiguous"
             others = ", ".join(f"{p}:{name}" for p in providers)
-            lines.append(f"{kind} {name!r} is registered by {', '.join(providers)}: the bare name {means}; write "
-                         f"one of {others}, or set 'prefer: {{{kind}/{name}: <provider>}}' in a catalogue")
+            lines.append((providers, f"{kind} {name!r} is registered by {', '.join(providers)}: the bare name {means}; "
+                                     f"write one of {others}, or set 'prefer: {{{kind}/{name}: <provider>}}' in a catalogue"))
         return lines
 
     def unknown(self, kinds: tuple[str, ...], name: str, loc: str = "") -> UnknownComponent:

@@ -53,6 +53,13 @@ def check_plugin(name: str) -> None:
     assert entries or health.presets, f"plugin {name!r} registered nothing"
     for entry in entries:
         check_entry(entry)
+    import warnings
+
+    for providers, line in manager.shadowed():
+        if name in providers:
+            warnings.warn(line, stacklevel=2)
+    for warning in health.warnings:
+        warnings.warn(f"plugin {name!r}: {warning}", stacklevel=2)
 
 
 def check_entry(entry) -> None:

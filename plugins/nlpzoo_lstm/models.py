@@ -76,7 +76,7 @@ class _LSTMModel:
         self.net.embedding.weight.requires_grad_(not self.freeze_embeddings)
 
     def _log_embedding(self, run: "Run") -> None:
-        # After run.fit: a fresh run's metrics.jsonl starts when the loop starts.
+        # Before the loop, beside the embedder's own records (a resumed run has them already)
         if getattr(self, "embedding_report", None):
             run.log(self.embedding_report)
 
@@ -107,6 +107,12 @@ class _LSTMModel:
 
     def _restore(self, learned: dict) -> None:
         self.arch = learned["arch"]
+
+
+def _has(data: dict, split: str) -> bool:
+    """A split that is there and not empty (a streamed split is there when it is given)."""
+    value = data.get(split)
+    return value is not None and (not isinstance(value, Sequence) or len(value) > 0)
 
 
 class LSTMClassifier(_LSTMModel, Classifier):
@@ -159,8 +165,8 @@ class LSTMClassifier(_LSTMModel, Classifier):
         task = nets.ClassifierTask(self.net, self.tokenizer, (texts, [label_id[ex["label"]] for ex in train]),
                                    {k: split(k) for k in ("validation", "test")}, run=run,
                                    max_length=self.max_length, labels=self.labels)
-        metrics = run.fit(task)
         self._log_embedding(run)
+        metrics = run.fit(task)
         self.net.eval()
         return metrics
 
@@ -204,9 +210,14 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
                                          dropout=self.dropout, embedding_dropout=self.embedding_dropout,
                                          tie_weights=tie_weights)
 
-    def _stream(self, examples: Sequence):
+    def _stream(self, examples):
+        """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
         import torch
 
+        from nlpzoo.training import TokenFile
+
+        if not isinstance(examples, Sequence):  # a split read from disk as it is used: ids go to disk too
+            return TokenFile.write((ex["text"] for ex in examples), self.tokenizer.encode_batch, self.tokenizer.eos_id)
         return torch.as_tensor(self.tokenizer.stream([ex["text"] for ex in examples]), dtype=torch.long)
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -214,7 +225,11 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
 
         from . import nets
 
-        texts = [ex["text"] for ex in data["train"]]
+        streamed = not isinstance(data["train"], Sequence)
+        if streamed and self.embedder is not None:
+            raise ConfigError("initialising from an embedder needs the training texts in memory: drop the "
+                              "embedder or the dataset's stream: true", "model.embedder")
+        texts = (ex["text"] for ex in data["train"]) if streamed else [ex["text"] for ex in data["train"]]
         self.tokenizer = self._train_tokenizer(texts, run)
         torch.manual_seed(run.seed)
         matrix, _ = self._embedding_init(texts, run)
@@ -225,10 +240,11 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
         self.net = self._make_net(**self.arch)
         if matrix is not None:
             self._initialise_embedding(matrix)
-        streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
+        shards = {"train": data["train"].shard(run.rank, run.world_size)} if streamed and run.world_size > 1 else {}
+        streams = {k: self._stream(shards.get(k, data[k])) for k in ("train", "validation", "test") if _has(data, k)}
         task = nets.LanguageModelTask(self.net, streams, run=run, bptt=self.bptt)
-        metrics = run.fit(task)
         self._log_embedding(run)
+        metrics = run.fit(task)
         self.net.eval()
         return metrics
 

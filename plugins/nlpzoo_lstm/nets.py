@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nlpzoo.training import (TorchTask, classification_metrics, device_of, evaluating, length_bucketed_batches,
-                             longest_first_batches, on_device_of, pad_sequences)
+from nlpzoo.training import (TokenFile, TorchTask, classification_metrics, device_of, evaluating,
+                             length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences)
 
 
 # -- networks ------------------------------------------------------------------------------------
@@ -147,10 +147,31 @@ def net_classes(net: nn.Module) -> int:
 
 
 # -- language-model data and task ---------------------------------------------------------------
-def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``."""
+def batchify(stream, batch_size: int):
+    """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``: a view of a tensor, or
+    rows read window by window from a :class:`~nlpzoo.training.TokenFile`."""
+    if isinstance(stream, TokenFile):
+        return stream.rows(batch_size)
     n = stream.numel() // batch_size
     return stream[: n * batch_size].view(batch_size, n)
+
+
+class Windows(Sequence):
+    """The training windows of one epoch, made when the loop asks for one: ``(inputs, targets, number)``."""
+
+    def __init__(self, data, offset: int, bptt: int, epoch: int):
+        self.data, self.bptt, self.epoch = data, bptt, epoch
+        self.starts = range(offset, data.shape[1] - 1, bptt)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int):
+        start = self.starts[i]
+        t = min(self.bptt, self.data.shape[1] - 1 - start)
+        both = self.data[:, start:start + t + 1]  # one read: inputs and their next tokens
+        # the window's number is a plain int: reading it costs no copy back from the device
+        return both[:, :-1], both[:, 1:], self.epoch * 1_000_000 + i
 
 
 class LanguageModelTask(TorchTask):
@@ -171,14 +192,11 @@ class LanguageModelTask(TorchTask):
         self._state = None
         self._last = -2
 
-    def train_batches(self, epoch: int):
+    def train_batches(self, epoch: int) -> Windows:
         data = batchify(self.streams["train"], self.batch_size_)  # (B, N)
         # A different cut into windows each epoch, the same for the same epoch.
         offset = int(np.random.default_rng([self.seed, epoch]).integers(0, self.bptt))
-        for i, start in enumerate(range(offset, data.shape[1] - 1, self.bptt)):
-            t = min(self.bptt, data.shape[1] - 1 - start)
-            # the window's number is a plain int: reading it costs no copy back from the device
-            yield data[:, start:start + t], data[:, start + 1:start + 1 + t], epoch * 1_000_000 + i
+        return Windows(data, offset, self.bptt, epoch)
 
     def on_epoch_start(self, epoch: int) -> None:
         self._state = None
@@ -215,8 +233,7 @@ class LanguageModelTask(TorchTask):
 def stream_nll(net: nn.Module, stream: torch.Tensor, batch_size: int, bptt: int) -> tuple[float, int]:
     """Summed negative log-likelihood of every next token of ``stream``, and how many were scored."""
     data = batchify(stream, batch_size)
-    windows = ((data[:, s:s + t], data[:, s + 1:s + 1 + t])
-               for s in range(0, data.shape[1] - 1, bptt) for t in [min(bptt, data.shape[1] - 1 - s)])
+    windows = ((w[:, :-1], w[:, 1:]) for w in (data[:, s:s + bptt + 1] for s in range(0, data.shape[1] - 1, bptt)))
     state, total, count = None, None, 0
     with evaluating(net):
         for x, y in on_device_of(net, windows):

@@ -23,9 +23,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
     from .seeds import derive_seed
     from .task import TorchTask
+    from .tokens import TokenFile
 
 __all__ = [
     "Run",
+    "TokenFile",
     "TorchTask",
     "TrainConfig",
     "atomic_write",
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "classification_metrics": ".metrics",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "classification_metrics": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",

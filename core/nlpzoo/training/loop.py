@@ -10,6 +10,7 @@ computed and read every ``log_every`` steps (or every step when callbacks want t
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import dataclasses
 import math
@@ -196,7 +197,8 @@ class Trainer:
                 np.random.seed(seed)
                 torch.manual_seed(seed)
                 batches = self.task.train_batches(epoch)
-                batches = batches if isinstance(batches, (list, tuple)) else list(batches)
+                # a Sequence (a list, or batches read on demand from disk) is kept as it is
+                batches = batches if isinstance(batches, collections.abc.Sequence) else list(batches)
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)

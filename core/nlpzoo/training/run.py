@@ -54,34 +54,49 @@ class AugmentPipeline(Augmenter):
 
 
 class MetricsLog:
-    """``metrics.jsonl``: one JSON object per line, appended and flushed; only the main process writes."""
+    """``metrics.jsonl``: one JSON object per line, appended and flushed; only the main process writes.
 
-    def __init__(self, path: Path, enabled: bool):
-        self.path, self.enabled = path, enabled
+    A resumed run holds what it logs before the loop starts (an embedder trained again), because the
+    file already has those records from the first process: :meth:`start` then drops the repetition.
+    """
+
+    def __init__(self, path: Path, enabled: bool, resuming: bool = False):
+        self.path, self.enabled, self.resuming = path, enabled, resuming
         self._fh = None
-        self._this_process: list[dict] = []  # logged before the loop started (e.g. an embedder's own training)
+        self._this_process: list[dict] = []
+        self._started = False
 
     def start(self, keep_until: int | None) -> None:
-        """Begin writing: a fresh file, or (resuming) the records up to step ``keep_until``."""
+        """Begin the loop's records: after what this process logged, or (resuming) after step ``keep_until``."""
         if not self.enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in self.read() if keep_until is not None and r.get("step", 0) <= keep_until]
-        kept += [r for r in self._this_process if r not in kept]
+        if keep_until is None:
+            kept = list(self._this_process)
+        else:
+            kept = [r for r in self.read() if r.get("step", 0) <= keep_until]
         from ..yamlio import atomic_write
 
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self.close()
+        self._started = True
+
+    def finish(self) -> None:
+        """A resumed run that never reached a loop (nothing to resume from) keeps what it logged, anew."""
+        if self.enabled and self.resuming and not self._started and self._this_process:
+            self.start(None)
 
     def write(self, record: dict) -> None:
         if not self.enabled:
             return
+        self._this_process.append(record)
+        if self.resuming and not self._started:
+            return  # held until the loop says where the first process stopped
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
-        self._this_process.append(record)
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
@@ -175,7 +190,7 @@ class Run:
         self.peak_memory: dict[str, float] = {}
         self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
         self._log_step = 0
-        self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main)
+        self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main, resuming=resume)
 
     @classmethod
     def standalone(cls, directory: str | os.PathLike, seed: int = 0, train: dict | TrainConfig | None = None,

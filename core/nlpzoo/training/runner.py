@@ -136,6 +136,7 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
             record["resumed_from"] = first
         atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
     metrics = dict(model.fit(data, run) or {})
+    run.metrics.finish()
     if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
         info.update(device=str(run.device), **run.training_time)
         metrics.update(run.peak_memory)
