@@ -198,3 +198,18 @@ def test_word2vec_trains_on_a_streamed_corpus_with_flat_peak_memory(tmp_path):
     assert provenance["dataset"]["stream"] is True
     # Held in memory, the token lists alone grow by about 12 bytes per byte of text (70+ MiB here).
     assert peaks[8] - peaks[2] < 24 << 20, {k: v >> 20 for k, v in peaks.items()}
+
+
+@pytest.mark.slow
+def test_the_lstm_language_model_trains_on_a_streamed_text_file(tmp_path, cli):
+    lee = nlpzoo.build("lee", "dataset").load()
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("".join(ex["text"] + "\n" for split in lee.values() for ex in split))
+    run = tmp_path / "run"
+    done = cli("train", str(ROOT / "recipes" / "lstm-lm-wiki.yaml"), "--data", str(corpus), "--run-dir", str(run),
+               "--set", "dataset.stream=true", "--set", "model.embedder=null", "--set", "train.max_steps=3",
+               "--set", "train.progress=false", "--set", "model.vocab_size=2000")
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_tokens"] > 2000 and metrics["test_perplexity"] > 1
+    assert json.loads((run / "provenance.json").read_text())["dataset"]["stream"] is True
