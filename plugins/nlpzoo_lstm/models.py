@@ -243,6 +243,7 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
         shards = {"train": data["train"].shard(run.rank, run.world_size)} if streamed and run.world_size > 1 else {}
         streams = {k: self._stream(shards.get(k, data[k])) for k in ("train", "validation", "test") if _has(data, k)}
         task = nets.LanguageModelTask(self.net, streams, run=run, bptt=self.bptt)
+        task.shards_itself = bool(shards)  # each process read its own shard of the stream
         self._log_embedding(run)
         metrics = run.fit(task)
         self.net.eval()

@@ -148,7 +148,7 @@ class Trainer:
             raise ConfigError("the task made no training batches for the first epoch (is the training split empty?)",
                               "train")
         # every epoch has as many batches as the first (a task's batches depend on the epoch only by order)
-        self.steps_per_epoch = math.ceil(n / (self.world * cfg.grad_accum)) if n else 0
+        self.steps_per_epoch = math.ceil(len(self._shard(n)) / cfg.grad_accum) if n else 0
         if saved is not None and not n:
             self.steps_per_epoch = int(saved.get("steps_per_epoch") or 0)
         total = cfg.epochs * self.steps_per_epoch
@@ -209,11 +209,27 @@ class Trainer:
         """This process's batch indices for an epoch of ``n`` batches.
 
         The epoch is rounded up to a multiple of (processes x ``grad_accum``) by repeating its first
-        batches, as DDP's samplers do, so every process takes the same number of whole steps.
+        batches, as DDP's samplers do, so every process takes the same number of whole steps. A task
+        whose batches are already this process's share keeps them all, cut to the smallest share.
         """
-        span = self.world * self.cfg.grad_accum
+        k = self.cfg.grad_accum
+        if getattr(self.task, "shards_itself", False):
+            n = self._smallest_share(n)
+            return [i % n for i in range(math.ceil(n / k) * k)] if n else []
+        span = self.world * k
         total = math.ceil(n / span) * span
         return [i % n for i in range(self.rank, total, self.world)]
+
+    def _smallest_share(self, n: int) -> int:
+        """The fewest batches any process has: streamed shards differ in size, and DDP steps together."""
+        if self.world == 1:
+            return n
+        import torch
+        import torch.distributed as dist
+
+        count = torch.tensor([n], device=self.device if self.device.type != "cpu" else "cpu")
+        dist.all_reduce(count, op=dist.ReduceOp.MIN)
+        return int(count.item())
 
     # ------------------------------------------------------------ the loop
 

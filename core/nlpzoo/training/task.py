@@ -26,6 +26,9 @@ class TorchTask(ABC):
 
     stages: ClassVar[tuple[str, ...]] = ("model",)
     nets: dict[str, "torch.nn.Module"]
+    #: True when ``train_batches`` already gives this process's share (a corpus streamed by shards): the
+    #: loop then takes every batch, as many in every process as the smallest share has
+    shards_itself: bool = False
 
     @abstractmethod
     def train_batches(self, epoch: int) -> Iterable[Any]:
