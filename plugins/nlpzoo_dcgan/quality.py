@@ -9,6 +9,7 @@ takes all).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -70,7 +71,9 @@ def judge_outputs(judge: Judge, images01: torch.Tensor, batch_size: int = 500) -
     """Features ``(n, 64)`` and class probabilities ``(n, K)`` of float images in [0, 1] (on any device)."""
     where = device_of(judge)
     feats, probs = [], []
-    with evaluating(judge), torch.autocast(where.type, enabled=False):  # full precision inside a bf16 loop
+    full_precision = torch.autocast(where.type, enabled=False) if torch.amp.is_autocast_available(where.type) \
+        else contextlib.nullcontext()  # even inside a bf16 training loop
+    with evaluating(judge), full_precision:
         for i in range(0, len(images01), batch_size):
             f = judge.body(images01[i:i + batch_size].to(where).float())  # (b, 64)
             feats.append(f.double().cpu().numpy())
