@@ -283,7 +283,10 @@ class DCGAN(GAN):
             return {}
         where = device_of(self.generator)
         x = to_signed(real.images)  # (n, C, H, W) in [-1, 1], on the CPU
-        y = torch.from_numpy(real.labels) if self.num_classes and real.labels is not None else self._labels_for(len(x))
+        y = self._labels_for(len(x))  # cycled through the classes, unless the images say theirs
+        if self.num_classes and real.labels is not None:
+            same = real.classes == self.classes
+            y = torch.from_numpy(real.labels) if same else self._labels_for(len(x), [real.classes[i] for i in real.labels])
         z = noise(len(x), self.latent, seed=self.grid_seed + 7, device=where)
         with torch.no_grad(), evaluating(self.generator, self.discriminator), _batch_statistics(self.discriminator):
             loss_d, loss_g, real_logits, fake_logits = gan_losses(
