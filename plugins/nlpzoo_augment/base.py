@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 from typing import ClassVar
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Augmenter
+from nlpzoo import ConfigError
+from nlpzoo import Augmenter
 
 from nlpzoo.rng import HashRandom
 from .text import STOP_WORDS, Sentence

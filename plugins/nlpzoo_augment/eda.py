@@ -10,7 +10,7 @@ import math
 import random
 from hashlib import blake2b as _blake2b
 
-from nlpzoo.errors import ConfigError
+from nlpzoo import ConfigError
 
 from .base import WordAugmenter, check_min, check_rate, count, replaceable
 from nlpzoo.rng import WORDS, block, child, seeded

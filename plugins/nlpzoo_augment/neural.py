@@ -9,15 +9,15 @@ from __future__ import annotations
 import random
 import threading
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Embedder
+from nlpzoo import ConfigError
+from nlpzoo import Embedder
 
 from .base import WordAugmenter, check_min, check_rate, count
 from .text import STOP_WORDS, Sentence, match_case
 
 
 def _open_model(run: str):
-    from nlpzoo.runs import open_run
+    from nlpzoo import open_run
 
     return open_run(run).model
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Augmenter
+from nlpzoo import ConfigError
+from nlpzoo import Augmenter
 
 from .base import SeededAugmenter
 from nlpzoo.rng import child as child_rng

@@ -16,7 +16,7 @@ import os
 import re
 import threading
 
-from nlpzoo.errors import MissingDependency
+from nlpzoo import MissingDependency
 
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 

@@ -1,7 +1,7 @@
 """Optimizers: thin, validated front ends to ``torch.optim`` (imported only in ``create``)."""
 from __future__ import annotations
 
-from nlpzoo.kinds import Optimizer
+from nlpzoo import Optimizer
 
 
 def _fused_ok(params) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from nlpzoo.kinds import Scheduler
+from nlpzoo import Scheduler
 
 
 def _warmup_steps(warmup: float, total_steps: int) -> int:

@@ -162,39 +162,154 @@ def set_rng_state(state: dict) -> None:
 
 
 def write_folder(root: Path, name: str, files: dict[str, bytes | str | dict]) -> Path:
-    """Write ``files`` into ``root/name`` via a temporary folder and a rename."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Write ``files`` into ``root/name`` via a temporary folder and a rename.
+
+    A full or read-only disk raises one :class:`~nlpzoo.NlpzooError` naming the folder; the
+    temporary folder is removed, so the checkpoints published before are untouched.
+    """
+    from ..errors import NlpzooError
+
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for fname, content in files.items():
-        if isinstance(content, dict):
-            save_tensors(content, tmp / fname)
-        else:
-            (tmp / fname).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    final = root / name
-    if final.exists():  # left by a run killed after the rename but before latest.json named it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for fname, content in files.items():
+            if isinstance(content, dict):
+                save_tensors(content, tmp / fname)
+            else:
+                (tmp / fname).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        final = root / name
+        if final.exists():  # left by a run killed after the rename but before latest.json named it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except Exception as exc:
+        if not (isinstance(exc, OSError) or type(exc).__name__ == "SafetensorError"):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        pointer = read_latest(root) if (root / LATEST).exists() else None
+        kept = f"the last good checkpoint ({pointer['last']}) is intact" if pointer else "no checkpoint was written yet"
+        raise NlpzooError(f"cannot write checkpoint {root / name}: {reason}; {kept}") from None
     return final
 
 
 def read_latest(root: Path) -> dict | None:
+    """``latest.json``, checked: the folders it names must be inside ``root``."""
+    from ..errors import NlpzooError
+
+    path = root / LATEST
     try:
-        return json.loads((root / LATEST).read_text(encoding="utf-8"))
+        pointer = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except ValueError as exc:
-        from ..errors import NlpzooError
-
-        raise NlpzooError(f"{root / LATEST}: unreadable ({exc}); delete the checkpoints folder to start over") from None
+    except (OSError, ValueError) as exc:
+        raise NlpzooError(f"{path}: unreadable ({exc}); delete the checkpoints folder to start over") from None
+    if not isinstance(pointer, dict) or not isinstance(pointer.get("last"), str):
+        raise NlpzooError(f"{path}: expected a mapping naming the 'last' checkpoint folder; delete the checkpoints "
+                          "folder to start over")
+    for key in ("last", "best"):
+        name = pointer.get(key)
+        if name is not None and (not isinstance(name, str) or Path(name).name != name or name in ("", ".", "..")):
+            raise NlpzooError(f"{path}: {key!r} must name a folder inside {root}, got {name!r}")
+    return pointer
 
 
 def publish(root: Path, pointer: dict) -> None:
-    """Make ``pointer`` the current checkpoint, then delete folders it no longer names."""
+    """Make ``pointer`` the current checkpoint, then delete the folders this process no longer needs.
+
+    A temporary folder of another live process is left alone; those of dead processes are removed.
+    """
     atomic_write(root / LATEST, json.dumps(pointer, indent=1))
     keep = {v for v in pointer.values() if isinstance(v, str)}
     for child in root.iterdir():
-        if child.is_dir() and child.name not in keep:
-            shutil.rmtree(child, ignore_errors=True)
+        if not child.is_dir() or child.name in keep:
+            continue
+        if child.name.startswith(".tmp-") and _alive(child.name.rpartition("-")[2]):
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether process ``pid`` (another than this one) still runs."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+# ---------------------------------------------------------------- the loop's checkpoints
+
+
+class Checkpointer:
+    """``checkpoints/``: the newest step's whole training state and the best weights so far.
+
+    ``save`` writes ``step-N/`` (networks, the JSON state and its tensors) and then points
+    ``latest.json`` at it; ``save_best`` writes ``best-N/`` (networks and metrics). Only the main
+    process writes; every process reads on resume.
+    """
+
+    STATE_PARTS = ("optimizers", "schedulers", "rng", "window", "task", "average")
+
+    def __init__(self, root: Path, writes: bool):
+        self.root, self.writes = Path(root), writes
+
+    def save(self, step: int, nets: dict, state: dict, best_step: int | None) -> None:
+        if not self.writes:
+            return
+        tensors, aliases = module_tensors(nets)
+        other: dict = {}
+        record = {k: split_tensors(v, other) if k in self.STATE_PARTS else v for k, v in state.items()}
+        record["aliases"] = aliases
+        name = f"step-{step:08d}"
+        write_folder(self.root, name, {"nets.safetensors": tensors, "state.safetensors": other,
+                                       "state.json": json.dumps(record, indent=1)})
+        publish(self.root, {"last": name, "best": self.best_name(best_step) if best_step is not None else None,
+                            "step": step})
+
+    def load(self) -> dict | None:
+        """The newest state (with ``nets``: the network tensors), or None when there is no checkpoint."""
+        from ..errors import NlpzooError
+
+        pointer = read_latest(self.root)
+        if pointer is None:
+            return None
+        folder = self.root / pointer["last"]
+        try:
+            state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+            tensors = load_tensors(folder / "state.safetensors")
+            nets = load_tensors(folder / "nets.safetensors")
+        except (OSError, ValueError) as exc:
+            raise NlpzooError(f"checkpoint {folder} is unreadable ({exc}); delete {self.root} to start over") from None
+        except Exception as exc:
+            if type(exc).__name__ != "SafetensorError":
+                raise
+            raise NlpzooError(f"checkpoint {folder} is corrupt ({exc}); delete {self.root} to start over") from None
+        if not isinstance(state, dict) or not isinstance(state.get("loop"), dict):
+            raise NlpzooError(f"{folder / 'state.json'}: expected the loop state; delete {self.root} to start over")
+        state = {k: join_tensors(v, tensors) if k in self.STATE_PARTS else v for k, v in state.items()}
+        state["nets"], state["folder"] = nets, str(folder)
+        return state
+
+    @staticmethod
+    def best_name(step: int) -> str:
+        return f"best-{step:08d}"
+
+    def save_best(self, step: int, nets: dict, metrics: dict) -> None:
+        if not self.writes:
+            return
+        tensors, aliases = module_tensors(nets)
+        write_folder(self.root, self.best_name(step), {
+            "nets.safetensors": tensors,
+            "best.json": json.dumps({"step": step, "metrics": metrics, "aliases": aliases}, indent=1)})
+
+    def load_best(self, step: int, nets: dict) -> None:
+        folder = self.root / self.best_name(step)
+        meta = json.loads((folder / "best.json").read_text(encoding="utf-8"))
+        load_modules(nets, load_tensors(folder / "nets.safetensors"), meta.get("aliases", {}))

@@ -4,7 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..errors import ConfigError
+import re
+
+from ..errors import ConfigError, did_you_mean
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass
@@ -17,6 +21,9 @@ class TrainConfig:
     clip_grad_norm: float | None = 1.0
     weight_decay: float = 0.0  # applied by parameter_groups, not on biases and norms; 0: the optimizer's own
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU, weights stay fp32
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:1, mps
+    compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile each network
+    max_minutes: float | None = None  # stop after the step that passes this much training time (not reproducible)
     eval_every: int | None = None  # optimizer steps between evaluations; default once per epoch
     log_every: int = 10
     metric: str = "loss"  # the validation metric that picks the best checkpoint
@@ -39,5 +46,10 @@ class TrainConfig:
             minimum = 0 if key == "epochs" else 1
             if getattr(self, key) < minimum:
                 raise ConfigError(f"expected at least {minimum}, got {getattr(self, key)}", f"train.{key}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ConfigError(f"expected auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}"
+                              f"{did_you_mean(self.device, DEVICES)}", "train.device")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"expected a positive number of minutes, got {self.max_minutes}", "train.max_minutes")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"expected a decay between 0 and 1 (e.g. 0.998), or null for none, got {self.ema}", "train.ema")
