@@ -149,11 +149,11 @@ class DCGAN(GAN):
         """Images from CPU noise ``(n, latent)`` and class ids, computed where the generator lives."""
         import torch
 
-        from nlpzoo.training import device_of, evaluating
+        from nlpzoo.training import evaluating, on_device_of
 
-        where = device_of(self.generator)
         with torch.no_grad(), evaluating(self.generator):
-            out = self.generator(z.to(where), None if labels is None else labels.to(where))  # (n, C, H, W)
+            z, labels = next(on_device_of(self.generator, [(z, labels)]))
+            out = self.generator(z, labels)  # (n, C, H, W)
         return ((out.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu().numpy()
 
     # ------------------------------------------------------------ drawing
@@ -271,7 +271,7 @@ class DCGAN(GAN):
         against the current discriminator."""
         import torch
 
-        from nlpzoo.training import device_of, evaluating
+        from nlpzoo.training import evaluating, on_device_of
 
         from .imageset import as_image_set
         from .nets import noise
@@ -281,16 +281,16 @@ class DCGAN(GAN):
         real = as_image_set(examples)
         if len(real) == 0:
             return {}
-        where = device_of(self.generator)
         x = to_signed(real.images)  # (n, C, H, W) in [-1, 1], on the CPU
         y = self._labels_for(len(x))  # cycled through the classes, unless the images say theirs
         if self.num_classes and real.labels is not None:
             same = real.classes == self.classes
             y = torch.from_numpy(real.labels) if same else self._labels_for(len(x), [real.classes[i] for i in real.labels])
-        z = noise(len(x), self.latent, seed=self.grid_seed + 7, device=where)
+        z = noise(len(x), self.latent, seed=self.grid_seed + 7)
         with torch.no_grad(), evaluating(self.generator, self.discriminator), _batch_statistics(self.discriminator):
-            loss_d, loss_g, real_logits, fake_logits = gan_losses(
-                self.generator, self.discriminator, x.to(where), None if y is None else y.to(where), z, self.loss)
+            x_on, y_on, z_on = next(on_device_of(self.generator, [(x, y, z)]))
+            loss_d, loss_g, real_logits, fake_logits = gan_losses(self.generator, self.discriminator, x_on, y_on, z_on,
+                                                                  self.loss)
         out = {"loss": float(loss_g), "loss_d": float(loss_d), "loss_g": float(loss_g),
                "d_real": float(torch.sigmoid(real_logits.float()).mean()),
                "d_fake": float(torch.sigmoid(fake_logits.float()).mean())}

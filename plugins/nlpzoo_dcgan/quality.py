@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlpzoo.training import device_of, evaluating
+from nlpzoo.training import device_of, evaluating, on_device_of
 
 FEATURES = 64
 CONFIDENT = 0.9
@@ -49,16 +49,15 @@ def train_judge(images: np.ndarray, labels: np.ndarray, num_classes: int, epochs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         judge = Judge(images.shape[1], images.shape[2], num_classes).to(device or "cpu")
-        where = device_of(judge)
         opt = torch.optim.Adam(judge.parameters(), lr=2e-3)
         x, y = to_unit(images), torch.from_numpy(labels.astype(np.int64))  # (n, C, H, W), (n,)
         gen = torch.Generator().manual_seed(seed)
         judge.train()
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), batch_size):
-                idx = order[i:i + batch_size]
-                loss = nn.functional.cross_entropy(judge(x[idx].to(where)), y[idx].to(where))
+            batches = ((x[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(x), batch_size))
+            for xb, yb in on_device_of(judge, batches):
+                loss = nn.functional.cross_entropy(judge(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -74,8 +73,8 @@ def judge_outputs(judge: Judge, images01: torch.Tensor, batch_size: int = 500) -
     full_precision = torch.autocast(where.type, enabled=False) if torch.amp.is_autocast_available(where.type) \
         else contextlib.nullcontext()  # even inside a bf16 training loop
     with evaluating(judge), full_precision:
-        for i in range(0, len(images01), batch_size):
-            f = judge.body(images01[i:i + batch_size].to(where).float())  # (b, 64)
+        for batch in on_device_of(judge, (images01[i:i + batch_size] for i in range(0, len(images01), batch_size))):
+            f = judge.body(batch.float())  # (b, 64)
             feats.append(f.double().cpu().numpy())
             probs.append(torch.softmax(judge.head(f), dim=1).double().cpu().numpy())  # (b, K)
     return np.concatenate(feats), np.concatenate(probs)
