@@ -11,7 +11,7 @@ within the timed steps the loop does all its usual per-step work (batch bookkeep
 logging every 10 steps, autocast). Runs alternate plain / nlpzoo so drifting machine load hits both;
 the table gives the best run of each (the least disturbed by other processes on a shared machine)
 and the median. ``--device`` picks where both sides run (default: cuda when there is one; nlpzoo's loop
-is told through ``NLPZOO_DEVICE``). Writes benchmarks/results/dcgan_speed.md (``dcgan_speed-<device>.md``
+is told through ``train.device``). Writes benchmarks/results/dcgan_speed.md (``dcgan_speed-<device>.md``
 for a device other than the CPU).
 """
 from __future__ import annotations
@@ -45,13 +45,13 @@ class StepClock(Callback):
         self.times.append(time.perf_counter())
 
 
-def nlpzoo_rate(data, precision: str, steps: int, warmup: int) -> float:
+def nlpzoo_rate(data, precision: str, steps: int, warmup: int, device: torch.device) -> float:
     gan = nlpzoo.build(MODEL, "gan")
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.standalone(tmp, seed=0, train={"epochs": 1, "max_steps": warmup + steps, "batch_size": BATCH,
                                                  "clip_grad_norm": None, "precision": precision, "progress": False,
-                                                 "keep_best": False, "plots": False})
+                                                 "keep_best": False, "plots": False, "device": str(device)})
         run.callbacks.append(clock)
         gan.fit(data, run)
     t = clock.times
@@ -104,8 +104,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this torch sees no CUDA device")
-    if args.device == "cpu":
-        os.environ["NLPZOO_DEVICE"] = "cpu"  # the shared loop otherwise takes a GPU when there is one
     device = torch.device(args.device)
     if args.warmup + args.steps > 62:
         parser.error("warmup + steps must fit in one epoch of 4,000 digits (62 batches)")
@@ -118,7 +116,7 @@ def main() -> None:
         for precision in ("fp32", "bf16"):
             rates.setdefault(("plain", precision), []).append(
                 plain_rate(data["train"].images, precision, args.steps, args.warmup, device))
-            rates.setdefault(("nlpzoo", precision), []).append(nlpzoo_rate(data, precision, args.steps, args.warmup))
+            rates.setdefault(("nlpzoo", precision), []).append(nlpzoo_rate(data, precision, args.steps, args.warmup, device))
     best = {k: max(v) for k, v in rates.items()}
     med = {k: statistics.median(v) for k, v in rates.items()}
     lines = ["| precision | statistic | plain PyTorch (images/s) | nlpzoo (images/s) | nlpzoo / plain |",
