@@ -166,8 +166,22 @@ def _dcgan(_, tmp_path):
     return model
 
 
+def _cdcgan(_, tmp_path):
+    digits = nlpzoo.build({"name": "mnist-5k", "limit": 64}, "dataset").load()
+    spec = {"name": "cdcgan", "g_width": 8, "d_width": 8, "latent": 8, "eval_samples": 16, "grid": 10, "judge_epochs": 1,
+            "loss": "hinge", "spectral_norm": True}
+    with simulated_gpu():
+        model, metrics = train_on_gpu(spec, digits, tmp_path, "gan", ema=0.9)
+        images = model.sample(4, seed=1, labels=["3", "1", "4", "1"])
+        assert model.interpolate(1, 2, steps=3, label="7").shape == (3, 1, 28, 28)
+        assert model.evaluate(digits["test"])["coverage"] >= 0
+    assert (model.sample(4, seed=1, labels=[3, 1, 4, 1]) == images).all()  # the same noise on the CPU
+    return model
+
+
 COMPONENT_CASES = {
     "dcgan": _dcgan,
+    "cdcgan": _cdcgan,
     "lstm-lm": _lstm_lm,
     "lstm-classifier": _lstm_classifier,
     "bert-classifier": _bert_classifier,

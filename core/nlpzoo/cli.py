@@ -487,17 +487,15 @@ def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
 @click.option("--interpolate", nargs=2, type=int, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
 def sample(run, count, output, seed, interpolate):
     """Draw images from a trained GAN run into a PNG grid."""
-    from .images import save_grid
     from .runs import open_run
 
     model = open_run(run).model
     if interpolate:
         images = model.interpolate(interpolate[0], interpolate[1], steps=count)
-        save_grid(images, output, nrow=len(images))
+        click.echo(model.save_samples(images, output, nrow=len(images)))
     else:
         images = model.sample(count, seed=seed)
-        save_grid(images, output)
-    click.echo(f"wrote {len(images)} images to {output}")
+        click.echo(model.save_samples(images, output))
 
 
 @cli.command()

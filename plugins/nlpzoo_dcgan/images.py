@@ -1,7 +1,7 @@
-"""Image grids and animations for generative models (numpy and Pillow, imported when a picture is drawn).
+"""Image grids and animations of generated images (numpy and Pillow, imported when a picture is drawn).
 
 Images are float arrays of shape ``(n, channels, height, width)`` with values in [0, 1], one or three
-channels, the way :meth:`nlpzoo.GAN.sample` returns them.
+channels, the way an image GAN's ``sample`` returns them.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .yamlio import atomic_write
+from nlpzoo.training import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
