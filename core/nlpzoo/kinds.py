@@ -77,6 +77,10 @@ class Trainable(Component):
     arguments and calls :meth:`load_state`. A plugin implements the two ``*_state`` methods only.
     """
 
+    #: The names of the validation metrics ``fit`` reports (shell patterns allowed: ``precision_*``), so
+    #: ``nlpzoo validate`` can refuse a ``train.metric`` typo before training. Empty: not checked.
+    validation_metrics: ClassVar[tuple[str, ...]] = ()
+
     @abstractmethod
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         """Train on ``data["train"]`` (selecting on ``data["validation"]``); return the final metrics."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from nlpzoo import Range
 from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import Classifier, Embedder
 
@@ -34,13 +35,16 @@ class BertClassifier(Classifier):
     twice the cost of a step. The saved model loads with ``transformers.pipeline``.
     """
 
-    def __init__(self, pretrained: str, max_length: int = 128, labels: list[str] | None = None,
-                 layer_decay: float = 1.0,
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
+
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 128, labels: list[str] | None = None,
+                 layer_decay: Annotated[float, Range(gt=0, le=1)] = 1.0,
                  freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
-                 top_layers: int = 1, unfreeze_per_epoch: int = 0,
-                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none", label_smoothing: float = 0.0,
-                 rdrop: float = 0.0, dropout: float | None = None, sort_by_length: bool = True,
-                 predict_batch_size: int = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
+                 top_layers: Annotated[int, Range(0, 10**4)] = 1, unfreeze_per_epoch: Annotated[int, Range(0, 10**4)] = 0,
+                 class_weights: Literal["none", "balanced"] | dict[str, Annotated[float, Range(gt=0)]] = "none",
+                 label_smoothing: Annotated[float, Range(0, lt=1)] = 0.0, rdrop: Annotated[float, Range(0)] = 0.0,
+                 dropout: Annotated[float, Range(0, lt=1)] | None = None, sort_by_length: bool = True,
+                 predict_batch_size: Annotated[int, Range(1)] = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
         if not 0 < layer_decay <= 1:
@@ -181,7 +185,8 @@ class BertEmbedder(Embedder):
     embedder can start from BERT's token embeddings.
     """
 
-    def __init__(self, pretrained: str, max_length: int = 256, batch_size: int = 64, normalize: bool = True):
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 256,
+                 batch_size: Annotated[int, Range(1)] = 64, normalize: bool = True):
         if max_length < 2:
             raise ConfigError(f"expected at least 2, got {max_length}", "max_length")
         self.pretrained, self.source = pretrained, locate(pretrained)

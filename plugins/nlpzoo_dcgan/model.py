@@ -5,8 +5,9 @@ import json
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
+from nlpzoo import Range
 from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import GAN, Optimizer
 
@@ -41,12 +42,17 @@ class DCGAN(GAN):
     - ``grid``: images in the per-epoch sample grid drawn from a fixed noise batch.
     """
 
-    def __init__(self, latent: int = 100, g_width: int = 64, d_width: int = 64, lr: float = 2e-4,
-                 lr_d: float | None = None, beta1: float = 0.5, beta2: float = 0.999,
+    validation_metrics = ("loss", "loss_d", "loss_g", "d_real", "d_fake", "frechet_distance", "confident", "coverage")
+
+    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
+                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
+                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
+                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
                  generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
-                 init: Literal["dcgan", "default"] = "dcgan", label_smoothing: float = 0.0,
-                 conditional: bool = False, quality: bool = True, judge_epochs: int = 4, grid: int = 64,
-                 eval_samples: int = 500, seed: int | None = None):
+                 init: Literal["dcgan", "default"] = "dcgan", label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
+                 conditional: bool = False, quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
+                 grid: Annotated[int, Range(1, 10**4)] = 64, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
+                 seed: Annotated[int, Range(0, 2**63 - 1)] | None = None):
         if latent < 1 or g_width < 1 or d_width < 1:
             raise ConfigError("latent, g_width and d_width must be positive", "latent")
         if not 0.0 <= label_smoothing < 0.5:

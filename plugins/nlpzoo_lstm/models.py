@@ -9,8 +9,9 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from nlpzoo import Range
 from nlpzoo.kinds import Classifier, Embedder, LanguageModel
 from nlpzoo.plots import plot_confusion
 from nlpzoo.tokenization import TextTokenizer, align_vectors
@@ -20,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from nlpzoo.training.run import Run
 
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
+Size = Annotated[int, Range(1, 10**6)]
+Dropout = Annotated[float, Range(0, lt=1)]
 
 
 class _LSTMModel:
@@ -113,11 +116,13 @@ class LSTMClassifier(_LSTMModel, Classifier):
     Reports accuracy and macro-F1; prints the confusion matrix and draws it as a PNG in the run.
     """
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 20000,
-                 min_frequency: int = 1, lowercase: bool = True, max_length: int = 128,
-                 embedding_dim: int = 128, hidden_size: int = 128, num_layers: int = 1,
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(1, 10**8)] = 20000,
+                 min_frequency: Annotated[int, Range(0)] = 1, lowercase: bool = True, max_length: Size = 128,
+                 embedding_dim: Size = 128, hidden_size: Size = 128, num_layers: Annotated[int, Range(1, 100)] = 1,
                  bidirectional: bool = True, pooling: Literal["max", "mean", "last"] = "max",
-                 dropout: float = 0.3, embedding_dropout: float = 0.1,
+                 dropout: Dropout = 0.3, embedding_dropout: Dropout = 0.1,
                  embedder: Embedder | None = None, freeze_embeddings: bool = False):
         self._params = dict(tokenizer=tokenizer, vocab_size=vocab_size, min_frequency=min_frequency,
                             lowercase=lowercase, max_length=max_length, embedding_dim=embedding_dim,
@@ -222,10 +227,12 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
     nucleus sampling (never ``[UNK]``; it stops at ``[EOS]``).
     """
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 10000,
-                 min_frequency: int = 2, lowercase: bool = True, embedding_dim: int = 200,
-                 hidden_size: int = 200, num_layers: int = 2, dropout: float = 0.3,
-                 embedding_dropout: float = 0.1, tie_weights: bool = True, bptt: int = 35,
+    validation_metrics = ("loss", "perplexity", "tokens")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(1, 10**8)] = 10000,
+                 min_frequency: Annotated[int, Range(0)] = 2, lowercase: bool = True, embedding_dim: Size = 200,
+                 hidden_size: Size = 200, num_layers: Annotated[int, Range(1, 100)] = 2, dropout: Dropout = 0.3,
+                 embedding_dropout: Dropout = 0.1, tie_weights: bool = True, bptt: Annotated[int, Range(1, 10**6)] = 35,
                  embedder: Embedder | None = None, freeze_embeddings: bool = False):
         self._params = dict(tokenizer=tokenizer, vocab_size=vocab_size, min_frequency=min_frequency,
                             lowercase=lowercase, embedding_dim=embedding_dim, hidden_size=hidden_size,

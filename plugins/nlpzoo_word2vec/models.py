@@ -11,8 +11,9 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
+from nlpzoo import ConfigError, Range
 from nlpzoo.kinds import Embedder
 from nlpzoo.yamlio import atomic_write
 
@@ -51,12 +52,18 @@ class Word2Vec(Embedder):
     ``workers`` is gensim's thread count: with one, the same seed gives the same vectors.
     """
 
-    def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram", vector_size: int = 100,
-                 window: int = 5, min_count: int = 5, negative: int = 5, hierarchical_softmax: bool = False,
-                 sample: float = 1e-3, alpha: float = 0.025, min_alpha: float = 1e-4, epochs: int = 5,
-                 cbow_mean: bool = True, max_final_vocab: int | None = None, workers: int = 1,
-                 lowercase: bool = True, compute_loss: bool = False, analogy_restrict_vocab: int = 30000,
-                 pretrained: str | None = None):
+    def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram",
+                 vector_size: Annotated[int, Range(1, 10**5)] = 100, window: Annotated[int, Range(1, 10**4)] = 5,
+                 min_count: Annotated[int, Range(1)] = 5, negative: Annotated[int, Range(0, 10**4)] = 5,
+                 hierarchical_softmax: bool = False, sample: Annotated[float, Range(0, 1)] = 1e-3,
+                 alpha: Annotated[float, Range(gt=0)] = 0.025, min_alpha: Annotated[float, Range(0)] = 1e-4,
+                 epochs: Annotated[int, Range(1, 10**6)] = 5, cbow_mean: bool = True,
+                 max_final_vocab: Annotated[int, Range(1)] | None = None, workers: Annotated[int, Range(1, 1024)] = 1,
+                 lowercase: bool = True, compute_loss: bool = False,
+                 analogy_restrict_vocab: Annotated[int, Range(1)] = 30000, pretrained: str | None = None):
+        if negative == 0 and not hierarchical_softmax:
+            raise ConfigError("with negative: 0 (no negative sampling), set hierarchical_softmax: true; "
+                              "word2vec needs one of the two", "negative")
         self.params = dict(architecture=architecture, vector_size=vector_size, window=window,
                            min_count=min_count, negative=negative, hierarchical_softmax=hierarchical_softmax,
                            sample=sample, alpha=alpha, min_alpha=min_alpha, epochs=epochs, cbow_mean=cbow_mean,
