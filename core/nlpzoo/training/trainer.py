@@ -183,7 +183,11 @@ class Trainer:
                 self.schedulers[stage] = run.scheduler.create(opt, max(1, self.total_steps))
         self.metric_scheduled = getattr(run.scheduler, "steps_on", "step") == "metric"
         if loaded is not None:
-            self._restore(loaded)
+            try:
+                self._restore(loaded)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # state of another model or set-up
+                raise ckpt.CheckpointError(f"{loaded['folder']}/state.json", f"does not fit this run ({type(exc).__name__}: "
+                                           f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from None
         self.window = _Window()
         if loaded is not None and "window" in loaded:
             self.window.restore(loaded["window"])
@@ -478,17 +482,12 @@ class Trainer:
             ckpt.publish(self.root, {"last": name, "best": best, "step": st["step"]})
 
     def _load_checkpoint_state(self) -> dict | None:
-        pointer = ckpt.read_latest(self.root)
-        if pointer is None:
+        state = ckpt.load_checkpoint(self.root)  # checked: confined to the run, well-formed, or one error naming the file
+        if state is None:
             if self.is_main:
                 print(f"nlpzoo: no checkpoint in {self.root}; starting from the beginning", file=sys.stderr)
             return None
-        folder = self.root / pointer["last"]
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        tensors = ckpt.load_tensors(folder / "state.safetensors")
-        state = {k: ckpt.join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task", "average") else v
-                 for k, v in state.items()}
-        state["nets"] = ckpt.load_tensors(folder / "nets.safetensors")
+        folder = state["folder"]
         loop = state["loop"]
         if loop.get("world_size", 1) != self.world:
             raise TrainingError(f"the checkpoint in {folder} was made with {loop['world_size']} process(es); "
@@ -521,9 +520,8 @@ class Trainer:
         st = self.state
         self.run.barrier()
         if self.cfg.keep_best and st["best_step"] is not None:
-            folder = self.root / self._best_name(st["best_step"])
-            meta = json.loads((folder / "best.json").read_text(encoding="utf-8"))
-            ckpt.load_modules(self.nets, ckpt.load_tensors(folder / "nets.safetensors"), meta.get("aliases", {}))
+            tensors, aliases = ckpt.load_best(self.root, self._best_name(st["best_step"]))
+            ckpt.load_modules(self.nets, tensors, aliases)
         elif self.average is not None:
             self.average.swap()  # end with the averaged weights, as evaluated
         for net in self.nets.values():
