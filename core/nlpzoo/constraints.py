@@ -86,5 +86,5 @@ def ranges_of(annotation) -> list[Range]:
     return out
 
 
-#: a seed: what Python's, NumPy's (modulo 2^32) and torch's generators all accept
-SEED_RANGE = Range(0, 2**63 - 1)
+#: a seed: what Python's, NumPy's, gensim's and torch's generators all accept
+SEED_RANGE = Range(0, 2**32 - 1)

@@ -121,9 +121,13 @@ class RunHandle:
         m = self.info["model"]
         registry = get_manager().registry
         try:
-            entry = registry.get(m["kind"], f"{m['provider']}:{m['name']}")
-        except UnknownComponent:
-            entry = registry.get(m["kind"], m["name"])
+            try:
+                entry = registry.get(m["kind"], f"{m['provider']}:{m['name']}")
+            except UnknownComponent:
+                entry = registry.get(m["kind"], m["name"])
+        except UnknownComponent as exc:
+            raise ConfigError(f"the run's model is a {m['kind']} {m['name']!r} from {m['provider']!r}, which no "
+                              f"installed plugin provides ({exc.message})", file=str(self.dir / "run.json")) from None
         return entry.load()
 
     @cached_property
@@ -240,9 +244,14 @@ class RunLock:
         except ImportError:  # pragma: no cover - no flock on this platform: run unlocked
             return self
         self.created_dir = not self.dir.exists()
-        self.dir.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:  # a read-only or full disk, a file where the folder should be
+                from .yamlio import WriteError, write_failure
+
+                raise WriteError(f"cannot write the run folder's lock: {write_failure(exc)}", self.path, exc.errno) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -262,8 +271,11 @@ class RunLock:
             os.close(fd)
         record = json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                              "host": os.uname().nodename if hasattr(os, "uname") else ""})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record.encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record.encode("utf-8"), 0)
+        except OSError:  # a full disk: the lock holds all the same, only its record of who is missing
+            pass
         self.fd = fd
         return self
 

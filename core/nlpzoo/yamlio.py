@@ -299,6 +299,14 @@ class WriteError(NlpzooError, OSError):
         return f"{self.filename}: {self.message}"
 
 
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, in words: ``the disk is full``, ``the file system is read-only``, ..."""
+    return {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EFBIG: "the file is larger than allowed (file size limit)",
+            errno.EDQUOT: "the disk quota is exceeded"}.get(exc.errno, exc.strerror or str(exc))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -355,11 +363,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     except OSError as exc:
         if isinstance(exc, WriteError):
             raise
-        reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-                  errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                  errno.EFBIG: "the file is larger than allowed (file size limit)",
-                  errno.EDQUOT: "the disk quota is exceeded"}.get(exc.errno, exc.strerror or str(exc))
-        raise WriteError(f"cannot write: {reason}", path, exc.errno) from None
+        raise WriteError(f"cannot write: {write_failure(exc)}", path, exc.errno) from None
     finally:
         if tmp is not None:
             try:

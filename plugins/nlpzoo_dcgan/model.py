@@ -52,7 +52,7 @@ class DCGAN(GAN):
                  init: Literal["dcgan", "default"] = "dcgan", label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
                  conditional: bool = False, quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
                  grid: Annotated[int, Range(1, 10**4)] = 64, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
-                 seed: Annotated[int, Range(0, 2**63 - 1)] | None = None):
+                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
         if latent < 1 or g_width < 1 or d_width < 1:
             raise ConfigError("latent, g_width and d_width must be positive", "latent")
         if not 0.0 <= label_smoothing < 0.5:

@@ -118,7 +118,7 @@ class LSTMClassifier(_LSTMModel, Classifier):
 
     validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(1, 10**8)] = 20000,
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(3, 10**8)] = 20000,
                  min_frequency: Annotated[int, Range(0)] = 1, lowercase: bool = True, max_length: Size = 128,
                  embedding_dim: Size = 128, hidden_size: Size = 128, num_layers: Annotated[int, Range(1, 100)] = 1,
                  bidirectional: bool = True, pooling: Literal["max", "mean", "last"] = "max",
@@ -227,9 +227,9 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
     nucleus sampling (never ``[UNK]``; it stops at ``[EOS]``).
     """
 
-    validation_metrics = ("loss", "perplexity", "tokens")
+    validation_metrics = ("loss", "perplexity")
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(1, 10**8)] = 10000,
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(3, 10**8)] = 10000,
                  min_frequency: Annotated[int, Range(0)] = 2, lowercase: bool = True, embedding_dim: Size = 200,
                  hidden_size: Size = 200, num_layers: Annotated[int, Range(1, 100)] = 2, dropout: Dropout = 0.3,
                  embedding_dropout: Dropout = 0.1, tie_weights: bool = True, bptt: Annotated[int, Range(1, 10**6)] = 35,

@@ -91,7 +91,8 @@ class Adagrad(Optimizer):
     """Adagrad."""
 
     def __init__(self, lr: LearningRate = 1e-2, lr_decay: NonNegative = 0.0, eps: Positive = 1e-10,
-                 weight_decay: NonNegative = 0.0, initial_accumulator_value: NonNegative = 0.0):
+                 weight_decay: NonNegative = 0.0,
+                 initial_accumulator_value: Annotated[float, Range(0, 1e38)] = 0.0):  # fills float32 state
         self.lr, self.lr_decay, self.eps, self.weight_decay, self.initial = lr, lr_decay, eps, weight_decay, initial_accumulator_value
 
     def create(self, params):

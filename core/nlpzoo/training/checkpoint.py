@@ -287,7 +287,7 @@ def load_checkpoint(root: Path) -> dict | None:
     try:
         state = {k: join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task", "average") else v
                  for k, v in state.items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as exc:
         raise CheckpointError(state_path, f"does not match state.safetensors ({type(exc).__name__}: {str(exc)[:120]})") from None
     _check_rng(state["rng"], state_path)
     state["nets"] = load_tensors(folder / "nets.safetensors")
@@ -325,7 +325,7 @@ def _check_rng(state: dict, path: Path) -> None:
         random.Random().setstate(state["python"])
         np.random.RandomState().set_state(state["numpy"])
         torch.Generator().set_state(state["torch"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, IndexError, AttributeError) as exc:
         raise CheckpointError(path, f"rng: not a generator state ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 

@@ -185,7 +185,8 @@ class Trainer:
         if loaded is not None:
             try:
                 self._restore(loaded)
-            except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # state of another model or set-up
+            except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, IndexError, AttributeError) as exc:
+                # the state of another model or set-up
                 raise ckpt.CheckpointError(f"{loaded['folder']}/state.json", f"does not fit this run ({type(exc).__name__}: "
                                            f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from None
         self.window = _Window()
