@@ -147,7 +147,7 @@ def main() -> None:
     lstm = {}
     for split in ("validation", "test"):
         # batch 1: exactly the tokens the trigram scores (every token after the first)
-        nll, n = nets.stream_nll(model.net, torch.as_tensor(streams[split]), 1, model._params["bptt"])
+        nll, n = nets.stream_nll(model.net, torch.as_tensor(streams[split]), 1, model.bptt)
         lstm[split] = (math.exp(nll / n), n)
 
     nltk_gap = {d: check_against_nltk(streams["train"][:3000], d) for d in (0.1, 0.75)}
@@ -161,7 +161,6 @@ def main() -> None:
     for d, r in baselines.items():
         label = f"Kneser-Ney trigram, d={d}" + (" (NLTK default)" if d == 0.1 else "") + (" (best on validation)" if d == best_d else "")
         rows.append((label, r["validation"][0], r["test"][0]))
-    p = model._params
     lines = [
         "# LSTM language model vs Kneser-Ney trigram: Wikipedia extract",
         "",
@@ -172,9 +171,9 @@ def main() -> None:
         f"validation {lstm['validation'][1]:,} scored tokens; test {lstm['test'][1]:,}). Both models use the run's "
         f"{tok.kind}-level tokenizer ({tok.vocab_size:,} tokens with `[UNK]` and `[EOS]`), trained on the training split.",
         "",
-        f"LSTM: {p['num_layers']} layers, embedding {model._arch['embedding_dim']}, hidden {p['hidden_size']}, "
-        f"dropout {p['dropout']} (embeddings {p['embedding_dropout']}), tied weights {model._arch['tie_weights']}, "
-        f"BPTT {p['bptt']}, {recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec "
+        f"LSTM: {model.num_layers} layers, embedding {model.arch['embedding_dim']}, hidden {model.hidden_size}, "
+        f"dropout {model.dropout} (embeddings {model.embedding_dropout}), tied weights {model.arch['tie_weights']}, "
+        f"BPTT {model.bptt}, {recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec "
         f"trained on the same tokens; recipe `{RECIPE.relative_to(HERE.parent)}`"
         + (f", trained here in {train_s:.0f} s." if train_s is not None else
            f", trained by `nlpzoo train {RECIPE.relative_to(HERE.parent)} --run-dir {args.run}` in "

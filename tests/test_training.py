@@ -13,7 +13,7 @@ from nlpzoo.training import TrainConfig
 from nlpzoo.training.checkpoint import join_tensors, split_tensors
 from nlpzoo.training.run import Run, derive_seed
 from nlpzoo.training.runner import augment_examples
-from nlpzoo.training.trainer import TrainingError, lower_is_better
+from nlpzoo.training.loop import TrainingError, lower_is_better
 from training_tasks import Exploding, Flat, Linear, TwoStage, weights
 
 QUICK = {"epochs": 2, "batch_size": 8, "log_every": 3, "progress": False, "plots": False}
@@ -403,7 +403,7 @@ def test_train_recipe_writes_a_run_that_open_run_brings_back(tmp_path, zoo):
 
 
 def test_weight_decay_comes_from_train_or_the_optimizer_and_spares_biases(tmp_path):
-    from nlpzoo.training.trainer import Trainer
+    from nlpzoo.training.loop import Trainer
 
     def groups(train, optimizer):
         trainer = Trainer(Run.standalone(tmp_path, train={**QUICK, **train}, optimizer=optimizer), Linear())

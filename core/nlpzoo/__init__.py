@@ -13,6 +13,7 @@ from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, Unk
 from .hookspecs import hookimpl
 from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, Optimizer, Scheduler,
                     rng_for)
+from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
 from .recipe import load_recipe
 from .runs import open_run
 

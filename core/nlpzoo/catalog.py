@@ -8,7 +8,9 @@ Four sections, all optional:
 ``plugins``  known plugins: what each provides and how to install it, for "not installed" hints.
 ``prefer``   ``kind/name: provider`` for names that two plugins register.
 
-User overlays (``NLPZOO_CATALOG=a.yaml:b.yaml`` or ``--catalog``) extend or override entries by name.
+User overlays extend or override entries by name: first ``NLPZOO_CATALOG=a.yaml:b.yaml`` in order,
+then each ``--catalog`` file, so the command line wins. The process's catalogue (files, plugin presets,
+overlays) is ``nlpzoo.plugins.get_catalog()``.
 """
 from __future__ import annotations
 
@@ -253,36 +255,3 @@ def resolve_weights(preset: Preset, catalog: Catalog, verify: bool = True) -> st
         if actual != w["sha256"]:
             raise AssetError(f"{target}: sha256 {actual[:12]}... does not match the catalogue's {w['sha256'][:12]}... for preset {preset.name!r}; refusing to load these weights")
     return str(folder)
-
-
-_catalog: Catalog | None = None
-_extra_files: list[str] = []
-
-
-def get_catalog() -> Catalog:
-    """registry.yaml, then plugin presets, then user overlays (NLPZOO_CATALOG, --catalog)."""
-    global _catalog
-    if _catalog is None:
-        from .plugins import get_manager
-
-        cat = Catalog()
-        cat.merge_file(default_path())
-        overlays = [p for p in os.environ.get("NLPZOO_CATALOG", "").split(os.pathsep) if p] + _extra_files
-        for path in overlays:
-            cat.merge_file(path)
-        manager = get_manager()
-        for decl in manager.presets:
-            cat.add_plugin_preset(decl.name, decl.provider, decl.fields)
-        manager.registry.prefer.update(cat.prefer)
-        _catalog = cat
-    return _catalog
-
-
-def add_overlay(path: str) -> None:
-    _extra_files.append(path)
-    reset()
-
-
-def reset() -> None:
-    global _catalog
-    _catalog = None

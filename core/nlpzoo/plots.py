@@ -59,6 +59,16 @@ def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix"
     save_figure(fig, path)
 
 
+def format_confusion(cm, labels, title: str = "") -> str:
+    """The confusion matrix as text: rows are true labels, columns predictions."""
+    corner = "true \\ pred"
+    first = max(len(corner), *(len(str(l)) for l in labels)) + 2
+    width = max(6, *(len(str(l)) for l in labels), *(len(str(v)) for v in cm.ravel()))
+    head = corner.ljust(first) + " ".join(str(l).rjust(width) for l in labels)
+    rows = [str(l).ljust(first) + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
+    return "\n".join(([f"confusion matrix ({title})"] if title else []) + [head] + rows)
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
     from .yamlio import atomic_write

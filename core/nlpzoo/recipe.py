@@ -45,11 +45,13 @@ class Recipe:
 
         value = self.specs[slot]
         try:
-            return [build(v) for v in value] if isinstance(value, list) else build(value)
+            if isinstance(value, list):
+                return [build(v, loc=f"{slot}.{i}") for i, v in enumerate(value)]
+            return build(value, loc=slot)
         except ConfigError as exc:
             if exc.file or self.located is None:
                 raise
-            raise self.located.error(exc, prefix=slot) from None
+            raise self.located.error(exc) from None
 
     def resolved_dict(self) -> dict:
         """The recipe with every spec pinned to its provider, as written into a run directory."""

@@ -11,8 +11,7 @@ import random
 from hashlib import blake2b as _blake2b
 from typing import Annotated
 
-from nlpzoo import Range
-from nlpzoo.errors import ConfigError
+from nlpzoo import ConfigError, Range
 
 from .base import Changes, Rate, WordAugmenter, check_min, check_rate, count, replaceable
 from nlpzoo.rng import WORDS, block, child, seeded

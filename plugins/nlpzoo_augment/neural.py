@@ -10,9 +10,7 @@ import random
 import threading
 from typing import Annotated
 
-from nlpzoo import Range
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Embedder
+from nlpzoo import ConfigError, Embedder, Range
 
 from .base import Changes, Rate, WordAugmenter, check_min, check_rate, count
 from .text import STOP_WORDS, Sentence, match_case
@@ -21,7 +19,7 @@ NEIGHBOR_CACHE_SIZE = 20_000  # words whose neighbours are kept (oldest dropped 
 
 
 def _open_model(run: str):
-    from nlpzoo.runs import open_run
+    from nlpzoo import open_run
 
     return open_run(run).model
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import random
 from typing import Annotated
 
-from nlpzoo import Range
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Augmenter
+from nlpzoo import Augmenter, ConfigError, Range
 
 from .base import Rate, SeededAugmenter
 from nlpzoo.rng import child as child_rng

@@ -18,7 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 
-from nlpzoo.errors import MissingDependency
+from nlpzoo import MissingDependency
 
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 #: words whose synonyms are kept (least recently used dropped first): about 10 MB at most

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from nlpzoo.errors import AssetError, ConfigError, did_you_mean
-from nlpzoo.kinds import Dataset
+from nlpzoo import AssetError, ConfigError, did_you_mean
+from nlpzoo import Dataset
 
 SPLITS = ("train", "validation", "test")
 
@@ -220,7 +220,7 @@ class WikiExtract(TextDataset):
         corpus = WikiCorpus(str(path), dictionary={}, processes=1)
         texts = [" ".join(tokens) for tokens in corpus.get_texts()]
         try:
-            from nlpzoo.yamlio import atomic_write
+            from nlpzoo.training import atomic_write
 
             atomic_write(cache, json.dumps(texts))
         except OSError:  # a read-only home only costs the extraction next time

@@ -1,6 +1,8 @@
 """Registers the built-in datasets and the generic text readers."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 DATASETS = {
     "rotten-tomatoes": ("RottenTomatoes", "Rotten Tomatoes review snippets, fresh vs rotten, duplicates removed (12,752).", ("text", "classification")),
     "polarity-200": ("Polarity200", "Pang and Lee's 200 labelled movie-review sentences (pos/neg): a smoke-test set.", ("text", "classification")),

@@ -1,6 +1,8 @@
 """Registers the DCGAN and the image datasets it trains on."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 
 @nlpzoo.hookimpl
 def register_components(register):

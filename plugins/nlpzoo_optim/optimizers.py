@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from nlpzoo import Range
-from nlpzoo.kinds import Optimizer
+from nlpzoo import Optimizer, Range
 
 LearningRate = Annotated[float, Range(gt=0)]
 Positive = Annotated[float, Range(gt=0)]

@@ -8,8 +8,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from nlpzoo import Range
-from nlpzoo.kinds import Scheduler
+from nlpzoo import Range, Scheduler
 
 Warmup = Annotated[float, Range(0)]  # below 1: a fraction of the run; from 1: steps
 Positive = Annotated[float, Range(gt=0)]

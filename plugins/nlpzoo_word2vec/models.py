@@ -5,7 +5,6 @@ parameters from the signature below without loading them.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -13,17 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo import ConfigError, Range
-from nlpzoo.kinds import Embedder
-from nlpzoo.yamlio import atomic_write
+from nlpzoo import ConfigError, Embedder, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from nlpzoo.tokenization import TextTokenizer
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
-VECTORS, CONFIG, TOKENIZER = "vectors.bin", "config.json", "tokenizer.json"
+VECTORS, TOKENIZER = "vectors.bin", "tokenizer.json"
 # gensim's Cython routines cut sentences at 10,000 tokens; longer documents are fed in pieces.
 MAX_SENTENCE = 10_000
 _FALLBACK_SPLIT = re.compile(r"\w+|[^\w\s]+")
@@ -51,6 +48,8 @@ class Word2Vec(Embedder):
     a saved model directory, a run directory, or a word2vec-format file (``.bin`` binary, else text).
     ``workers`` is gensim's thread count: with one, the same seed gives the same vectors.
     """
+
+    initialised_from = ("pretrained",)  # a saved model holds its own vectors
 
     def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram",
                  vector_size: Annotated[int, Range(1, 10**5)] = 100, window: Annotated[int, Range(1, 10**4)] = 5,
@@ -97,8 +96,7 @@ class Word2Vec(Embedder):
             model_dir = path / "model" if (path / "model" / VECTORS).exists() else path
             if not (model_dir / VECTORS).exists():
                 raise FileNotFoundError(f"no {VECTORS} in {path} or {path / 'model'}: not a word2vec model or run directory")
-            loaded = type(self).load(str(model_dir))
-            self._wv, self.tokenizer = loaded._wv, loaded.tokenizer
+            self.load_state(model_dir)
         elif path.exists():
             self._wv = KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
         else:
@@ -221,30 +219,22 @@ class Word2Vec(Embedder):
         return [(w, float(s)) for w, s in wv.most_similar(key, topn=k)]
 
     # -- files --------------------------------------------------------------------------------
-    def save(self, directory: str) -> None:
-        """``vectors.bin`` (word2vec binary format), ``config.json`` and ``tokenizer.json``."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f"{VECTORS}.tmp"
+    def save_state(self, directory: Path) -> None:
+        """``vectors.bin`` (word2vec binary format) and ``tokenizer.json``."""
+        tmp = directory / f".{VECTORS}.tmp"
         self.wv.save_word2vec_format(str(tmp), binary=True)
-        os.replace(tmp, out / VECTORS)
+        os.replace(tmp, directory / VECTORS)
         if self.tokenizer is not None:
-            self.tokenizer.save(out / TOKENIZER)
-        atomic_write(out / CONFIG, json.dumps({"class": type(self).__name__, "params": self.params}, indent=2))
+            self.tokenizer.save(directory / TOKENIZER)
 
-    @classmethod
-    def load(cls, directory: str) -> "Word2Vec":
+    def load_state(self, directory: Path) -> None:
         from gensim.models import KeyedVectors
 
-        d = Path(directory)
-        cfg = json.loads((d / CONFIG).read_text(encoding="utf-8")) if (d / CONFIG).exists() else {"params": {}}
-        model = cls(**cfg["params"])
-        model._wv = KeyedVectors.load_word2vec_format(str(d / VECTORS), binary=True)
-        if (d / TOKENIZER).exists():
+        self._wv = KeyedVectors.load_word2vec_format(str(directory / VECTORS), binary=True)
+        if (directory / TOKENIZER).exists():
             from nlpzoo.tokenization import TextTokenizer
 
-            model.tokenizer = TextTokenizer.load(d / TOKENIZER, "word")
-        return model
+            self.tokenizer = TextTokenizer.load(directory / TOKENIZER, "word")
 
 
 def _one_blas_thread():

@@ -49,11 +49,12 @@ def test_presets_from_a_mutated_catalogue_resolve_or_fail_in_one_line(tmp_path_f
         merged, error = refused_cleanly(cat.merge_file, path)
         if error is not None or name not in cat.presets:
             continue
-        from nlpzoo import catalog as catalog_module
+        from nlpzoo.plugins import get_manager
 
-        saved = catalog_module._catalog
-        catalog_module._catalog = cat
+        manager = get_manager()
+        saved = manager._catalog
+        manager._catalog = cat  # the mutated catalogue, for this resolve only
         try:
             refused_cleanly(resolve, {"name": name}, cat.presets[name].kind, "model")
         finally:
-            catalog_module._catalog = saved
+            manager._catalog = saved

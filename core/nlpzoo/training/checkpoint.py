@@ -173,21 +173,39 @@ def set_rng_state(state: dict) -> None:
 
 
 def write_folder(root: Path, name: str, files: dict[str, bytes | str | dict]) -> Path:
-    """Write ``files`` into ``root/name`` via a temporary folder and a rename."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Write ``files`` into ``root/name`` via a temporary folder and a rename.
+
+    A full or read-only disk raises one :class:`~nlpzoo.NlpzooError` naming the folder; the
+    temporary folder is removed, so the checkpoints published before are untouched.
+    """
+    from ..errors import NlpzooError
+
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for fname, content in files.items():
-        if isinstance(content, dict):
-            save_tensors(content, tmp / fname)
-        else:
-            (tmp / fname).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    final = root / name
-    if final.exists():  # left by a run killed after the rename but before latest.json named it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for fname, content in files.items():
+            if isinstance(content, dict):
+                save_tensors(content, tmp / fname)
+            else:
+                (tmp / fname).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        final = root / name
+        if final.exists():  # left by a run killed after the rename but before latest.json named it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except Exception as exc:
+        if not (isinstance(exc, OSError) or type(exc).__name__ == "SafetensorError"):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+        try:
+            pointer = read_latest(root)
+        except NlpzooError:
+            pointer = None
+        kept = f"the last good checkpoint ({pointer['last']}) is intact" if pointer else "no checkpoint was written yet"
+        raise NlpzooError(f"cannot write checkpoint {root / name}: {reason}; {kept}") from None
     return final
 
 
@@ -330,9 +348,79 @@ def _check_rng(state: dict, path: Path) -> None:
 
 
 def publish(root: Path, pointer: dict) -> None:
-    """Make ``pointer`` the current checkpoint, then delete folders it no longer names."""
+    """Make ``pointer`` the current checkpoint, then delete the folders this process no longer needs.
+
+    A temporary folder of another live process is left alone; those of dead processes are removed.
+    """
     atomic_write(root / LATEST, json.dumps(pointer, indent=1))
     keep = {v for v in pointer.values() if isinstance(v, str)}
     for child in root.iterdir():
-        if child.is_dir() and child.name not in keep:
-            shutil.rmtree(child, ignore_errors=True)
+        if not child.is_dir() or child.name in keep:
+            continue
+        if child.name.startswith(".tmp-") and _alive(child.name.rpartition("-")[2]):
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether process ``pid`` (another than this one) still runs."""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+# ---------------------------------------------------------------- the loop's checkpoints
+
+
+class Checkpointer:
+    """``checkpoints/``: the newest step's whole training state and the best weights so far.
+
+    ``save`` writes ``step-N/`` (networks, the JSON state and its tensors) and then points
+    ``latest.json`` at it; ``save_best`` writes ``best-N/`` (networks and metrics). Only the main
+    process writes; every process reads on resume.
+    """
+
+    STATE_PARTS = ("optimizers", "schedulers", "rng", "window", "task", "average")
+
+    def __init__(self, root: Path, writes: bool):
+        self.root, self.writes = Path(root), writes
+
+    def save(self, step: int, nets: dict, state: dict, best_step: int | None) -> None:
+        if not self.writes:
+            return
+        tensors, aliases = module_tensors(nets)
+        other: dict = {}
+        record = {k: split_tensors(v, other) if k in self.STATE_PARTS else v for k, v in state.items()}
+        record["aliases"] = aliases
+        name = f"step-{step:08d}"
+        write_folder(self.root, name, {"nets.safetensors": tensors, "state.safetensors": other,
+                                       "state.json": json.dumps(record, indent=1)})
+        publish(self.root, {"last": name, "best": self.best_name(best_step) if best_step is not None else None,
+                            "step": step})
+
+    def load(self) -> dict | None:
+        """The newest state (with ``nets``: the network tensors, ``folder``: where it was), or None when there is
+        no checkpoint; checked whole by :func:`load_checkpoint` (a problem is one error naming the file)."""
+        return load_checkpoint(self.root)
+
+    @staticmethod
+    def best_name(step: int) -> str:
+        return f"best-{step:08d}"
+
+    def save_best(self, step: int, nets: dict, metrics: dict) -> None:
+        if not self.writes:
+            return
+        tensors, aliases = module_tensors(nets)
+        write_folder(self.root, self.best_name(step), {
+            "nets.safetensors": tensors,
+            "best.json": json.dumps({"step": step, "metrics": metrics, "aliases": aliases}, indent=1)})
+
+    def load_best(self, step: int, nets: dict) -> None:
+        tensors, aliases = load_best(self.root, self.best_name(step))
+        load_modules(nets, tensors, aliases)

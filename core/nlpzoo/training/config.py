@@ -6,12 +6,15 @@ outside it with the recipe line, so ``train`` never starts with one.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from ..constraints import Range
+from ..errors import ConfigError, did_you_mean
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
 Count = Annotated[int, Range(1)]  # at least one
 Steps = Annotated[int, Range(1, 10**12)]
 
@@ -26,6 +29,9 @@ class TrainConfig:
     clip_grad_norm: Annotated[float, Range(gt=0)] | None = 1.0
     weight_decay: Annotated[float, Range(0)] = 0.0  # applied by parameter_groups, not on biases and norms; 0: the optimizer's own
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU, weights stay fp32
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:1, mps
+    compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile each network
+    max_minutes: Annotated[float, Range(gt=0)] | None = None  # stop after the step that passes this much training time (not reproducible)
     eval_every: Steps | None = None  # optimizer steps between evaluations; default once per epoch
     log_every: Steps = 10
     metric: str = "loss"  # the validation metric that picks the best checkpoint
@@ -52,3 +58,6 @@ class TrainConfig:
         hints = typing.get_type_hints(type(self), include_extras=True)
         for f in dataclasses.fields(self):
             check_value(getattr(self, f.name), hints[f.name], f"train.{f.name}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ConfigError(f"expected auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}"
+                              f"{did_you_mean(self.device, DEVICES)}", "train.device")

@@ -73,6 +73,28 @@ def _save_model_atomically(model, target: Path) -> None:
     tmp.rename(target)
 
 
+def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
+    """The test metrics; for classifiers also the confusion matrices of validation and test, printed and drawn."""
+    from ..kinds import Classifier, classification_scores
+
+    if not (isinstance(model, Classifier) and type(model).evaluate is Classifier.evaluate):
+        return model.evaluate(data["test"])
+    test = {}
+    for split in ("validation", "test"):
+        if not data.get(split):
+            continue
+        scores, cm = classification_scores(model, data[split])
+        if split == "test":
+            test = scores
+        if run.is_main:
+            from ..plots import format_confusion, plot_confusion
+
+            print(format_confusion(cm, model.labels, f"{split}, accuracy {scores['accuracy']:.4f}"))
+            plot_confusion(cm, model.labels, run.dir / f"confusion_{split}.png",
+                           title=f"{split}: accuracy {scores['accuracy']:.3f} on {int(cm.sum())} examples")
+    return test
+
+
 def _describe(resolved) -> dict:
     return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
 
@@ -128,13 +150,18 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
         record = provenance(recipe.seed, dataset.files(), run.world_size)
         if resume and (run_dir / "provenance.json").exists():
-            first = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8"))
-            record["resumed_from"] = first
+            from ..runs import read_run_json
+
+            record["resumed_from"] = read_run_json(run_dir, "provenance.json")
         atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
     metrics = dict(model.fit(data, run) or {})
+    run.metrics.finish()
+    if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
+        info.update(device=str(run.device), **run.training_time)
+        metrics.update(run.peak_memory)
     if data.get("test"):
         try:
-            test = model.evaluate(data["test"]) or {}
+            test = held_out_scores(model, data, run) or {}
         except NotImplementedError:  # a model without held-out metrics still trains and saves
             test = {}
         metrics.update({f"test_{k}": float(v) for k, v in test.items()})
