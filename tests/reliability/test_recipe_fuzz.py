@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from nlpzoo import load_recipe
 from nlpzoo.errors import ConfigError
 from nlpzoo.plugins import get_manager
-from reliability_support import TALLY, examples, refused_cleanly
+from reliability_support import examples, refused_cleanly
 
 BASES = {
     "classifier": {

@@ -12,7 +12,6 @@ import shutil
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -115,9 +114,9 @@ def test_set_values_are_one_line_naming_the_option(tmp_path, option, expected):
     (["sample", "RUN", "-n", "0"], "-n: expected an integer in [1, 10000], got 0"),
     (["augment", "eda", "--seed", "-1"], "--seed: expected an integer in [0, 2^32-1], got -1"),
 ])
-def test_out_of_range_options_are_one_line_naming_the_option(tmp_path, args, expected):
-    run = tmp_path / "run"
-    line = one_line_error(nlpzoo(*[str(run) if a == "RUN" else a for a in args]))
+def test_out_of_range_options_are_one_line_naming_the_option(finished_run, args, expected):
+    """On a real run: ``predict --batch-size -1`` used to write no predictions and exit 0."""
+    line = one_line_error(nlpzoo(*[str(finished_run) if a == "RUN" else a for a in args]))
     assert expected in line, line
 
 
