@@ -274,9 +274,9 @@ def test_out_of_range_train_settings_fail_when_the_recipe_loads(tmp_path):
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: {name: lstm-classifier}\ntrain:\n  epochs: 2\n  ema: 1.5\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml:4: train\.ema: expected a decay between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:4: train\.ema: expected 0 < ema < 1, got 1\.5"):
         load_recipe(recipe)
-    with pytest.raises(ConfigError, match=r"train\.grad_accum: expected at least 1, got 0"):
+    with pytest.raises(ConfigError, match=r"--set train\.grad_accum=0: train\.grad_accum: expected grad_accum >= 1, got 0"):
         load_recipe(recipe, ["train.ema=null", "train.grad_accum=0"])
 
 

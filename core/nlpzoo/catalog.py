@@ -125,26 +125,35 @@ class Catalog:
             for req in ("requirement", "module"):
                 if not isinstance(body.get(req), str):
                     raise ConfigError(f"expected a string for {req!r}", f"{loc}.{req}")
+            for key in ("license", "summary"):
+                _optional_string(body, key, loc)
             files = _mapping(body.get("files"), f"{loc}.files")
             for rel, meta in files.items():
                 _known_keys(_mapping(meta, f"{loc}.files.{rel}"), ("sha256", "size"), f"{loc}.files.{rel}")
                 _check_sha(meta.get("sha256"), f"{loc}.files.{rel}.sha256")
-            self.assets[name] = Asset(name, body["requirement"], body["module"], body.get("license", ""),
-                                      body.get("summary", ""), dict(files), tuple(body.get("tags") or ()))
+                size = meta.get("size")
+                if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                    raise ConfigError(f"expected a size in bytes, got {str(size)[:40]!r}", f"{loc}.files.{rel}.size")
+            self.assets[name] = Asset(str(name), body["requirement"], body["module"], body.get("license", ""),
+                                      body.get("summary", ""), dict(files), _tags(body.get("tags"), f"{loc}.tags"))
         for name, body in _mapping(data.get("plugins"), "plugins").items():
             body = _mapping(body, f"plugins.{name}")
             _known_keys(body, PLUGIN_KEYS, f"plugins.{name}")
+            for key in ("install", "summary"):
+                _optional_string(body, key, f"plugins.{name}")
             provides = _mapping(body.get("provides"), f"plugins.{name}.provides")
             for kind, names in provides.items():
                 if kind not in KINDS:
                     raise ConfigError(f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}", f"plugins.{name}.provides.{kind}")
-                if not isinstance(names, list):
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                     raise ConfigError("expected a list of component names", f"plugins.{name}.provides.{kind}")
             self.plugins[name] = dict(body)
         for key, provider in _mapping(data.get("prefer"), "prefer").items():
             kind, sep, comp = str(key).partition("/")
             if not sep or kind not in KINDS:
                 raise ConfigError(f"expected 'kind/name' with a kind among {', '.join(KINDS)}", f"prefer.{key}")
+            if not isinstance(provider, str):
+                raise ConfigError(f"expected the name of a plugin, got {str(provider)[:40]!r}", f"prefer.{key}")
             self.prefer[(kind, comp)] = str(provider)
 
     def add_plugin_preset(self, name: str, provider: str, fields: dict) -> None:
@@ -178,11 +187,22 @@ def parse_preset(name: str, body, loc: str, source: str) -> Preset:
         if not weights["source"].startswith(("asset:", "path:", "hf:")):
             raise ConfigError(f"expected a source starting with 'asset:', 'path:' or 'hf:', got {weights['source']!r}", f"{loc}.weights.source")
         _check_sha(weights.get("sha256"), f"{loc}.weights.sha256")
-    tags = body.get("tags") or []
-    if not isinstance(tags, list):
-        raise ConfigError("expected a list of tags", f"{loc}.tags")
-    return Preset(name, kind, body["component"], dict(params), dict(weights) if weights else None,
-                  str(body.get("summary", "")), tuple(map(str, tags)), source)
+    _optional_string(body, "summary", loc)
+    return Preset(str(name), kind, body["component"], dict(params), dict(weights) if weights else None,
+                  str(body.get("summary", "")), _tags(body.get("tags"), f"{loc}.tags"), source)
+
+
+def _tags(value, loc: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
+        raise ConfigError("expected a list of tags", loc)
+    return tuple(map(str, value))
+
+
+def _optional_string(body: dict, key: str, loc: str) -> None:
+    if key in body and body[key] is not None and not isinstance(body[key], str):
+        raise ConfigError(f"expected a string, got {type(body[key]).__name__}", f"{loc}.{key}")
 
 
 def _mapping(value, loc: str) -> dict:

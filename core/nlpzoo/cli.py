@@ -3,25 +3,93 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
 import click
 
+from .constraints import SEED_RANGE, Range
 from .errors import ConfigError, NlpzooError
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
+
+
+class Bounded(click.ParamType):
+    """A number option within a :class:`Range` (NaN and infinities refused): one line names the option."""
+
+    def __init__(self, kind: type, bounds: Range):
+        self.kind, self.bounds = kind, bounds
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = self.kind(str(value).strip())
+            except (TypeError, ValueError):
+                self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {_clip(value)!r}", param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"expected a finite number {self.bounds}, got {value}", param, ctx)
+        if not self.bounds.contains(number):
+            self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {value}", param, ctx)
+        return number
+
+    def get_metavar(self, param, ctx=None):
+        return "INTEGER" if self.kind is int else "FLOAT"
+
+
+def _clip(value, n: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+SEED = Bounded(int, SEED_RANGE)
+COUNT = Bounded(int, Range(1, 10**6))
+
+
+def _usage_line(ctx, exc: click.UsageError) -> str:
+    """``--batch-size: expected an integer >= 1, got 0`` rather than click's three lines of usage."""
+    command = (exc.ctx or ctx).command_path if (exc.ctx or ctx) is not None else "nlpzoo"
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        hint = exc.param_hint or exc.param.get_error_hint(exc.ctx or ctx)
+        hint = (hint if isinstance(hint, str) else " / ".join(hint)).replace("'", "")
+        return f"nlpzoo: error: {hint}: {exc.message} (see: {command} --help)"
+    return f"nlpzoo: error: {exc.format_message()} (see: {command} --help)"
+
+
+def _exit_on_broken_pipe() -> None:
+    """The reader went away (``| head``): stop quietly, and let no later flush complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 class _Group(click.Group):
     """Turns every exception into one line on stderr unless ``--debug`` is given."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            click.echo(_usage_line(None, exc), err=True)
+            sys.exit(EXIT_USAGE)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            click.echo(_usage_line(ctx, exc), err=True)
+            sys.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            _exit_on_broken_pipe()
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
@@ -119,6 +187,9 @@ def info(name, kind):
 
     manager = get_manager()
     registry, catalog = manager.registry, manager.catalog
+    if name == "train" and not kind and not registry.kinds_of(name):
+        _info_train()
+        return
     preset = catalog.presets.get(name)
     if preset and kind in (None, preset.kind):
         click.echo(f"{preset.name}  (preset, {preset.kind})")
@@ -165,6 +236,21 @@ def info(name, kind):
         click.echo("")
         for line in doc.splitlines():
             click.echo(f"  {line}")
+
+
+def _info_train() -> None:
+    """The ``train:`` settings of a recipe, with their types, ranges and defaults."""
+    import dataclasses
+    import typing
+
+    from .config import _type_name
+    from .training.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig, include_extras=True)
+    click.echo("train  (the train: section of a recipe: settings of the shared training loop)")
+    click.echo("  parameters:")
+    for f in dataclasses.fields(TrainConfig):
+        click.echo(f"    {f.name}: {_type_name(hints[f.name])} = {f.default!r}")
 
 
 @cli.command()
@@ -221,6 +307,8 @@ def validate(recipe, overrides):
     from .recipe import SLOTS, load_recipe
 
     r = load_recipe(recipe, overrides)
+    if "dataset" not in r.specs:
+        raise ConfigError("training needs a 'dataset' in the recipe", "dataset", file=recipe)
     for slot in SLOTS:
         if slot in r.specs:
             r.build(slot)
@@ -304,14 +392,23 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
         raise ConfigError("goes with --data, the file to train on", "--text-column" if text_column else "--label-column")
     if resume and not run_dir:
         raise ConfigError("--resume needs --run-dir, the run to continue", "--resume")
+    claimed = None
     if run_dir is None:
-        run_dir = os.path.join("runs", f"{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        from .runs import claim_run_dir
+
+        claimed = run_dir = str(claim_run_dir("runs", Path(recipe).stem))
     from .training import train_recipe
 
     try:
         metrics = train_recipe(r, run_dir, resume=resume)
-    except ConfigError as exc:  # a column the reader did not find is named by the option that chose it
-        option = _DATA_OPTIONS.get(exc.loc) if data is not None else None
+    except BaseException as exc:
+        if claimed is not None:  # a default folder this command made and nothing filled
+            try:
+                os.rmdir(claimed)
+            except OSError:
+                pass
+        # a column the reader did not find is named by the option that chose it
+        option = _DATA_OPTIONS.get(exc.loc) if isinstance(exc, ConfigError) and data is not None else None
         if option is None:
             raise
         hint = "choose one with --label-column" if r.specs["model"].kind == "classifier" else \
@@ -409,21 +506,24 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("texts", nargs=-1)
 @click.option("--file", "-f", "infile", type=click.Path(dir_okay=False), help="CSV (with a text column) or one text per line.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write predictions as CSV here (atomically).")
+@click.option("--output", "-o", help="Write predictions as CSV here (atomically); - for standard output.")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
 @click.option("--text-column", default="text", show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
-def predict(run, texts, infile, output, text_column, batch_size):
+@click.option("--batch-size", default=64, show_default=True, type=COUNT)
+def predict(run, texts, infile, output, parents, text_column, batch_size):
     """Classify TEXTS (or a file of them) with a trained classifier run."""
     from .runs import open_run
-    from .yamlio import atomic_write
+    from .yamlio import check_output, write_output
 
+    if output:
+        check_output(output, parents=parents)
     texts = list(texts)
     rows = None
     if infile:
         rows, texts = _read_texts(infile, text_column)
     if not texts:
         raise ConfigError("give texts to classify, or --file", "TEXTS")
-    model = open_run(run).model
+    model = open_run(run).model_for("predict", "predict")
     preds = []
     for i in range(0, len(texts), batch_size):
         preds += model.predict(texts[i:i + batch_size])
@@ -438,8 +538,9 @@ def predict(run, texts, infile, output, text_column, batch_size):
         for j, (t, p) in enumerate(zip(texts, preds)):
             original = list(rows[j].values()) if rows else [t]
             writer.writerow(original + [p["label"]] + [f"{p['probabilities'].get(l, 0.0):.6f}" for l in labels])
-        atomic_write(output, buf.getvalue())
-        click.echo(f"wrote {len(preds)} predictions to {output}")
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {len(preds)} predictions to {output}")
         return
     for t, p in zip(texts, preds):
         probs = " ".join(f"{l}={p['probabilities'][l]:.3f}" for l in labels)
@@ -466,98 +567,130 @@ def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--prompt", "-p", default="", help="Text to continue.")
-@click.option("--max-tokens", default=50, show_default=True)
-@click.option("--temperature", default=1.0, show_default=True)
-@click.option("--top-k", default=0, show_default=True, help="0: no top-k filtering.")
-@click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling; 1.0: off.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--max-tokens", default=50, show_default=True, type=Bounded(int, Range(0, 10**6)))
+@click.option("--temperature", default=1.0, show_default=True, type=Bounded(float, Range(0)), help="0: greedy.")
+@click.option("--top-k", default=0, show_default=True, type=Bounded(int, Range(0)), help="0: no top-k filtering.")
+@click.option("--top-p", default=1.0, show_default=True, type=Bounded(float, Range(gt=0, le=1)), help="Nucleus sampling; 1.0: off.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
     """Continue PROMPT with a trained language-model run."""
     from .runs import open_run
 
-    model = open_run(run).model
+    model = open_run(run).model_for("generate", "generate")
     click.echo(model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("-n", "count", default=64, show_default=True, help="How many images.")
-@click.option("--output", "-o", default="samples.png", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--seed", default=0, show_default=True)
-@click.option("--interpolate", nargs=2, type=int, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
-def sample(run, count, output, seed, interpolate):
+@click.option("-n", "count", default=64, show_default=True, type=Bounded(int, Range(1, 10**4)), help="How many images.")
+@click.option("--output", "-o", default="samples.png", show_default=True, help="A PNG grid; - for standard output.")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--interpolate", nargs=2, type=SEED, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
+def sample(run, count, output, parents, seed, interpolate):
     """Draw images from a trained GAN run into a PNG grid."""
-    from .runs import open_run
+    import tempfile
 
-    model = open_run(run).model
+    from .runs import open_run
+    from .yamlio import check_output
+
+    check_output(output, parents=parents)
+    model = open_run(run).model_for("sample", "sample")
     if interpolate:
         images = model.interpolate(interpolate[0], interpolate[1], steps=count)
-        click.echo(model.save_samples(images, output, nrow=len(images)))
+        extra = {"nrow": len(images)}
     else:
         images = model.sample(count, seed=seed)
-        click.echo(model.save_samples(images, output))
+        extra = {}
+    if output != "-":
+        click.echo(model.save_samples(images, output, **extra))
+        return
+    with tempfile.TemporaryDirectory() as folder:  # the model writes its own format; stdout gets the bytes
+        written = Path(folder) / ("samples.txt" if model.modality == "text" else "samples.png")
+        model.save_samples(images, written, **extra)
+        sys.stdout.buffer.write(written.read_bytes())
+        sys.stdout.flush()
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("word")
-@click.option("-k", default=10, show_default=True)
+@click.option("-k", default=10, show_default=True, type=COUNT)
 def neighbors(run, word, k):
     """Nearest words to WORD in an embedder run (cosine similarity)."""
     from .runs import open_run
 
-    for w, s in open_run(run).model.neighbors(word, k):
+    for w, s in open_run(run).model_for("neighbors", "neighbors").neighbors(word, k):
         click.echo(f"{s:.4f}\t{w}")
 
 
 @cli.command()
 @click.argument("spec")
-@click.option("-n", "copies", default=1, show_default=True, help="Augmented versions per input line.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("-n", "copies", default=1, show_default=True, type=Bounded(int, Range(1, 1000)), help="Augmented versions per input line.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--explain", is_flag=True, help="Show the operations applied to each line.")
 def augment(spec, copies, seed, explain):
-    """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file)."""
+    """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file); stdin is UTF-8 text."""
     from .config import build, resolve
 
     augmenter = build(resolve(_parse_spec(spec), "augmenter", "SPEC"))
     out = sys.stdout
-    for line in sys.stdin:
-        text = line.rstrip("\n")
+    for text in _stdin_lines():
         for c in range(copies):
             new, ops = augmenter.explain([text], seed=seed + c)[0] if explain else (augmenter.augment([text], seed=seed + c)[0], None)
             out.write(f"{new}\t{','.join(ops) or '-'}\n" if explain else new + "\n")
     out.flush()
 
 
-def _parse_spec(spec: str):
-    import yaml
+def _stdin_lines():
+    """Lines of standard input without their newline; bytes that are not UTF-8 stop with the line number."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream (tests): already decoded
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+        return
+    for number, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                              "convert it first, e.g. with iconv -f latin1 -t utf-8", file="stdin", line=number) from None
+        yield line.rstrip("\n").rstrip("\r") if line.endswith("\r\n") else line.rstrip("\n")
 
+
+def _parse_spec(spec: str):
     if os.path.isfile(spec):
         from .yamlio import load_yaml
 
         return dict(load_yaml(spec, "spec"))
     if spec.lstrip().startswith("{"):
+        from .yamlio import parse_yaml
+
         try:
-            return yaml.safe_load(spec)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid inline spec: {str(exc).splitlines()[0]}", "SPEC") from None
+            return parse_yaml(spec, "SPEC")
+        except ConfigError as exc:
+            raise ConfigError(f"invalid inline spec: {exc.message}", "SPEC") from None
     return spec
 
 
 @cli.command()
 @click.argument("spec")
-@click.option("--steps", default=1000, show_default=True, help="Total optimizer steps.")
-@click.option("--lr", default=1e-3, show_default=True, help="Base learning rate.")
-@click.option("--output", "-o", default="lr.png", show_default=True, type=click.Path(dir_okay=False))
-def schedule(spec, steps, lr, output):
+@click.option("--steps", default=1000, show_default=True, type=Bounded(int, Range(1, 10**6)), help="Total optimizer steps.")
+@click.option("--lr", default=1e-3, show_default=True, type=Bounded(float, Range(gt=0)), help="Base learning rate.")
+@click.option("--output", "-o", default="lr.png", show_default=True, help="The PNG; - for standard output.")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
+def schedule(spec, steps, lr, output, parents):
     """Draw a learning-rate scheduler's curve over STEPS to a PNG."""
     from .config import build, resolve
-    from .plots import plot_curves
+    from .plots import curves_png
+    from .yamlio import check_output, write_output
 
+    check_output(output, parents=parents)
     sched = build(resolve(_parse_spec(spec), "scheduler", "SPEC"))
     lrs = sched.curve(steps, lr)
-    plot_curves({"learning rate": lrs}, output, title=str(spec), xlabel="step")
-    click.echo(f"wrote {output}: lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}")
+    write_output(output, curves_png({"learning rate": lrs}, title=str(spec)[:80], xlabel="step"), parents=parents)
+    message = f"lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}"
+    click.echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
 
 
 @cli.command("new-plugin")

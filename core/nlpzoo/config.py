@@ -5,7 +5,10 @@ without constructing anything; :func:`build` constructs the resolved tree bottom
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import math
+import re
 import sys
 from collections import abc
 import types
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .constraints import Range
 from .errors import ConfigError, UnknownComponent, did_you_mean
 from .kinds import INTERFACES, Component
 from .registry import DEPRECATED_CLASSIFIER_KIND
@@ -85,12 +89,12 @@ def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = ""
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
-        raise ConfigError(f"expected a component name or a mapping with 'name', got {type(spec).__name__} {spec!r}", loc)
+        raise ConfigError(f"expected a component name or a mapping with 'name', got {type(spec).__name__} {_short(spec)}", loc)
     if "name" not in spec:
         raise ConfigError(f"missing 'name': which component to build (keys given: {', '.join(map(str, spec)) or 'none'})", loc)
     name = spec["name"]
     if not isinstance(name, str):
-        raise ConfigError(f"expected a component name (a string), got {name!r}", f"{loc}.name" if loc else "name")
+        raise ConfigError(f"expected a component name (a string), got {_short(name)}", f"{loc}.name" if loc else "name")
     params = {k: v for k, v in spec.items() if k != "name"}
     kinds = (kind,) if isinstance(kind, str) else tuple(kind or INTERFACES)
 
@@ -135,6 +139,7 @@ def _find_entry(manager, name: str, kinds: tuple[str, ...], loc: str):
     raise manager.unknown(kinds, name, loc)
 
 
+@functools.lru_cache(maxsize=1024)
 def signature_of(target) -> inspect.Signature:
     fn = target.__init__ if inspect.isclass(target) else target
     sig = inspect.signature(fn)
@@ -143,16 +148,23 @@ def signature_of(target) -> inspect.Signature:
 
 
 def type_hints(target) -> dict[str, Any]:
-    """Annotations evaluated where possible; names that need an uninstalled or heavy module become Any."""
+    """Annotations of ``target``'s parameters (cached: a recipe checks the same classes many times)."""
+    return dict(_type_hints(target))
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_hints(target) -> dict[str, Any]:
+    """Evaluated where possible; names that need an uninstalled or heavy module become Any."""
     fn = target.__init__ if inspect.isclass(target) else target
     try:
-        return typing.get_type_hints(fn)
+        return typing.get_type_hints(fn, include_extras=True)
     except Exception:
         pass
     module = sys.modules.get(getattr(fn, "__module__", ""), None)
     namespace = dict(vars(module)) if module else {}
     namespace.update({k: getattr(typing, k) for k in dir(typing) if not k.startswith("_")})
     namespace.update({c.__name__: c for c in INTERFACES.values()})
+    namespace.setdefault("Range", Range)
     hints = {}
     for pname, ann in getattr(fn, "__annotations__", {}).items():
         if isinstance(ann, str):
@@ -183,10 +195,22 @@ def check_params(target, params: dict, loc: str = "") -> dict:
     return out
 
 
+class RangeError(ConfigError):
+    """A value of the right type outside its declared :class:`~nlpzoo.Range`."""
+
+
+_SCIENTIFIC = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+#: ints must fit in 64 bits: torch, NumPy and the file formats all need that
+INT_LIMIT = 2**63
+
+
 def _type_name(t) -> str:
     if t is type(None):
         return "null"
     origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(t)
+        return " ".join([_type_name(base), *(str(m) for m in meta if isinstance(m, Range))])
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(t))
     if origin is typing.Literal:
@@ -209,6 +233,12 @@ def check_value(value, ann, loc: str):
         return value
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
+    if origin is typing.Annotated:
+        checked = check_value(value, args[0], loc)
+        for bound in args[1:]:
+            if isinstance(bound, Range) and checked is not None and not bound.contains(checked):
+                raise RangeError(f"expected {bound.describe(_param_name(loc))}, got {_short(value)}", loc)
+        return checked
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -218,26 +248,30 @@ def check_value(value, ann, loc: str):
                 continue
             try:
                 return check_value(value, a, loc)
-            except UnknownComponent:
+            except (UnknownComponent, RangeError):  # the type fitted: its own error is the one to show
                 raise
             except ConfigError as exc:
                 if exc.loc != loc:  # the error is deeper inside a nested spec: that is the real one
                     raise
                 errors.append(exc)
-        raise ConfigError(f"expected {_type_name(ann)}, got {value!r}", loc)
+        raise ConfigError(f"expected {_type_name(ann)}, got {_short(value)}", loc)
     if origin is typing.Literal:
         if value in args:
             return value
-        raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}{did_you_mean(str(value), map(str, args))}", loc)
+        raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {_short(value)}{did_you_mean(str(value)[:100], map(str, args))}", loc)
     if origin in (list, tuple, abc.Sequence):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"expected a list ({_type_name(ann)}), got {value!r}", loc)
+            raise ConfigError(f"expected a list ({_type_name(ann)}), got {_short(value)}", loc)
+        if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[float, float]: that many items
+            if len(value) != len(args):
+                raise ConfigError(f"expected a list of {len(args)} ({_type_name(ann)}), got {_short(value)}", loc)
+            return tuple(check_value(v, a, f"{loc}.{i}") for i, (v, a) in enumerate(zip(value, args)))
         item = args[0] if args else Any
         checked = [check_value(v, item, f"{loc}.{i}") for i, v in enumerate(value)]
         return tuple(checked) if origin is tuple else checked
     if origin in (dict, abc.Mapping):
         if not isinstance(value, dict):
-            raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {value!r}", loc)
+            raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {_short(value)}", loc)
         vt = args[1] if len(args) == 2 else Any
         return {k: check_value(v, vt, f"{loc}.{k}") for k, v in value.items()}
     if inspect.isclass(ann) and issubclass(ann, Component) and ann.kind:
@@ -245,31 +279,56 @@ def check_value(value, ann, loc: str):
     if ann is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"expected true or false, got {value!r}", loc)
+        raise ConfigError(f"expected true or false, got {_short(value)}", loc)
     if ann is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e3 (no dot) as a string: a number written so is still a number
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"expected int, got {value!r}", loc)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not -INT_LIMIT <= value < INT_LIMIT:
+                raise ConfigError(f"expected an int between -2^63 and 2^63-1, got one of {len(str(abs(value))):,} digits", loc)
+            return value
+        raise ConfigError(f"expected int, got {_short(value)}", loc)
     if ann is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
+            except OverflowError:  # an int beyond any float
+                raise ConfigError(f"expected float, got an int of {len(str(abs(value))):,} digits", loc) from None
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"expected float, got {value!r}", loc)
+        if number is None:
+            raise ConfigError(f"expected float, got {_short(value)}", loc)
+        if math.isnan(number):
+            raise ConfigError("expected a number, got nan", loc)
+        return number
     if ann is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"expected str, got {value!r}", loc)
+        raise ConfigError(f"expected str, got {_short(value)}", loc)
     if ann in (Path, typing.Union[str, Path]):
         if isinstance(value, (str, Path)):
             return str(value)
-        raise ConfigError(f"expected a path, got {value!r}", loc)
+        raise ConfigError(f"expected a path, got {_short(value)}", loc)
     return value
+
+
+def _param_name(loc: str) -> str:
+    """``dropout`` for ``model.dropout``; ``betas[0]`` for ``optimizer.betas.0``."""
+    parent, _, last = loc.rpartition(".")
+    if last.isdigit() and parent:
+        return f"{parent.rpartition('.')[2]}[{last}]"
+    return last or "value"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None, loc: str = ""):

@@ -41,7 +41,8 @@ class ConfigError(NlpzooError, ValueError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         loc = f"{self.loc}: " if self.loc else ""
-        return f"{where}{loc}{self.message}"
+        text = f"{where}{loc}{self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")  # always one line, whatever a value held
 
     def at(self, file: str | None = None, line: int | None = None, prefix: str = "") -> "ConfigError":
         """The same error, placed in a file and under a parent key path."""

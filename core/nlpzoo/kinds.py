@@ -83,6 +83,10 @@ class Trainable(Component):
     #: component holds its own weights in the saved folder, so it is rebuilt with that folder in their place
     initialised_from: ClassVar[tuple[str, ...]] = ()
 
+    #: The names of the validation metrics ``fit`` reports (shell patterns allowed: ``precision_*``), so
+    #: ``nlpzoo validate`` can refuse a ``train.metric`` typo before training. Empty: not checked.
+    validation_metrics: ClassVar[tuple[str, ...]] = ()
+
     @abstractmethod
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         """Train on ``data["train"]`` (selecting on ``data["validation"]``); return the final metrics."""

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo import Classifier, ConfigError, Embedder
+from nlpzoo import Classifier, ConfigError, Embedder, Range
 
 from .sources import locate
 
@@ -32,16 +32,18 @@ class BertClassifier(Classifier):
     compiled or captured GPU steps need). The saved model loads with ``transformers.pipeline``.
     """
 
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
     # a saved classifier is a complete Hugging Face folder: it is rebuilt from there, not from its start
     initialised_from = ("pretrained",)
 
-    def __init__(self, pretrained: str, max_length: int = 128, labels: list[str] | None = None,
-                 layer_decay: float = 1.0,
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 128, labels: list[str] | None = None,
+                 layer_decay: Annotated[float, Range(gt=0, le=1)] = 1.0,
                  freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
-                 top_layers: int = 1, unfreeze_per_epoch: int = 0,
-                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none", label_smoothing: float = 0.0,
-                 rdrop: float = 0.0, dropout: float | None = None, sort_by_length: bool = True,
-                 pad_to_multiple_of: int = 1, predict_batch_size: int = 64,
+                 top_layers: Annotated[int, Range(0, 10**4)] = 1, unfreeze_per_epoch: Annotated[int, Range(0, 10**4)] = 0,
+                 class_weights: Literal["none", "balanced"] | dict[str, Annotated[float, Range(gt=0)]] = "none",
+                 label_smoothing: Annotated[float, Range(0, lt=1)] = 0.0, rdrop: Annotated[float, Range(0)] = 0.0,
+                 dropout: Annotated[float, Range(0, lt=1)] | None = None, sort_by_length: bool = True,
+                 pad_to_multiple_of: Annotated[int, Range(1, 4096)] = 1, predict_batch_size: Annotated[int, Range(1)] = 64,
                  predict_precision: Literal["fp32", "bf16"] = "fp32"):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
@@ -142,7 +144,8 @@ class BertEmbedder(Embedder):
 
     initialised_from = ("pretrained",)
 
-    def __init__(self, pretrained: str, max_length: int = 256, batch_size: int = 64, normalize: bool = True):
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 256,
+                 batch_size: Annotated[int, Range(1)] = 64, normalize: bool = True):
         if max_length < 2:
             raise ConfigError(f"expected at least 2, got {max_length}", "max_length")
         self.pretrained, self.source = pretrained, locate(pretrained)

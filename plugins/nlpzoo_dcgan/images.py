@@ -41,7 +41,8 @@ def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: floa
     return out[0] if c == 1 else out.transpose(1, 2, 0)
 
 
-def _png_bytes(picture) -> bytes:
+def png_bytes(picture) -> bytes:
+    """A uint8 picture (from :func:`make_grid`) encoded as PNG."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -52,7 +53,7 @@ def _png_bytes(picture) -> bytes:
 def save_grid(images, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Write ``images`` (float ``(n, C, H, W)`` in [0, 1]) as one PNG grid, atomically; returns the path."""
     path = Path(path)
-    atomic_write(path, _png_bytes(make_grid(images, nrow=nrow, padding=padding)))
+    atomic_write(path, png_bytes(make_grid(images, nrow=nrow, padding=padding)))
     return path
 
 

@@ -6,9 +6,9 @@ import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo import GAN, ConfigError, Optimizer
+from nlpzoo import GAN, ConfigError, Optimizer, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -50,14 +50,18 @@ class DCGAN(GAN):
 
     modality = "image"
     projection = False  # how a conditional discriminator takes the class: cdcgan projects
+    validation_metrics = ("loss", "loss_d", "loss_g", "d_real", "d_fake", "frechet_distance", "confident", "coverage")
 
-    def __init__(self, latent: int = 100, g_width: int = 64, d_width: int = 64, lr: float = 2e-4,
-                 lr_d: float | None = None, beta1: float = 0.5, beta2: float = 0.999,
+    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
+                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
+                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
+                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
                  generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
                  init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
-                 spectral_norm: bool = False, label_smoothing: float = 0.0, conditional: bool = False,
-                 quality: bool = True, judge_epochs: int = 4, grid: int = 64, eval_samples: int = 500,
-                 seed: int | None = None):
+                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
+                 conditional: bool = False, quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
+                 grid: Annotated[int, Range(1, 10**4)] = 64, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
+                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
         if latent < 1 or g_width < 1 or d_width < 1:
             raise ConfigError("latent, g_width and d_width must be positive", "latent")
         if loss not in ("bce", "hinge"):
@@ -353,12 +357,16 @@ class CDCGAN(DCGAN):
 
     projection = True
 
-    def __init__(self, latent: int = 100, g_width: int = 64, d_width: int = 64, lr: float = 2e-4,
-                 lr_d: float | None = None, beta1: float = 0.5, beta2: float = 0.999,
+    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
+                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
+                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
+                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
                  generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
                  init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
-                 spectral_norm: bool = False, label_smoothing: float = 0.0, quality: bool = True,
-                 judge_epochs: int = 4, grid: int = 60, eval_samples: int = 500, seed: int | None = None):
+                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
+                 quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
+                 grid: Annotated[int, Range(1, 10**4)] = 60, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
+                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
         super().__init__(latent=latent, g_width=g_width, d_width=d_width, lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2,
                          generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer,
                          init=init, loss=loss, spectral_norm=spectral_norm, label_smoothing=label_smoothing,

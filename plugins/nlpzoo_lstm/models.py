@@ -11,9 +11,9 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo import Classifier, ConfigError, Embedder, LanguageModel
+from nlpzoo import Classifier, ConfigError, Embedder, LanguageModel, Range
 from nlpzoo.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from nlpzoo.training import Run
 
 WEIGHTS, LEARNED, TOKENIZER = "model.safetensors", "learned.json", "tokenizer.json"
+Size = Annotated[int, Range(1, 10**6)]
+Dropout = Annotated[float, Range(0, lt=1)]
 
 
 class _LSTMModel:
@@ -118,11 +120,13 @@ def _has(data: dict, split: str) -> bool:
 class LSTMClassifier(_LSTMModel, Classifier):
     """A (bi)LSTM text classifier: embedding (optionally from an embedder), LSTM, pooling, linear head."""
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 20000,
-                 min_frequency: int = 1, lowercase: bool = True, max_length: int = 128,
-                 embedding_dim: int = 128, hidden_size: int = 128, num_layers: int = 1,
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(3, 10**8)] = 20000,
+                 min_frequency: Annotated[int, Range(0)] = 1, lowercase: bool = True, max_length: Size = 128,
+                 embedding_dim: Size = 128, hidden_size: Size = 128, num_layers: Annotated[int, Range(1, 100)] = 1,
                  bidirectional: bool = True, pooling: Literal["max", "mean", "last"] = "max",
-                 dropout: float = 0.3, embedding_dropout: float = 0.1,
+                 dropout: Dropout = 0.3, embedding_dropout: Dropout = 0.1,
                  embedder: Embedder | None = None, freeze_embeddings: bool = False):
         self.tokenizer_kind, self.vocab_size, self.min_frequency, self.lowercase = tokenizer, vocab_size, min_frequency, lowercase
         self.max_length, self.embedding_dim, self.hidden_size, self.num_layers = max_length, embedding_dim, hidden_size, num_layers
@@ -193,10 +197,12 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
     nucleus sampling (never ``[UNK]``; it stops at ``[EOS]``).
     """
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 10000,
-                 min_frequency: int = 2, lowercase: bool = True, embedding_dim: int = 200,
-                 hidden_size: int = 200, num_layers: int = 2, dropout: float = 0.3,
-                 embedding_dropout: float = 0.1, tie_weights: bool = True, bptt: int = 35,
+    validation_metrics = ("loss", "perplexity")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: Annotated[int, Range(3, 10**8)] = 10000,
+                 min_frequency: Annotated[int, Range(0)] = 2, lowercase: bool = True, embedding_dim: Size = 200,
+                 hidden_size: Size = 200, num_layers: Annotated[int, Range(1, 100)] = 2, dropout: Dropout = 0.3,
+                 embedding_dropout: Dropout = 0.1, tie_weights: bool = True, bptt: Annotated[int, Range(1, 10**6)] = 35,
                  embedder: Embedder | None = None, freeze_embeddings: bool = False):
         self.tokenizer_kind, self.vocab_size, self.min_frequency, self.lowercase = tokenizer, vocab_size, min_frequency, lowercase
         self.embedding_dim, self.hidden_size, self.num_layers = embedding_dim, hidden_size, num_layers

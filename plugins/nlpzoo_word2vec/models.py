@@ -10,9 +10,9 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo import ConfigError, Embedder
+from nlpzoo import ConfigError, Embedder, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -52,12 +52,20 @@ class Word2Vec(Embedder):
 
     initialised_from = ("pretrained",)  # a saved model holds its own vectors
 
-    def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram", vector_size: int = 100,
-                 window: int = 5, min_count: int = 5, negative: int = 5, hierarchical_softmax: bool = False,
-                 sample: float = 1e-3, alpha: float = 0.025, min_alpha: float = 1e-4, epochs: int = 5,
-                 cbow_mean: bool = True, max_final_vocab: int | None = None, workers: int = 1,
-                 lowercase: bool = True, compute_loss: bool = False, analogy_restrict_vocab: int = 30000,
-                 pretrained: str | None = None):
+    def __init__(self, architecture: Literal["skipgram", "cbow"] = "skipgram",
+                 vector_size: Annotated[int, Range(1, 10**5)] = 100, window: Annotated[int, Range(1, 10**4)] = 5,
+                 min_count: Annotated[int, Range(1)] = 5, negative: Annotated[int, Range(0, 100)] = 5,
+                 hierarchical_softmax: bool = False, sample: Annotated[float, Range(0, 1)] = 1e-3,
+                 alpha: Annotated[float, Range(gt=0)] = 0.025, min_alpha: Annotated[float, Range(0)] = 1e-4,
+                 epochs: Annotated[int, Range(1, 10**6)] = 5, cbow_mean: bool = True,
+                 max_final_vocab: Annotated[int, Range(1)] | None = None, workers: Annotated[int, Range(1, 1024)] = 1,
+                 lowercase: bool = True, compute_loss: bool = False,
+                 analogy_restrict_vocab: Annotated[int, Range(1)] = 30000, pretrained: str | None = None):
+        if negative == 0 and not hierarchical_softmax:
+            raise ConfigError("with negative: 0 (no negative sampling), set hierarchical_softmax: true; "
+                              "word2vec needs one of the two", "negative")
+        if hierarchical_softmax and max_final_vocab is not None and max_final_vocab < 2:
+            raise ConfigError("hierarchical softmax needs a vocabulary of at least 2 words", "max_final_vocab")
         self.params = dict(architecture=architecture, vector_size=vector_size, window=window,
                            min_count=min_count, negative=negative, hierarchical_softmax=hierarchical_softmax,
                            sample=sample, alpha=alpha, min_alpha=min_alpha, epochs=epochs, cbow_mean=cbow_mean,
@@ -155,6 +163,9 @@ class Word2Vec(Embedder):
                                max_final_vocab=p["max_final_vocab"], workers=p["workers"], seed=seed,
                                compute_loss=p["compute_loss"])
         model.build_vocab(sentences)
+        if p["hierarchical_softmax"] and len(model.wv) < 2:  # gensim's worker fails on a one-word tree and training hangs
+            raise ConfigError(f"hierarchical softmax needs a vocabulary of at least 2 words, got {len(model.wv)}; "
+                              "lower min_count or raise max_final_vocab", "model.min_count")
         model.train(sentences, total_examples=model.corpus_count, total_words=model.corpus_total_words,
                     epochs=p["epochs"], compute_loss=p["compute_loss"], callbacks=[_Progress()])
         self._wv = model.wv

@@ -161,7 +161,13 @@ class Trainer:
         self.window = Window()
         self._task_state = None
         if saved is not None:
-            self._restore(saved)
+            try:
+                self._restore(saved)
+            except (KeyError, TypeError, ValueError, RuntimeError, OverflowError, IndexError, AttributeError) as exc:
+                from .checkpoint import CheckpointError  # the state of another model or set-up
+
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise CheckpointError(f"{saved['folder']}/state.json", f"does not fit this run ({type(exc).__name__}: {first})") from None
         self.records = Records(run, self.state.step if saved is not None else None)
         self.progress = Progress(self.total_steps, self.state.step, cfg.epochs,
                                  enabled=cfg.progress and run.is_main)

@@ -92,11 +92,25 @@ class MetricsLog:
         self._this_process.append(record)
         if self.resuming and not self._started:
             return  # held until the loop says where the first process stopped
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
-        self._fh.write(json.dumps(record) + "\n")
-        self._fh.flush()
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a", encoding="utf-8")
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+        except OSError as exc:  # a full or read-only disk: say where
+            self._failed(exc)
+
+    def _failed(self, exc: OSError):
+        from ..yamlio import WriteError, write_failure
+
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        raise WriteError(f"cannot write: {write_failure(exc)}", self.path, exc.errno) from None
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
@@ -114,7 +128,10 @@ class MetricsLog:
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self._failed(exc)
             self._fh = None
 
 
