@@ -18,8 +18,9 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: 
                           env=full_env, input=input, cwd=cwd, timeout=timeout)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
+    """``cli("train", "recipe.yaml")``: the real command in a subprocess (see :func:`run_cli`)."""
     return run_cli
 
 

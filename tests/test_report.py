@@ -29,16 +29,14 @@ MATPLOTLIB_BLUE = (31, 119, 180)  # the first line of every matplotlib plot
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, cli):
     """Two real LSTM classifier runs, trained by the command line, that differ in their learning rate."""
-    from conftest import run_cli
-
     folder = tmp_path_factory.mktemp("runs")
     made = []
     for name, lr in (("fast", "3.0e-3"), ("slow", "1.0e-3")):
         recipe = folder / f"{name}.yaml"
         recipe.write_text(TINY_LSTM.format(lr=lr))
-        done = run_cli("train", str(recipe), "--run-dir", str(folder / name))
+        done = cli("train", str(recipe), "--run-dir", str(folder / name))
         assert done.returncode == 0, done.stderr[-2000:]
         made.append(folder / name)
     return made

@@ -154,23 +154,31 @@ def find_runs(directory: str | Path) -> list[RunFolder]:
 
 def finish_run(run_dir: str | Path, model=None, data: dict | None = None, *, model_spec=None,
                metrics: dict | None = None) -> None:
-    """What ``nlpzoo train`` does last, once the model is saved: a classifier's model card, the texts a
-    generative model writes for the report, then ``report.html``.
+    """What ``nlpzoo train`` does last, once the model is saved with its card: the texts a generative
+    model writes for the report, then ``report.html``.
 
-    None of them failing undoes a trained and saved run: each failure is a warning that says what
-    is missing.
+    Neither failing undoes a trained and saved run: each failure is a warning that says what is missing.
     """
+    run_dir = Path(run_dir)
+    _warn_on_failure("the generated samples", lambda: record_generations(run_dir, model, data or {}))
+    _warn_on_failure(f"{REPORT} (make it with: nlpzoo report {run_dir})", lambda: write_report(run_dir))
+
+
+def write_card(run_dir: str | Path, model, data: dict | None = None, *, model_spec=None,
+               metrics: dict | None = None) -> None:
+    """A classifier's model card (``model/README.md``), written before the model folder's sha256 is
+    recorded, so that the card is part of what loading verifies. A failure is a warning."""
     from .modelcard import write_model_card
 
-    run_dir = Path(run_dir)
-    steps = [("the model card (model/README.md)", lambda: write_model_card(run_dir, model, model_spec, metrics, data)),
-             ("the generated samples", lambda: record_generations(run_dir, model, data or {})),
-             (f"{REPORT} (make it with: nlpzoo report {run_dir})", lambda: write_report(run_dir))]
-    for what, step in steps:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
-            print(f"nlpzoo: warning: {what} not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+    _warn_on_failure("the model card (model/README.md)",
+                     lambda: write_model_card(Path(run_dir), model, model_spec, metrics, data))
+
+
+def _warn_on_failure(what: str, step) -> None:
+    try:
+        step()
+    except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
+        print(f"nlpzoo: warning: {what} not written: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def record_generations(run_dir: str | Path, model, data: dict) -> None:
@@ -189,10 +197,8 @@ def record_generations(run_dir: str | Path, model, data: dict) -> None:
     elif isinstance(model, GAN) and model.modality == "text":
         record = {"what": "texts sampled from the generator", "settings": {"seed": 0},
                   "samples": [{"prompt": "", "text": str(t)} for t in model.sample(8, seed=0)]}
-    elif isinstance(model, GAN) and model.modality == "image" and not list((run_dir / "samples").glob("*.png")):
-        from .images import save_grid
-
-        save_grid(model.sample(64, seed=0), run_dir / "samples" / "samples.png")
+    elif isinstance(model, GAN) and not list((run_dir / "samples").glob("*.png")):
+        model.save_samples(model.sample(64, seed=0), run_dir / "samples" / "samples.png")  # the GAN's own format
         return
     else:
         return

@@ -147,7 +147,8 @@ def simulated_gpu() -> Iterator[torch.device]:
     original = Accelerator.__dict__["device"]
     Accelerator.device = property(lambda self: GPU)  # where the loop puts networks and batches
     try:
-        with _SimulatedGPU():
+        # the tensors really live on the CPU: a CUDA build of torch must not hand "cuda" RNN weights to cuDNN
+        with torch.backends.cudnn.flags(enabled=False), _SimulatedGPU():
             yield GPU
     finally:
         Accelerator.device = original

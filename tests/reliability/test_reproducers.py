@@ -243,7 +243,7 @@ def test_a_corrupt_model_without_recorded_sha256_is_still_one_line(run_copy):
     weights = run_copy / "model" / "model.safetensors"
     weights.write_bytes(b"\x00" * 16 + weights.read_bytes()[16:])
     line = one_line_error(nlpzoo("predict", str(run_copy), "a fine film"))
-    assert f"{run_copy / 'model'}: cannot load the saved model: SafetensorError" in line, line
+    assert f"{weights}: cannot load weights: SafetensorError" in line, line
 
 
 def test_the_saved_models_sha256_is_recorded_and_checked(finished_run):

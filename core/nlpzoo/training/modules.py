@@ -81,8 +81,8 @@ def load_weights(net: "torch.nn.Module", path: str | os.PathLike) -> None:
         raise ConfigError("weights not found", file=str(path)) from None
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         if type(exc).__name__ == "SafetensorError" or isinstance(exc, RuntimeError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"cannot load weights: {first}", file=str(path)) from None
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "corrupt file"
+            raise ConfigError(f"cannot load weights: {type(exc).__name__}: {first}", file=str(path)) from None
         raise
 
 

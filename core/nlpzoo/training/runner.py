@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..report import finish_run
+from ..report import finish_run, write_card
 from ..runs import RunLock, model_digest
 from ..yamlio import atomic_write
 from .run import AugmentPipeline, Run, derive_seed, seed_everything, train_config
@@ -169,11 +169,12 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
         metrics.update({f"test_{k}": float(v) for k, v in test.items()})
     if run.is_main:
         _save_model_atomically(model, run_dir / "model")
+        write_card(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # a classifier's README.md
         info["model_sha256"] = model_digest(run_dir / "model")  # checked whenever the run's model is loaded
         atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1))
         info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     seconds=round(time.time() - started, 3), metrics=metrics)
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
-        finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # model card, report.html
+        finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # samples, report.html
     run.barrier()
     return metrics
