@@ -371,23 +371,33 @@ def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("-n", "count", default=64, show_default=True, help="How many images.")
-@click.option("--output", "-o", default="samples.png", show_default=True, type=click.Path(dir_okay=False))
+@click.option("-n", "count", default=64, show_default=True, help="How many samples.")
+@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+              help="Where to write them; default: printed (text GANs), samples.png (image GANs).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--interpolate", nargs=2, type=int, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
 def sample(run, count, output, seed, interpolate):
-    """Draw images from a trained GAN run into a PNG grid."""
+    """Draw samples from a trained GAN run: sentences (text GANs) or a PNG grid (image GANs)."""
     from .images import save_grid
     from .runs import open_run
 
     model = open_run(run).model
     if interpolate:
         images = model.interpolate(interpolate[0], interpolate[1], steps=count)
-        save_grid(images, output, nrow=len(images))
-    else:
-        images = model.sample(count, seed=seed)
-        save_grid(images, output)
-    click.echo(f"wrote {len(images)} images to {output}")
+        save_grid(images, output or "samples.png", nrow=len(images))
+        click.echo(f"wrote {len(images)} images to {output or 'samples.png'}")
+        return
+    samples = model.sample(count, seed=seed)
+    if output is None and model.modality == "text":
+        for text in samples:
+            click.echo(text)
+        return
+    output = output or "samples.png"
+    try:
+        click.echo(model.save_samples(samples, output))
+    except NotImplementedError:  # an image GAN that does not say how to write its samples: a grid
+        save_grid(samples, output)
+        click.echo(f"wrote {len(samples)} images to {output}")
 
 
 @cli.command()
