@@ -35,7 +35,7 @@ class SeqGAN(nlpzoo.GAN):
     1. The generator, any zoo language model with a token network (``lstm-lm``, ``transformer-lm``),
        is pretrained by maximum likelihood with its own ``fit`` (``pretrain`` settings, in the run's
        ``pretrain-generator/``), or taken trained from ``generator_run``. A copy is kept in the run as
-       ``pretrained-generator/``.
+       ``pretrained-generator/`` (a resumed run starts from it).
     2. The discriminator, a network of a registered classifier's design (``cnn-classifier`` by default)
        over the generator's tokens, learns real sentences against samples for ``discriminator_steps``
        steps (``pretrain-discriminator/``).
@@ -172,6 +172,9 @@ class SeqGAN(nlpzoo.GAN):
             handle = nlpzoo.open_run(self.generator_run)
             self.generator_spec = handle.recipe.get("model")
             return handle.model
+        kept = Path(run.dir) / PRETRAINED
+        if run.resume and kept.is_dir():  # pretraining finished before the run stopped: its result was kept
+            return type(self.generator).load(str(kept))
         sub = Run(Path(run.dir) / "pretrain-generator", seed=run.seed, config=self.pretrain, resume=run.resume,
                   optimizer=self.pretrain_optimizer or nlpzoo.build({"name": "adamw", "lr": 2e-3}, "optimizer"),
                   scheduler=self.pretrain_scheduler)
@@ -203,12 +206,12 @@ class SeqGAN(nlpzoo.GAN):
             self.labels = sorted({ex["label"] for ex in train})
         validation = list(data.get("validation") or train[: max(1, len(train) // 10)])
         self.lm = self._pretrained_generator(data, run)
+        if run.is_main and not (run.resume and (Path(run.dir) / PRETRAINED).is_dir()):
+            self._keep_pretrained(Path(run.dir) / PRETRAINED)
         net = self.token_network()
         if self.conditional:
             self._check_labels()
         self._check_length()
-        if run.is_main:
-            self._keep_pretrained(Path(run.dir) / PRETRAINED)
         net.to(run.device)
         torch.manual_seed(derive_seed(run.seed, "discriminator"))
         self.discriminator_net = self._discriminator_design().text_network(self.tokenizer.vocab_size, 2, self.tokenizer.pad_id)
