@@ -48,38 +48,45 @@ def banned_mask(vocab: Vocabulary, device) -> torch.Tensor:
 
 
 def _draw(logits: torch.Tensor, uniform: torch.Tensor, temperature: float) -> torch.Tensor:
-    """One token per row of ``logits`` ``(R, V)`` by inverting the cumulative distribution at ``uniform`` ``(R,)``."""
+    """One token per row of ``logits`` ``(R, V)`` (banned ones at -inf) by inverting the cumulative
+    distribution at ``uniform`` ``(R,)``; ``logits`` is overwritten."""
     if temperature <= 0:
         return logits.argmax(-1)
-    cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)  # (R, V)
+    if temperature != 1.0:
+        logits.div_(temperature)
+    cdf = logits.sub_(logits.amax(-1, keepdim=True)).exp_().cumsum_(-1)  # unnormalised: one pass fewer
     target = uniform.clamp_min(1e-7)[:, None] * cdf[:, -1:]  # (R, 1)
     return torch.searchsorted(cdf, target).squeeze(1).clamp_max(logits.shape[-1] - 1)
 
 
 @torch.no_grad()
 def continue_sentences(net: nn.Module, state, last_logits: torch.Tensor, steps: int, uniforms: torch.Tensor,
-                       vocab: Vocabulary, temperature: float = 1.0, done: torch.Tensor | None = None) -> torch.Tensor:
+                       vocab: Vocabulary, temperature: float = 1.0) -> torch.Tensor:
     """``steps`` more tokens for each row, from ``state`` and the logits it ended with ``(R, V)``.
 
-    Rows stop at ``[EOS]`` (padding after it); ``uniforms`` ``(steps, R)`` drive the draws.
+    Rows stop at ``[EOS]`` (padding after it); ``uniforms`` ``(steps, R)`` drive the draws, row by row,
+    so a row gets the same tokens whatever the other rows do. Finished rows leave the batch.
     """
     rows = last_logits.shape[0]
-    out = torch.full((rows, steps), vocab.pad_id, dtype=torch.long, device=last_logits.device)
-    done = torch.zeros(rows, dtype=torch.bool, device=last_logits.device) if done is None else done.clone()
-    banned = banned_mask(vocab, last_logits.device)
+    device = last_logits.device
+    out = torch.full((rows, steps), vocab.pad_id, dtype=torch.long, device=device)
+    banned = banned_mask(vocab, device)
+    going = torch.arange(rows, device=device)  # the rows still being written
     logits = last_logits
     for s in range(steps):
-        nxt = _draw(logits.float().masked_fill(banned, float("-inf")), uniforms[s], temperature)  # (R,)
-        nxt = torch.where(done, torch.full_like(nxt, vocab.pad_id), nxt)
-        out[:, s] = nxt
-        done = done | (nxt == vocab.eos_id)
-        if s == steps - 1 or bool(done.all()):
+        nxt = _draw(logits.float().masked_fill(banned, float("-inf")), uniforms[s, going], temperature)  # (R',)
+        out[going, s] = nxt
+        if s == steps - 1:
             break
+        more = nxt != vocab.eos_id
+        if not bool(more.all()):
+            if not bool(more.any()):
+                break
+            keep = more.nonzero().squeeze(1)
+            going, nxt, state = going[keep], nxt[keep], net.reorder_state(state, keep)
         step_logits, state = net(nxt[:, None], state)
         logits = step_logits[:, -1]
     return out
-
-
 def lengths_of(tokens: torch.Tensor, vocab: Vocabulary) -> torch.Tensor:
     """Tokens up to and including the first ``[EOS]`` of each row (all of them when there is none)."""
     is_eos = tokens == vocab.eos_id

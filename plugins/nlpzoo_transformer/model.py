@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nlpzoo.training import Run
 
 WEIGHTS, ARCH, TOKENIZER = "model.safetensors", "architecture.json", "tokenizer.json"
+INIT_STD = 0.02  # of every weight of a new network (GPT-2's initialisation)
 
 
 class TransformerLanguageModel(nlpzoo.LanguageModel):
@@ -124,7 +125,10 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         self._arch = {"vocab_size": self.tokenizer.vocab_size, "embedding_dim": width, "tie_weights": tie}
         self.net = self._make_net(**self._arch)
         if matrix is not None:
-            self.net.embedding.weight.data.copy_(torch.from_numpy(matrix))
+            # the vectors' directions carry over; their scale is brought to the network's own initial one, so
+            # that the tied decoder's first logits are as small as those of a randomly initialised model
+            scale = INIT_STD / max(float(matrix.std()), 1e-12)
+            self.net.embedding.weight.data.copy_(torch.from_numpy(matrix) * scale)
             self.net.embedding.weight.requires_grad_(not self.freeze_embeddings)
         streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
         task = LanguageModelTask(self.net, streams, run=run, block_size=self.block_size, eval_stride=self.eval_stride)
