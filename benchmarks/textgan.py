@@ -20,7 +20,7 @@ and plus as many from the SeqGAN generator (labels as the real snippets'), with 
 (at most 960 steps of 32, validation accuracy every 16 steps, best checkpoint, patience 16). Test
 accuracy on the dataset's 1,275 test snippets.
 
-    OMP_NUM_THREADS=1 flock /tmp/nlpzoo-heavy.lock python benchmarks/textgan.py [--run RUN] [--part quality|augment|all]
+    OMP_NUM_THREADS=1 python benchmarks/textgan.py [--part quality|augment|all] [--run RUN]
 
 Writes ``benchmarks/results/textgan.md`` and ``benchmarks/results/textgan.png``; runs go to
 ``benchmarks/out/textgan/``.
@@ -296,6 +296,25 @@ def augmentation(args, out: Path) -> list[str]:
     return lines
 
 
+def conditions(args, part: str, started: float) -> list[str]:
+    """The command that made a section, and how long it took on what."""
+    import torch
+
+    if part == "quality":
+        options = [*(["--run", args.run] if args.run else []), f"--samples {args.samples}",
+                   f"--judge-epochs {args.judge_epochs}", "--temperatures " + " ".join(f"{t:g}" for t in args.temperatures),
+                   f"--seed {args.seed}"]
+    else:
+        options = ["--seeds " + " ".join(map(str, args.seeds)), f"--train-size {args.train_size}", f"--copies {args.copies}",
+                   f"--aug-temperature {args.aug_temperature:g}", f"--aug-pretrain-epochs {args.aug_pretrain_epochs}",
+                   f"--aug-discriminator-steps {args.aug_discriminator_steps}", f"--aug-steps {args.aug_steps}"]
+    command = " ".join(["OMP_NUM_THREADS=1 python benchmarks/textgan.py", f"--part {part}", *options, f"--threads {args.threads}"])
+    return [f"Command: `{command}`  ",
+            f"({time.time() - started:.0f} s on {os.cpu_count()} CPU cores shared with other work, torch "
+            f"{torch.__version__} with {args.threads} thread(s), Python {platform.python_version()}, load average "
+            f"{os.getloadavg()[0]:.1f} at the end.)", ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="a finished run of recipes/seqgan-rotten-tomatoes.yaml (default: train one)")
@@ -323,26 +342,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
     sections = []
     if args.part in ("quality", "all"):
-        sections += quality(args, out)[0] + [""]
+        started = time.time()
+        lines = quality(args, out)[0]
+        sections += lines[:2] + conditions(args, "quality", started) + lines[2:] + [""]
     if args.part in ("augment", "all"):
-        sections += augmentation(args, out) + [""]
-    command = ["OMP_NUM_THREADS=1 flock /tmp/nlpzoo-heavy.lock python benchmarks/textgan.py", f"--part {args.part}",
-               *(["--run", args.run] if args.run else []), f"--samples {args.samples}", f"--judge-epochs {args.judge_epochs}",
-               "--temperatures " + " ".join(f"{t:g}" for t in args.temperatures), f"--seed {args.seed}",
-               "--seeds " + " ".join(map(str, args.seeds)), f"--copies {args.copies}",
-               f"--aug-pretrain-epochs {args.aug_pretrain_epochs}", f"--aug-discriminator-steps {args.aug_discriminator_steps}",
-               f"--aug-steps {args.aug_steps}", f"--threads {args.threads}"]
-    header = [
-        "# Text GANs measured: SeqGAN against maximum likelihood on Rotten Tomatoes",
-        "",
-        f"Command: `{' '.join(command)}`  ",
-        f"({time.time() - started:.0f} s in all on {os.cpu_count()} CPU cores shared with other work, torch with "
-        f"{args.threads} thread(s), Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end.)",
-        "",
-    ]
+        started = time.time()
+        lines = augmentation(args, out)
+        sections += lines[:2] + conditions(args, "augment", started) + lines[2:] + [""]
+    header = ["# Text GANs measured: SeqGAN against maximum likelihood on Rotten Tomatoes", ""]
     path = Path(args.output)
     if args.part != "all" and path.exists():  # keep the other part's section
         old = path.read_text(encoding="utf-8")
