@@ -62,9 +62,10 @@ def peak_rss_mb() -> float:
 def in_nlpzoo_batch_order(examples: list, batch_size: int) -> list:
     """``examples`` in the order of nlpzoo's random batches for run seed 0, first epoch: read sequentially in
     batches of ``batch_size``, the Trainer then pads and computes exactly nlpzoo's batches."""
-    from nlpzoo_bert.hf import batch_order
+    from nlpzoo.training import length_bucketed_batches
 
-    return [examples[i] for b in batch_order([0] * len(examples), batch_size, 0, sort_by_length=False) for i in b]
+    return [examples[i] for b in length_bucketed_batches([0] * len(examples), batch_size, 0, sort_by_length=False)
+            for i in b]
 
 
 class TrainerBaseline:
@@ -72,7 +73,7 @@ class TrainerBaseline:
 
     def __init__(self, data: dict, *, seed: int = 0, lr: float = 5e-5, epochs: float = 3, batch_size: int = 32,
                  warmup: float = 0.06, bf16: bool = False, max_length: int = 128, max_steps: int = -1,
-                 sampling: str = "random", model_dir: str | None = None):
+                 sampling: str = "random", model_dir: str | None = None, device: str = "cpu"):
         import torch
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   Trainer, TrainingArguments, set_seed)
@@ -97,7 +98,7 @@ class TrainerBaseline:
         self.test_set = encode(data["test"])
         args = TrainingArguments(output_dir=scratch(), per_device_train_batch_size=batch_size, per_device_eval_batch_size=2 * batch_size,
                                  learning_rate=lr, num_train_epochs=epochs, max_steps=max_steps, lr_scheduler_type="linear",
-                                 warmup_steps=warmup, weight_decay=0.0, bf16=bf16, use_cpu=True, seed=seed,
+                                 warmup_steps=warmup, weight_decay=0.0, bf16=bf16, use_cpu=device == "cpu", seed=seed,
                                  eval_strategy="no", save_strategy="no", report_to="none", logging_steps=50,
                                  train_sampling_strategy=sampling,
                                  dataloader_num_workers=0, disable_tqdm=True)

@@ -27,13 +27,14 @@ def run(mode: str, steps: int) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from nlpzoo_bert.hf import batch_order, collate, tokenize
+    from nlpzoo.training import length_bucketed_batches
+    from nlpzoo_bert.hf import collate, tokenize
 
     data = rotten_tomatoes(0)["train"]
     tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
     ids = tokenize(tokenizer, [ex["text"] for ex in data], 128)
     labels = [int(ex["label"] == "rotten") for ex in data]
-    batches = batch_order([len(x) for x in ids], 32, 0, sort_by_length=True)[:WARM + steps]
+    batches = length_bucketed_batches([len(x) for x in ids], 32, 0, sort_by_length=True)[:WARM + steps]
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(minilm_folder(), num_labels=2)
     model.train()

@@ -1,20 +1,27 @@
-"""How good are the digits? The trained ``dcgan-mnist`` recipe against held-out real digits (the ceiling)
-and the same generator untrained (the floor), measured by an independent judge.
+"""How good are the digits? Each DCGAN variant against held-out real digits (the ceiling) and the same
+generator untrained (the floor), measured by an independent judge.
 
-    python benchmarks/dcgan_quality.py [--run RUN_DIR] [--samples 500]
+    python benchmarks/dcgan_quality.py [--only NAME ...] [--train-only] [--samples 500]
+    python benchmarks/dcgan_quality.py --run RUN_DIR [--run RUN_DIR ...]
 
-Without ``--run`` it first trains ``recipes/dcgan-mnist.yaml`` into ``benchmarks/out/dcgan-mnist``
-(``nlpzoo train``; about 10 minutes on 2 cores). The judge is a small CNN trained here on the
-recipe's training split (not the one the model used to pick its checkpoint). For each row it
-reports, on ``--samples`` images:
+Without ``--run`` it trains every variant below (or those named with ``--only``) that has no finished
+run yet into ``benchmarks/out/dcgan-<name>`` (``nlpzoo train``, one after the other; the recipe's
+budget fits 10 minutes on 2 cores), measures them and writes ``benchmarks/results/dcgan_quality.md``;
+``--train-only`` stops after training (to train variants in several processes, then measure all in
+one). Each row's training command, time and the machine's load are recorded in ``bench.json`` beside
+its run. With ``--run`` it measures those runs (of ``mnist-5k``) and writes ``dcgan_quality.md`` beside
+the first of them, never over the project's recorded results.
+
+The judge is a small CNN trained here on the training split (not the one a model used to pick its
+checkpoint). For each row it reports, on ``--samples`` images:
 
 - ``FD``: Fréchet distance between the judge's 64-d features of the images and of the real test
   digits (lower is better);
 - ``confident``: share of images the judge classifies with probability above 0.9;
 - ``coverage``: entropy of the judge's predicted-class histogram over log 10 (1 = every digit equally).
 
-Ceiling: the real validation digits. Floor: the recipe's generator before training (same seed).
-Writes benchmarks/results/dcgan_quality.md.
+Ceiling: the real validation digits. Floor: the first variant's generator before training (same seed).
+Generated rows come from ``sample(n, seed=99)``; a class-conditional model cycles through the digits.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -29,76 +37,140 @@ from pathlib import Path
 
 import torch
 
-from nlpzoo.runs import open_run
+import nlpzoo
 from nlpzoo_dcgan.quality import scores, to_unit, train_judge
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "dcgan-mnist.yaml"
+OUT = ROOT / "benchmarks" / "out"
 JUDGE_SEED = 1234
+
+RECIPE = "recipes/dcgan-mnist.yaml"
+# name -> (recipe, --set overrides, what the row shows): the recipe, the former one, and one change each
+VARIANTS = {
+    "former": (RECIPE, ["model.name=dcgan", "train.ema=null", "train.epochs=35"],
+               "the former recipe: the DCGAN paper's settings (dcgan, bce, Adam 2e-4 for both), 35 epochs"),
+    "recipe": (RECIPE, [], "the recipe: cdcgan (projection discriminator) with a moving average of the weights, 30 epochs"),
+    "no-ema": (RECIPE, ["train.ema=null"], "the recipe without the moving average"),
+    "unconditional": (RECIPE, ["model.name=dcgan"], "the recipe without class conditioning (dcgan)"),
+    "ttur": (RECIPE, ["model.lr_d=4e-4"], "the recipe with two time-scale learning rates (D 4e-4, G 2e-4)"),
+    "spectral-norm": (RECIPE, ["model.spectral_norm=true"], "the recipe with spectral normalisation in D"),
+    "hinge": (RECIPE, ["model.loss=hinge"], "the recipe with the hinge loss"),
+}
+BENCH = "bench.json"  # beside each run: how it was trained, how long it took, the machine's load
+
+
+def train_command(recipe: str, overrides: list[str], run_dir: Path) -> list[str]:
+    return ["nlpzoo", "train", recipe, *[a for o in overrides for a in ("--set", o)], "--run-dir", str(run_dir)]
+
+
+def shown(command: list[str]) -> str:
+    return " ".join(shlex.quote(str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c) for c in command)
+
+
+def train(name: str) -> None:
+    """Train one variant (unless it is done), recording wall and CPU time, threads and load in ``bench.json``."""
+    recipe, overrides, _ = VARIANTS[name]
+    run_dir = OUT / f"dcgan-{name}"
+    if (run_dir / "model").exists():
+        print(f"{name}: {run_dir} already holds a finished run; measuring it")
+        return
+    if (run_dir / "recipe.yaml").exists():
+        sys.exit(f"{run_dir} holds an unfinished run; remove it to train {name} again in one go")
+    command = train_command(recipe, overrides, run_dir)
+    threads = os.environ.get("OMP_NUM_THREADS") or str(torch.get_num_threads())
+    print(f"{name}: OMP_NUM_THREADS={threads} {shown(command)}", flush=True)
+    load_before, cpu_before, started = os.getloadavg(), _children_cpu(), time.perf_counter()
+    subprocess.run([sys.executable, "-m", "nlpzoo.cli", *command[1:]], check=True, cwd=ROOT,
+                   env={**os.environ, "OMP_NUM_THREADS": threads})
+    record = {"command": f"OMP_NUM_THREADS={threads} {shown(command)}", "threads": int(threads),
+              "wall_s": time.perf_counter() - started, "cpu_s": _children_cpu() - cpu_before,
+              "load_before": load_before, "load_after": os.getloadavg()}
+    (run_dir / BENCH).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", help="a finished run of recipes/dcgan-mnist.yaml (default: train one now)")
+    parser.add_argument("--run", action="append", default=[], help="a finished run on mnist-5k (repeatable)")
+    parser.add_argument("--only", action="append", default=[], choices=list(VARIANTS), help="variants to train and measure")
+    parser.add_argument("--train-only", action="store_true", help="train the variants, measure nothing")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--judge-epochs", type=int, default=6)
     args = parser.parse_args()
-    run_dir = Path(args.run) if args.run else ROOT / "benchmarks" / "out" / "dcgan-mnist"
-    if not args.run:
-        if (run_dir / "model").exists():
-            sys.exit(f"{run_dir} already holds a run; pass --run {run_dir} to measure it or remove it to train again")
-        started = time.time()
-        subprocess.run([sys.executable, "-m", "nlpzoo.cli", "train", str(RECIPE), "--run-dir", str(run_dir)], check=True)
-        print(f"trained in {time.time() - started:.0f} s")
-    handle = open_run(run_dir)
-    gan = handle.model
-    data = handle.dataset().load()
-    train, val, test = data["train"], data["validation"], data["test"]
+    if args.run:
+        runs = {Path(r).name: (Path(r), "(given with --run)") for r in args.run}
+    else:
+        names = args.only or list(VARIANTS)
+        for name in names:
+            train(name)
+        if args.train_only:
+            return
+        runs = {name: (OUT / f"dcgan-{name}", VARIANTS[name][2]) for name in names}
+    handles = {name: nlpzoo.open_run(path) for name, (path, _) in runs.items()}
+    first = next(iter(handles.values()))
+    data = first.dataset().load()
+    train_split, val, test = data["train"], data["validation"], data["test"]
     n = min(args.samples, len(val), len(test))
 
-    judge = train_judge(train.images, train.labels, train.num_classes, epochs=args.judge_epochs, seed=JUDGE_SEED)
+    judge = train_judge(train_split.images, train_split.labels, train_split.num_classes, epochs=args.judge_epochs,
+                        seed=JUDGE_SEED)
     reference = to_unit(test.images[:n])
     judge_acc = scores(judge, to_unit(test.images), reference, labels=test.labels)["accuracy"]
 
-    untrained = type(gan)(latent=gan.latent, g_width=gan.g_width, d_width=gan.d_width, init=gan.init,
-                          conditional=gan.conditional, quality=False)
-    untrained.build(gan.shape, gan.classes, seed=gan.seed)
-    rows = {
-        "ceiling: real validation digits": scores(judge, to_unit(val.images[:n]), reference),
-        "floor: untrained generator": scores(judge, torch.from_numpy(untrained.sample(n, seed=99)), reference),
-        "ours: trained dcgan": scores(judge, torch.from_numpy(gan.sample(n, seed=99)), reference),
-    }
-    ceil, floor, ours = rows.values()
-    closed = (floor["frechet_distance"] - ours["frechet_distance"]) / (floor["frechet_distance"] - ceil["frechet_distance"])
-    lines = ["| images | FD to test digits (lower is better) | confident (>0.9) | class coverage |",
-             "| --- | ---: | ---: | ---: |"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | {r['frechet_distance']:.2f} | {r['confident']:.3f} | {r['coverage']:.3f} |")
+    gan = first.model
+    untrained = nlpzoo.build({"name": "dcgan", "latent": gan.latent, "g_width": gan.g_width, "d_width": gan.d_width,
+                              "init": gan.init, "quality": False}, "gan").build(gan.shape, gan.classes, seed=gan.seed)
+    ceiling = scores(judge, to_unit(val.images[:n]), reference)
+    floor = scores(judge, torch.from_numpy(untrained.sample(n, seed=99)), reference)
+    lines = ["| images | FD to test digits (lower is better) | confident (>0.9) | class coverage "
+             "| training: wall / CPU time, threads, load before / after | command |",
+             "| --- | ---: | ---: | ---: | --- | --- |",
+             _row("ceiling: real validation digits", ceiling, {}, ""),
+             _row(f"floor: untrained generator ({gan.shape[1]}x{gan.shape[2]} dcgan, seed {gan.seed})", floor, {}, "")]
+    for name, handle in handles.items():
+        path, what = runs[name]
+        bench = json.loads((path / BENCH).read_text()) if (path / BENCH).exists() else {}
+        r = scores(judge, torch.from_numpy(handle.model.sample(n, seed=99)), reference)
+        lines.append(_row(f"{name}: {what}", r, bench, bench.get("command", f"(run {path})")))
     table = "\n".join(lines)
-    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
-    seconds = info.get("seconds")
-    grid = run_dir / "samples" / "final.png"
-    summary = (f"The trained generator closes {closed:.1%} of the Fréchet-distance gap between the untrained "
-               f"generator and real digits. Judge accuracy on the {len(test)} test digits: {judge_acc:.3f}.")
+    targets = (f"Targets: confident at least 0.85, coverage at least 0.95 x the ceiling's "
+               f"({0.95 * ceiling['coverage']:.3f}), FD below 150.")
     print(table)
-    print(summary)
-    if seconds:
-        print(f"training time: {seconds:.0f} s")
-    print(f"sample grid: {grid}")
     threads = os.environ.get("OMP_NUM_THREADS")
-    cmd = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python benchmarks/dcgan_quality.py" + (f" --run {args.run}" if args.run else "") + \
-        (f" --samples {args.samples}" if args.samples != 500 else "")
-    out = ROOT / "benchmarks" / "results" / "dcgan_quality.md"
+    cmd = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python " + shlex.join(
+        [str(Path(sys.argv[0]).resolve().relative_to(ROOT)) if Path(sys.argv[0]).resolve().is_relative_to(ROOT) else sys.argv[0],
+         *sys.argv[1:]])
+    out = (Path(args.run[0]) if args.run else ROOT / "benchmarks" / "results") / "dcgan_quality.md"
     out.parent.mkdir(exist_ok=True)
+    load = os.getloadavg()
     out.write_text(
         "# DCGAN quality on real MNIST digits\n\n"
-        f"`{cmd}` on {platform.machine()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__}, "
-        f"{time.strftime('%Y-%m-%d %H:%M')}. Run: `{run_dir.relative_to(ROOT) if run_dir.is_relative_to(ROOT) else run_dir}`"
-        + (f", trained in {seconds:.0f} s" if seconds else "") + ".\n\n"
-        f"Judge: a small CNN trained on the {len(train)} training digits ({args.judge_epochs} epochs, seed {JUDGE_SEED}); "
-        f"its 64-d features give the Fréchet distance to {n} real test digits. Each row scores {n} images; "
-        "generated ones come from `sample(n, seed=99)`.\n\n" + table + f"\n\n{summary}\n")
+        f"`{cmd}` on {platform.machine()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), "
+        f"torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')}; load average at the end "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).\n\n"
+        f"Judge: a small CNN trained on the {len(train_split)} training digits ({args.judge_epochs} epochs, seed "
+        f"{JUDGE_SEED}), accuracy {judge_acc:.3f} on the {len(test)} test digits; its 64-d features give the Fréchet "
+        f"distance to {n} real test digits. Each row scores {n} images; generated ones come from `sample(n, seed=99)`. "
+        "Training: wall-clock and CPU minutes of the `nlpzoo train` command in the row (CPU time counts every "
+        "thread), its torch threads, and the machine's 1-minute load average before and after it (the machine "
+        "is shared: a load above its core count slows every run in proportion).\n\n"
+        + table + f"\n\n{targets}\n")
     print(f"wrote {out}")
+
+
+def _row(name: str, r: dict, bench: dict, command: str) -> str:
+    timing = ""
+    if bench:
+        timing = (f"{bench['wall_s'] / 60:.1f} / {bench['cpu_s'] / 60:.1f} min, {bench['threads']}, "
+                  f"{bench['load_before'][0]:.1f} / {bench['load_after'][0]:.1f}")
+    return (f"| {name} | {r['frechet_distance']:.2f} | {r['confident']:.3f} | {r['coverage']:.3f} | {timing} | "
+            + (f"`{command}`" if command else "") + " |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Images per second of a full DCGAN step (D on real and fake, then G) through nlpzoo's shared loop
 against the same networks in a plain PyTorch loop, side by side in one run, in fp32 and bf16.
 
-    python benchmarks/dcgan_speed.py [--steps 40] [--warmup 5] [--repeats 3] [--threads N]
+    python benchmarks/dcgan_speed.py [--steps 40] [--warmup 5] [--repeats 3] [--threads N] [--device cpu|cuda]
 
 Both sides train the ``dcgan`` networks (28x28, widths 64, latent 100) on batches of 64 real
 mnist-5k digits with fused Adam (lr 2e-4, betas 0.5/0.999) and no gradient clipping; the plain loop
@@ -10,7 +10,9 @@ loop's step callbacks, so set-up, the final evaluation and checkpoint writing ar
 within the timed steps the loop does all its usual per-step work (batch bookkeeping, metric sums,
 logging every 10 steps, autocast). Runs alternate plain / nlpzoo so drifting machine load hits both;
 the table gives the best run of each (the least disturbed by other processes on a shared machine)
-and the median. Writes benchmarks/results/dcgan_speed.md.
+and the median. ``--device`` picks where both sides run (default: cuda when there is one; nlpzoo's loop
+is told through ``train.device``). Writes benchmarks/results/dcgan_speed.md (``dcgan_speed-<device>.md``
+for a device other than the CPU).
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ from pathlib import Path
 import torch
 
 import nlpzoo
-from nlpzoo.kinds import Callback
-from nlpzoo.training.run import Run
+from nlpzoo import Callback
+from nlpzoo.training import Run
 from nlpzoo_dcgan.nets import build_nets
 
 MODEL = {"name": "dcgan", "latent": 100, "g_width": 64, "d_width": 64, "quality": False}
@@ -39,28 +41,28 @@ class StepClock(Callback):
     def __init__(self):
         self.times: list[float] = []
 
-    def on_step(self, run, step, logs):
+    def on_step(self, run, step, logs):  # the loop has read the loss: the step is done on any device
         self.times.append(time.perf_counter())
 
 
-def nlpzoo_rate(data, precision: str, steps: int, warmup: int) -> float:
+def nlpzoo_rate(data, precision: str, steps: int, warmup: int, device: torch.device) -> float:
     gan = nlpzoo.build(MODEL, "gan")
     clock = StepClock()
     with tempfile.TemporaryDirectory() as tmp:
         run = Run.standalone(tmp, seed=0, train={"epochs": 1, "max_steps": warmup + steps, "batch_size": BATCH,
                                                  "clip_grad_norm": None, "precision": precision, "progress": False,
-                                                 "keep_best": False, "plots": False})
+                                                 "keep_best": False, "plots": False, "device": str(device)})
         run.callbacks.append(clock)
         gan.fit(data, run)
     t = clock.times
     return steps * BATCH / (t[warmup + steps - 1] - t[warmup - 1])
 
 
-def plain_rate(images, precision: str, steps: int, warmup: int) -> float:
-    """The reference DCGAN loop, written directly against torch."""
+def plain_rate(images, precision: str, steps: int, warmup: int, device: torch.device) -> float:
+    """The reference DCGAN loop, written directly against torch; each batch moved to ``device`` as it is used."""
     torch.manual_seed(0)
     g, d = build_nets(100, 1, 28, 64, 64, 0, "dcgan", seed=0)
-    g.train(), d.train()
+    g.to(device).train(), d.to(device).train()
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -68,11 +70,11 @@ def plain_rate(images, precision: str, steps: int, warmup: int) -> float:
     gen = torch.Generator().manual_seed(0)
     order = torch.randperm(len(x_all), generator=gen)
     z_all = torch.randn(len(x_all), 100, generator=gen)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else torch.enable_grad
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "bf16" else torch.enable_grad
     stamps = []
     for i in range(warmup + steps):
         idx = order[i * BATCH:(i + 1) * BATCH]
-        x, z = x_all[idx], z_all[i * BATCH:(i + 1) * BATCH]
+        x, z = x_all[idx].to(device, non_blocking=True), z_all[i * BATCH:(i + 1) * BATCH].to(device, non_blocking=True)
         opt_d.zero_grad(set_to_none=True)
         with autocast():
             fake = g(z)
@@ -86,6 +88,8 @@ def plain_rate(images, precision: str, steps: int, warmup: int) -> float:
             loss_g = bce(out, torch.ones_like(out))
         loss_g.backward()
         opt_g.step()
+        if i in (warmup - 1, warmup + steps - 1) and device.type == "cuda":
+            torch.cuda.synchronize(device)
         stamps.append(time.perf_counter())
     return steps * BATCH / (stamps[-1] - stamps[warmup - 1])
 
@@ -96,7 +100,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA device")
+    device = torch.device(args.device)
     if args.warmup + args.steps > 62:
         parser.error("warmup + steps must fit in one epoch of 4,000 digits (62 batches)")
     if args.threads:
@@ -106,8 +114,9 @@ def main() -> None:
     rates: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeats):
         for precision in ("fp32", "bf16"):
-            rates.setdefault(("plain", precision), []).append(plain_rate(data["train"].images, precision, args.steps, args.warmup))
-            rates.setdefault(("nlpzoo", precision), []).append(nlpzoo_rate(data, precision, args.steps, args.warmup))
+            rates.setdefault(("plain", precision), []).append(
+                plain_rate(data["train"].images, precision, args.steps, args.warmup, device))
+            rates.setdefault(("nlpzoo", precision), []).append(nlpzoo_rate(data, precision, args.steps, args.warmup, device))
     best = {k: max(v) for k, v in rates.items()}
     med = {k: statistics.median(v) for k, v in rates.items()}
     lines = ["| precision | statistic | plain PyTorch (images/s) | nlpzoo (images/s) | nlpzoo / plain |",
@@ -127,11 +136,12 @@ def main() -> None:
                 if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     cmd = "python benchmarks/dcgan_speed.py " + " ".join(
         f"--{k} {v}" for k, v in vars(args).items() if v is not None)
-    out = Path(__file__).parent / "results" / "dcgan_speed.md"
+    out = Path(__file__).parent / "results" / ("dcgan_speed.md" if args.device == "cpu" else f"dcgan_speed-{args.device}.md")
     out.parent.mkdir(exist_ok=True)
     out.write_text(
         "# DCGAN step speed: nlpzoo against a plain PyTorch loop\n\n"
-        f"`{cmd}` on {cpu} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__}, "
+        f"`{cmd}` on {cpu if args.device == 'cpu' else torch.cuda.get_device_name(device)} ({os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads), torch {torch.__version__}, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}; load average {load_before:.1f} at the start.\n\n"
         f"One step = discriminator on 64 real and 64 generated 28x28 digits, then generator; widths 64, latent 100, "
         f"fused Adam. {args.steps} timed steps after {args.warmup} warm-up steps; {args.repeats} alternating runs "

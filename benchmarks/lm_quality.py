@@ -173,7 +173,7 @@ def main() -> None:
     for split in ("validation", "test", "train slice"):
         stream = torch.as_tensor(streams[split])
         # batch 1: exactly the tokens the trigram scores (every token after the first)
-        lstm[split] = _perplexity(*nets.stream_nll(model.net, stream, 1, model._params["bptt"]))
+        lstm[split] = _perplexity(*nets.stream_nll(model.net, stream, 1, model.bptt))
         tlm[split] = _perplexity(*windows_nll(transformer.net, stream, transformer.block_size, transformer.eval_stride))
         assert tlm[split][1] == lstm[split][1] == len(streams[split]) - 1
 
@@ -201,7 +201,7 @@ def main() -> None:
     for d, r in baselines.items():
         label = f"Kneser-Ney trigram, d={d}" + (" (NLTK default)" if d == 0.1 else "") + (" (best on validation)" if d == best_d else "")
         rows.append((label, r["validation"][0], r["test"][0], None))
-    p, t_recipe = model._params, t_handle.recipe
+    t_recipe = t_handle.recipe
     tr = transformer
     command = "python benchmarks/lm_quality.py" + ("" if "lstm" in trained else f" --run {args.run}") + \
         ("" if "transformer" in trained else f" --transformer-run {args.transformer_run}")
@@ -221,9 +221,9 @@ def main() -> None:
         f"{tok.kind}-level tokenizer ({tok.vocab_size:,} tokens with `[UNK]` and `[EOS]`), trained on the training split, "
         "and score the same tokens.",
         "",
-        f"LSTM: {p['num_layers']} layers, embedding {model._arch['embedding_dim']}, hidden {p['hidden_size']}, "
-        f"dropout {p['dropout']} (embeddings {p['embedding_dropout']}), tied weights {model._arch['tie_weights']}, "
-        f"BPTT {p['bptt']}, {recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec "
+        f"LSTM: {model.num_layers} layers, embedding {model.arch['embedding_dim']}, hidden {model.hidden_size}, "
+        f"dropout {model.dropout} (embeddings {model.embedding_dropout}), tied weights {model.arch['tie_weights']}, "
+        f"BPTT {model.bptt}, {recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec "
         "trained on the same tokens; each stream read in one pass (unbounded context).",
         "",
         f"Transformer: {tr.num_layers} pre-norm layers, d_model {tr.d_model}, {tr.num_heads} heads, context {tr.block_size}, "

@@ -5,7 +5,10 @@ and bf16 autocast on both sides; the plain loop carries the language model's sta
 Throughput is tokens per second over the timed steps, after warm-up steps. Also: the achieved
 GFLOP/s of each step against this machine's measured matrix-multiply peak.
 
-    python benchmarks/lstm_speed.py [--steps 30] [--repeats 3]
+    python benchmarks/lstm_speed.py [--steps 30] [--repeats 3] [--device cuda]
+
+On a GPU both sides put the network and every batch on the device (the plain loop copies each batch
+with ``non_blocking=True``, as nlpzoo's loop does) and time with the device synchronised.
 """
 from __future__ import annotations
 
@@ -21,16 +24,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def matmul_peak(dtype, n: int = 1024, seconds: float = 1.5) -> float:
+def sync(device: str) -> None:
     import torch
 
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_peak(dtype, n: int = 1024, seconds: float = 1.5, device: str = "cpu") -> float:
+    import torch
+
+    n = 8192 if device.startswith("cuda") else n
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     for _ in range(3):
         a @ b
+    sync(device)
     count, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         a @ b
         count += 1
+    sync(device)
     return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
 
 
@@ -60,14 +73,15 @@ def setups(precision: str):
             ("biLSTM classifier step (128, batch 64)", cls, rt, {"batch_size": 64, "metric": "accuracy"})]
 
 
-def run_nlpzoo(spec, data, train, steps: int, warmup: int, precision: str, tmp: Path):
+def run_nlpzoo(spec, data, train, steps: int, warmup: int, precision: str, tmp: Path, device: str = "cpu"):
     """The model's own fit through Run.fit; throughput from the loop's own log (after warm-up)."""
     import nlpzoo
     from nlpzoo.training.run import Run
 
     run_dir = Path(tempfile.mkdtemp(dir=tmp))
     run = Run.standalone(run_dir, seed=0, train={**train, "epochs": 1, "max_steps": warmup + steps, "log_every": warmup,
-                                                  "precision": precision, "progress": False, "plots": False},
+                                                  "precision": precision, "progress": False, "plots": False,
+                                                  "device": device},
                          optimizer={"name": "adamw", "lr": 1e-3})
     model = nlpzoo.build(spec)
     t0 = time.perf_counter()
@@ -78,7 +92,7 @@ def run_nlpzoo(spec, data, train, steps: int, warmup: int, precision: str, tmp: 
     return model, statistics.harmonic_mean(timed), wall  # equal windows: total examples over total time
 
 
-def run_direct(model, train, steps: int, warmup: int, precision: str):
+def run_direct(model, train, steps: int, warmup: int, precision: str, device: str = "cpu"):
     """A plain torch loop over the same network and the same batches."""
     import contextlib
 
@@ -87,18 +101,21 @@ def run_direct(model, train, steps: int, warmup: int, precision: str):
 
     from nlpzoo_lstm import nets
 
-    net = model.net
+    net = model.net.to(device)
     net.train()
     is_lm = isinstance(net, nets.LSTMLanguageModelNet)
     batches = model._bench_batches
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01, fused=True)
-    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+    kind = torch.device(device).type
+    autocast = (lambda: torch.autocast(kind, dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
     state = None
     examples = 0
     for i, batch in enumerate(batches[: warmup + steps]):
         if i == warmup:
+            sync(device)
             t0, examples = time.perf_counter(), 0
+        batch = tuple(t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) else t for t in batch)
         opt.zero_grad(set_to_none=True)
         with autocast():
             if is_lm:
@@ -113,7 +130,7 @@ def run_direct(model, train, steps: int, warmup: int, precision: str):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         examples += x.shape[0]
-    loss.item()
+    loss.item()  # waits for the device
     return examples / (time.perf_counter() - t0)
 
 
@@ -124,6 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     parser.add_argument("--only", choices=["lm", "classifier"], help="one of the two steps")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--output", default=str(HERE / "results" / "lstm_speed.md"))
     args = parser.parse_args()
 
@@ -132,31 +150,29 @@ def main() -> None:
     from nlpzoo_lstm import nets
 
     tmp = Path(tempfile.mkdtemp(prefix="lstm-speed-"))
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peaks = {"fp32": matmul_peak(torch.float32, device=args.device), "bf16": matmul_peak(torch.bfloat16, device=args.device)}
     rows = []
     for name, spec, data, train in setups(args.precision):
         if args.only and not name.startswith({"lm": "LSTM LM", "classifier": "biLSTM"}[args.only]):
             continue
         ours, direct, walls = [], [], []
         for _ in range(args.repeats):  # interleaved, so drifting machine load hits both sides alike
-            model, eps, wall = run_nlpzoo(spec, data, train, args.steps, args.warmup, args.precision, tmp)
+            model, eps, wall = run_nlpzoo(spec, data, train, args.steps, args.warmup, args.precision, tmp, args.device)
             ours.append(eps)
             walls.append(wall)
             task_batches = _batches(model, data, train, tmp)
             model._bench_batches = task_batches
-            direct.append(run_direct(model, train, args.steps, args.warmup, args.precision))
+            direct.append(run_direct(model, train, args.steps, args.warmup, args.precision, args.device))
         first = model._bench_batches[0]
         if isinstance(model.net, nets.LSTMLanguageModelNet):
             tokens_per_example = first[0].shape[1]
-            p = model._params
-            e = model._arch["embedding_dim"]
-            fwd = lstm_flops_per_token(e, p["hidden_size"], p["num_layers"]) + 2 * e * model.tokenizer.vocab_size
-            fwd += 2 * p["hidden_size"] * e if model.net.proj is not None else 0
+            e = model.arch["embedding_dim"]
+            fwd = lstm_flops_per_token(e, model.hidden_size, model.num_layers) + 2 * e * model.tokenizer.vocab_size
+            fwd += 2 * model.hidden_size * e if model.net.proj is not None else 0
         else:
             tokens_per_example = statistics.mean(int(b[1].float().mean()) for b in model._bench_batches[:50])
-            p = model._params
-            d = 2 if p["bidirectional"] else 1
-            fwd = lstm_flops_per_token(model._arch["embedding_dim"], p["hidden_size"], p["num_layers"], d)
+            d = 2 if model.bidirectional else 1
+            fwd = lstm_flops_per_token(model.arch["embedding_dim"], model.hidden_size, model.num_layers, d)
         ours_tps = statistics.median(ours) * tokens_per_example
         direct_tps = statistics.median(direct) * tokens_per_example
         gflops = 3 * fwd * ours_tps / 1e9  # forward + backward (about twice the forward)
@@ -170,9 +186,10 @@ def main() -> None:
         "# LSTM training speed: nlpzoo vs a plain torch loop",
         "",
         f"Command: `{threads}python benchmarks/lstm_speed.py --steps {args.steps} --warmup {args.warmup} --repeats {args.repeats} "
-        f"--precision {args.precision}`  ",
+        f"--precision {args.precision}{'' if args.device == 'cpu' else ' --device ' + args.device}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}; measured matmul peak (1024x1024) {peaks['fp32']:.1f} GFLOP/s fp32, "
+        f"{torch.cuda.get_device_name() if args.device.startswith('cuda') else 'no GPU used'}, "
+        f"torch {torch.__version__}; measured matmul peak {peaks['fp32']:.1f} GFLOP/s fp32, "
         f"{peaks['bf16']:.1f} GFLOP/s bf16.",
         "",
         f"Both sides: the same network and batches, fused AdamW (lr 1e-3), clipping at 1.0, {args.precision} autocast; "
@@ -204,12 +221,12 @@ def _batches(model, data, train, tmp: Path):
         import torch
 
         streams = {"train": torch.as_tensor(model.tokenizer.stream([ex["text"] for ex in data["train"]]))}
-        task = nets.LanguageModelTask(model.net, streams, run=run, bptt=model._params["bptt"])
+        task = nets.LanguageModelTask(model.net, streams, run=run, bptt=model.bptt)
     else:
         labels = {l: i for i, l in enumerate(model.labels)}
         train_split = ([ex["text"] for ex in data["train"]], [labels[ex["label"]] for ex in data["train"]])
         task = nets.ClassifierTask(model.net, model.tokenizer, train_split, {}, run=run,
-                                   max_length=model._params["max_length"], labels=model.labels)
+                                   max_length=model.max_length, labels=model.labels)
     return list(task.train_batches(0))
 
 

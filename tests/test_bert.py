@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import nlpzoo
-from nlpzoo.catalog import get_catalog, reset as reset_catalog
+from nlpzoo.plugins import get_catalog, reset_catalog
 from nlpzoo.errors import AssetError
 from nlpzoo.kinds import Augmenter, Callback
 
@@ -273,7 +273,7 @@ def test_the_saved_model_loads_unchanged_in_a_transformers_pipeline(trained_run)
             assert d["score"] == pytest.approx(mine["probabilities"][d["label"]], abs=1e-4)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert {"test_accuracy", "test_macro_f1", "test_precision_fresh", "test_recall_rotten"} <= set(metrics)
-    assert (trained_run / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert (trained_run / "confusion_test.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_predict_from_csv_to_csv_with_probabilities(trained_run, tmp_path, cli):

@@ -6,10 +6,9 @@ import textwrap
 import pytest
 
 import nlpzoo
-from nlpzoo import catalog
 from nlpzoo.catalog import Catalog, default_path
 from nlpzoo.errors import AssetError, ConfigError
-from nlpzoo.plugins import get_manager
+from nlpzoo.plugins import get_catalog, get_manager, reset_catalog
 
 
 def test_every_first_party_plugin_provides_exactly_what_the_catalogue_says():
@@ -28,13 +27,13 @@ def test_every_first_party_plugin_provides_exactly_what_the_catalogue_says():
 
 
 def test_every_preset_resolves_against_the_registered_components():
-    for name, preset in catalog.get_catalog().presets.items():
+    for name, preset in get_catalog().presets.items():
         resolved = nlpzoo.resolve(name, preset.kind)
         assert resolved.name == preset.component and resolved.preset == name
 
 
 def test_every_asset_is_installed_and_matches_its_sha256():
-    for asset in catalog.get_catalog().assets.values():
+    for asset in get_catalog().assets.values():
         assert asset.verify() == [], asset.name
 
 
@@ -93,7 +92,7 @@ def weights_overlay(tmp_path, nlpzoo_isolated, monkeypatch):
                 weights: {{param: pretrained, source: "path:{folder}", file: w.bin, sha256: "{sha}"}}
             """))
         monkeypatch.setenv("NLPZOO_CATALOG", str(path))
-        catalog.reset()
+        reset_catalog()
 
     overlay.good = good
     return overlay

@@ -65,7 +65,7 @@ def test_list_filters_by_wildcard_kind_and_tag(cli):
 def test_info_shows_parameters_with_types_and_defaults(cli):
     out = cli("info", "adamw").stdout
     assert "provider: optim" in out
-    assert "lr: float = 0.001" in out and "weight_decay: float = 0.01" in out
+    assert "lr: float > 0 = 0.001" in out and "weight_decay: float >= 0 = 0.01" in out  # declared ranges shown
 
 
 def test_info_on_a_preset_shows_its_weights(cli):
@@ -108,6 +108,7 @@ def test_validate_prints_the_resolved_tree_with_providers(cli, tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(textwrap.dedent("""\
         seed: 3
+        dataset: polarity-200
         model: {name: minilm-l6}
         optimizer: {name: adamw, lr: 3e-5}
         scheduler: {name: linear-warmup, warmup: 0.06}
@@ -124,7 +125,7 @@ def test_validate_prints_the_resolved_tree_with_providers(cli, tmp_path):
     ("model: {name: minilm-l6}\nscheduler: cosine-warmpu\n", "r.yaml:2: scheduler: unknown scheduler 'cosine-warmpu'; did you mean 'cosine-warmup'"),
     ("model: {name: minilm-l6}\noptimiser: adamw\n", "r.yaml:2: optimiser: unknown recipe key (did you mean 'optimizer'?)"),
     ("model: {name: minilm-l6}\noptimizer: [adamw\n", "r.yaml:3: invalid YAML"),
-    ("model: {name: adamw}\n", "r.yaml:1: model: unknown language_model or classifier or gan or embedder 'adamw'"),
+    ("model: {name: adamw}\n", "r.yaml:1: model: unknown language_model, classifier, gan or embedder 'adamw' ('adamw' is an optimizer)"),
 ])
 def test_validate_errors_name_file_line_and_key_path(cli, tmp_path, body, expected):
     recipe = tmp_path / "r.yaml"

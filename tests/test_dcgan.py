@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import nlpzoo  # noqa: E402
-from nlpzoo.errors import ConfigError  # noqa: E402
+from nlpzoo import ConfigError  # noqa: E402
 
 TINY = {"latent": 16, "g_width": 8, "d_width": 8, "quality": False, "grid": 16}
 
@@ -57,7 +57,7 @@ def test_unsupported_shapes_are_config_errors():
 
 def test_dcgan_initialisation_is_the_papers():
     gan = tiny_gan().build((1, 28, 28))
-    conv = gan.discriminator.main[2].weight
+    conv = gan.discriminator.features[2].weight
     conv = conv.detach()
     assert abs(float(conv.std()) - 0.02) < 0.004 and abs(float(conv.mean())) < 0.004
     bn = gan.generator.main[1].weight.detach()
@@ -92,10 +92,75 @@ def test_save_and_load_round_trip(tmp_path):
     gan = tiny_gan(conditional=True).build((1, 28, 28), [str(i) for i in range(10)], seed=5)
     gan.save(tmp_path / "model")
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
-        "dcgan.json", "discriminator.safetensors", "generator.safetensors"]
+        "component.json", "discriminator.safetensors", "generator.safetensors", "learned.json"]
     back = type(gan).load(tmp_path / "model")
     np.testing.assert_array_equal(back.sample(4, seed=2), gan.sample(4, seed=2))
-    assert json.loads((tmp_path / "model" / "dcgan.json").read_text())["shape"] == [1, 28, 28]
+    learned = json.loads((tmp_path / "model" / "learned.json").read_text())
+    assert learned["shape"] == [1, 28, 28] and learned["classes"] == [str(i) for i in range(10)]
+
+
+def test_cdcgan_draws_the_classes_asked_for_by_id_or_name():
+    gan = nlpzoo.build({"name": "cdcgan", **TINY}, "gan").build((1, 28, 28), ["zero", "one", "two"], seed=1)
+    assert gan.conditional and gan.num_classes == 3
+    by_name, by_id = gan.sample(4, seed=2, labels=["two"]), gan.sample(4, seed=2, labels=[2, 2, 2, 2])
+    np.testing.assert_array_equal(by_name, by_id)
+    np.testing.assert_array_equal(gan.sample(3, seed=2), gan.sample(3, seed=2, labels=[0, 1, 2]))  # cycled
+    assert np.abs(by_id - gan.sample(4, seed=2, labels=[1])).max() > 1e-4
+    with pytest.raises(ValueError, match="class ids in 0..2 or class names, got 'three'"):
+        gan.sample(2, labels=["three"])
+    with pytest.raises(ValueError, match="expected 2 labels"):
+        gan.sample(2, labels=[0, 1, 2])
+    with pytest.raises(ValueError, match="not class-conditional"):
+        tiny_gan().build((1, 28, 28)).sample(2, labels=[0])
+
+
+def test_cdcgan_needs_labels():
+    with pytest.raises(ConfigError, match="cdcgan needs a labelled dataset"):
+        nlpzoo.build({"name": "cdcgan", **TINY}, "gan").build((1, 28, 28), None)
+
+
+@pytest.mark.parametrize("options", [{"loss": "hinge", "spectral_norm": True}, {"loss": "bce", "spectral_norm": True}])
+def test_spectral_norm_and_hinge_options_build_save_and_load(tmp_path, options):
+    gan = nlpzoo.build({"name": "cdcgan", **TINY, **options}, "gan").build((1, 32, 32), [str(i) for i in range(4)], seed=3)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in gan.discriminator.modules())
+    assert hasattr(gan.discriminator.features[0], "parametrizations")
+    gan.save(tmp_path / "model")
+    back = nlpzoo.build({"name": "cdcgan", **TINY, **options}, "gan").load(tmp_path / "model")
+    assert back.loss == options["loss"] and back.spectral_norm
+    np.testing.assert_array_equal(back.sample(4, seed=2), gan.sample(4, seed=2))
+    x, y = torch.rand(4, 1, 32, 32), torch.tensor([0, 1, 2, 3])
+    gan.discriminator.eval(), back.discriminator.eval()
+    torch.testing.assert_close(back.discriminator(x, y), gan.discriminator(x, y))
+
+
+def test_label_smoothing_belongs_to_the_bce_loss():
+    with pytest.raises(ConfigError, match="label_smoothing applies to the bce loss only"):
+        tiny_gan(loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ConfigError, match="expected one of 'bce', 'hinge'"):
+        tiny_gan(loss="wasserstein")
+
+
+def test_changed_weights_are_refused_when_loading(tmp_path):
+    gan = tiny_gan().build((1, 28, 28), seed=5)
+    gan.save(tmp_path / "model")
+    weights = tmp_path / "model" / "generator.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match=r"generator.safetensors: sha256 differs from the one recorded in learned.json"):
+        type(gan).load(tmp_path / "model")
+    (tmp_path / "model" / "learned.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"learned.json: expected shape"):
+        type(gan).load(tmp_path / "model")
+
+
+def test_a_conditional_grid_has_one_class_per_column(tmp_path):
+    from PIL import Image
+
+    gan = nlpzoo.build({"name": "cdcgan", **TINY, "grid": 20}, "gan").build((1, 28, 28), [str(i) for i in range(5)])
+    assert gan.save_samples(gan.fixed_grid(), tmp_path / "grid.png") == f"wrote 20 images to {tmp_path / 'grid.png'}"
+    with Image.open(tmp_path / "grid.png") as im:
+        assert im.size == (5 * 30 + 2, 4 * 30 + 2)  # 5 classes across, 4 rows
 
 
 # ---------------------------------------------------------------- pictures
@@ -104,7 +169,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_save_grid_and_gif(tmp_path):
     from PIL import Image
 
-    from nlpzoo.images import make_grid, save_gif, save_grid
+    from nlpzoo_dcgan.images import make_grid, save_gif, save_grid
 
     rgb = np.random.default_rng(0).random((10, 3, 8, 8)).astype(np.float32)
     path = save_grid(rgb, tmp_path / "g.png", nrow=5)
@@ -134,7 +199,7 @@ def test_judge_separates_real_digits(digits):
     from nlpzoo_dcgan.quality import scores, to_unit, train_judge
 
     train, held = digits["train"], digits["validation"]
-    judge = train_judge(train.images, train.labels, 10, epochs=4, seed=0)
+    judge = train_judge(train.images, train.labels, 10, epochs=8, seed=0)
     real = scores(judge, to_unit(held.images), to_unit(train.images), labels=held.labels)
     noise = scores(judge, torch.rand(len(held), 1, 28, 28), to_unit(train.images))
     assert real["accuracy"] > 0.6
@@ -163,7 +228,7 @@ def test_mnist_5k_splits_are_stratified_and_seeded():
 def test_mnist_5k_without_its_asset_package_says_how_to_install_it(monkeypatch):
     import importlib.util
 
-    from nlpzoo.errors import MissingDependency
+    from nlpzoo import MissingDependency
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
@@ -259,7 +324,7 @@ def test_npy_reads_layouts_and_refuses_bad_arrays(tmp_path):
 
 
 def _run(directory, resume=False, **train):
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
     settings = {"epochs": 2, "batch_size": 16, "log_every": 2, "clip_grad_norm": None, "keep_best": False,
                 "progress": False, **train}
@@ -304,6 +369,27 @@ def test_resumed_training_ends_where_an_uninterrupted_one_does(digits, tmp_path)
     resumed = tiny_gan()
     resumed.fit(digits, _run(tmp_path / "b", resume=True))
     np.testing.assert_array_equal(resumed.sample(4, seed=0), straight.sample(4, seed=0))
+
+
+@pytest.mark.parametrize("model, train", [
+    ({"name": "cdcgan", "loss": "hinge", "spectral_norm": True, "lr_d": 4e-4}, {"ema": 0.9}),
+    ({"name": "dcgan", "loss": "bce", "spectral_norm": True, "label_smoothing": 0.1}, {}),
+], ids=["cdcgan-hinge-sn-ttur-ema", "dcgan-sn-smoothing"])
+def test_new_options_are_deterministic_by_seed_and_resume_exactly(digits, tmp_path, model, train):
+    def gan():
+        return nlpzoo.build({**TINY, **model}, "gan")
+
+    straight = gan()
+    straight.fit(digits, _run(tmp_path / "a", **train))
+    again = gan()
+    again.fit(digits, _run(tmp_path / "b", **train))
+    np.testing.assert_array_equal(again.sample(6, seed=0), straight.sample(6, seed=0))
+    stopped = gan()
+    stopped.fit(digits, _run(tmp_path / "c", max_steps=20, **train))  # a checkpoint at step 20 of 30
+    assert not np.array_equal(stopped.sample(6, seed=0), straight.sample(6, seed=0))
+    resumed = gan()
+    resumed.fit(digits, _run(tmp_path / "c", resume=True, **train))
+    np.testing.assert_array_equal(resumed.sample(6, seed=0), straight.sample(6, seed=0))
 
 
 def test_conditional_gan_trains_and_draws_each_requested_class(digits, tmp_path):

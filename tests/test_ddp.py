@@ -114,3 +114,48 @@ def test_the_cli_trains_a_recipe_on_two_processes(tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "train_loss" in r] == list(range(1, 11))  # 10 batches / 2 ranks x 2 epochs
     assert (run / "model").is_dir()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_machines(*args: str, timeout: int = 300) -> list[subprocess.CompletedProcess]:
+    """``args`` under torchrun on two "machines" (node ranks 0 and 1, one process each) meeting at a local port."""
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                               "--node-rank", str(rank), "--rdzv-backend", "static",
+                               "--rdzv-endpoint", f"127.0.0.1:{port}", *args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for rank in (0, 1)]
+    outs = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=timeout)
+        outs.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return outs
+
+
+@pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"), reason="needs the lstm plugin's lstm-classifier")
+def test_two_machines_agree_write_one_checkpoint_and_resume(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("seed: 1\ndataset: {name: polarity-200}\n"
+                      "model: {name: lstm-classifier, embedding_dim: 16, hidden_size: 16, max_length: 24}\n"
+                      "train: {epochs: 2, batch_size: 16, metric: accuracy, log_every: 1, plots: false, progress: false}\n")
+    run = tmp_path / "run"
+    first = two_machines("-m", "nlpzoo.cli", "train", str(recipe), "--run-dir", str(run), "--set", "train.max_steps=3")
+    assert [p.returncode for p in first] == [0, 0], first[0].stderr[-2000:] + first[1].stderr[-2000:]
+    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("step-"))
+    assert checkpoints == ["step-00000003"]  # one writer: one checkpoint
+    again = two_machines("-m", "nlpzoo.cli", "train", str(recipe), "--run-dir", str(run), "--resume")
+    assert [p.returncode for p in again] == [0, 0], again[0].stderr[-2000:] + again[1].stderr[-2000:]
+    printed = [sorted(line for line in p.stdout.splitlines() if line.startswith(("val_", "test_"))) for p in again]
+    assert printed[0] and printed[0] == printed[1]  # both machines end with the same metrics
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "train_loss" in r] == list(range(1, 11))  # steps 4 to 10 continue from 3
+    info = json.loads((run / "run.json").read_text())
+    assert info["world_size"] == 2 and info["status"] == "finished"

@@ -94,17 +94,13 @@ def classifier(polarity, tmp_path_factory):
     return model, metrics, run
 
 
-def test_classifier_learns_and_reports(classifier, polarity, capsys):
+def test_classifier_learns_and_reports(classifier, polarity):
     model, metrics, run = classifier
     assert set(metrics) >= {"val_accuracy", "val_macro_f1", "val_loss"}
-    train_acc = model.evaluate(polarity["train"], show=False)["accuracy"]
+    train_acc = model.evaluate(polarity["train"])["accuracy"]
     assert train_acc > 0.9  # it fits what it was trained on
     test = model.evaluate(polarity["test"])
     assert 0.0 <= test["macro_f1"] <= 1.0 and test["loss"] > 0
-    printed = capsys.readouterr().out
-    assert "confusion matrix (test)" in printed and "neg" in printed and "pos" in printed
-    assert (run.dir / "confusion_validation.png").read_bytes()[:4] == b"\x89PNG"
-    assert (run.dir / "confusion_test.png").exists()
 
 
 def test_classifier_predict_and_save_load(classifier, tmp_path):
@@ -115,7 +111,8 @@ def test_classifier_predict_and_save_load(classifier, tmp_path):
     assert all(abs(sum(p["probabilities"].values()) - 1) < 1e-5 for p in preds)
     assert all(p["label"] == max(p["probabilities"], key=p["probabilities"].get) for p in preds)
     model.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert names == ["component.json", "learned.json", "model.safetensors", "tokenizer.json"]
     loaded = type(model).load(str(tmp_path / "m"))
     for a, b in zip(preds, loaded.predict(texts)):
         assert a["label"] == b["label"] and a["probabilities"]["pos"] == pytest.approx(b["probabilities"]["pos"], abs=1e-6)
@@ -123,7 +120,8 @@ def test_classifier_predict_and_save_load(classifier, tmp_path):
 
 @pytest.mark.parametrize("pooling,bidirectional", [("mean", True), ("last", False), ("last", True)])
 def test_classifier_poolings_respect_padding(pooling, bidirectional):
-    from nlpzoo_lstm.nets import LSTMClassifierNet, pad_batch
+    from nlpzoo.training import pad_sequences as pad_batch
+    from nlpzoo_lstm.nets import LSTMClassifierNet
 
     torch.manual_seed(0)
     net = LSTMClassifierNet(50, 8, 8, 2, 3, bidirectional=bidirectional, pooling=pooling).eval()

@@ -58,7 +58,7 @@ def test_unknown_names_suggest_close_matches_and_other_kinds(nlpzoo_isolated):
     nlpzoo_isolated.add_plugin(Letters(), "letters")
     with pytest.raises(UnknownComponent, match="did you mean 'swap-letters'"):
         nlpzoo_isolated.registry.get("augmenter", "swap-leters")
-    with pytest.raises(UnknownComponent, match="'flat' is a scheduler, not a augmenter"):
+    with pytest.raises(UnknownComponent, match="'flat' is a scheduler, not an augmenter"):
         nlpzoo_isolated.registry.get("augmenter", "flat")
 
 

@@ -37,6 +37,10 @@ class KillAtStep(Callback):
         if str(step) == os.environ.get("NLPZOO_TEST_KILL_AT"):
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def on_end(self, run, metrics):  # the last checkpoint is written; the test scores and the model are not
+        if os.environ.get("NLPZOO_TEST_KILL_AT") == "end":
+            os.kill(os.getpid(), signal.SIGKILL)
+
 
 @nlpzoo.hookimpl
 def register_components(register):
@@ -91,6 +95,37 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_final_metrics(workdir, whole
                           for line in path.read_text().splitlines()]
     assert strip(workdir / "cut" / "metrics.jsonl") == strip(workdir / "whole" / "metrics.jsonl")
     assert resumed.stdout.splitlines()[-6:] == whole.stdout.splitlines()[-6:]  # the printed metrics
+
+
+def test_a_run_killed_after_its_last_checkpoint_resumes_to_its_test_scores_and_model(workdir, whole):
+    killed = train(workdir, workdir / "late", kill_at="end")
+    assert killed.returncode == -signal.SIGKILL
+    assert json.loads((workdir / "late" / "checkpoints" / "latest.json").read_text())["step"] == 30
+    assert not (workdir / "late" / "model").exists()
+    assert json.loads((workdir / "late" / "run.json").read_text())["status"] == "running"
+    resumed = train(workdir, workdir / "late", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_metrics(workdir / "late") == final_metrics(workdir / "whole")
+    assert (workdir / "late" / "model" / "component.json").exists()
+    assert json.loads((workdir / "late" / "run.json").read_text())["status"] == "finished"
+
+
+def test_a_resumed_run_does_not_log_its_embedders_records_twice(workdir, tmp_path):
+    recipe = tmp_path / "embedder.yaml"
+    recipe.write_text(RECIPE.replace("max_length: 24,", "max_length: 24, embedder: {name: word2vec, vector_size: 16, "
+                                     "min_count: 1, epochs: 2},"))
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), os.environ.get("PYTHONPATH", "")]),
+           "NLPZOO_TEST_KILL_AT": "15"}
+    for extra in ((), ("--resume",)):
+        subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--run-dir", str(run), *extra],
+                       capture_output=True, text=True, env=env if not extra else {**env, "NLPZOO_TEST_KILL_AT": ""},
+                       timeout=300)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows if "words_per_sec" in r] == [1.0, 2.0]  # the embedder's two epochs, once
+    steps = [r["step"] for r in rows if "train_loss" in r or "val_loss" in r]
+    assert steps == sorted(steps) and len([r for r in rows if "train_loss" in r]) == 15  # the loop's, once, in order
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
 
 
 def test_same_recipe_and_seed_same_metrics_and_a_complete_run_directory(workdir, whole):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from nlpzoo.training import TrainConfig
 from nlpzoo.training.checkpoint import join_tensors, split_tensors
 from nlpzoo.training.run import Run, derive_seed
 from nlpzoo.training.runner import augment_examples
-from nlpzoo.training.trainer import TrainingError, lower_is_better
+from nlpzoo.training.loop import TrainingError, lower_is_better
 from training_tasks import Exploding, Flat, Linear, TwoStage, weights
 
 QUICK = {"epochs": 2, "batch_size": 8, "log_every": 3, "progress": False, "plots": False}
@@ -273,9 +274,9 @@ def test_out_of_range_train_settings_fail_when_the_recipe_loads(tmp_path):
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: {name: lstm-classifier}\ntrain:\n  epochs: 2\n  ema: 1.5\n")
-    with pytest.raises(ConfigError, match=r"r\.yaml:4: train\.ema: expected a decay between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"r\.yaml:4: train\.ema: expected 0 < ema < 1, got 1\.5"):
         load_recipe(recipe)
-    with pytest.raises(ConfigError, match=r"train\.grad_accum: expected at least 1, got 0"):
+    with pytest.raises(ConfigError, match=r"--set train\.grad_accum=0: train\.grad_accum: expected grad_accum >= 1, got 0"):
         load_recipe(recipe, ["train.ema=null", "train.grad_accum=0"])
 
 
@@ -403,7 +404,7 @@ def test_train_recipe_writes_a_run_that_open_run_brings_back(tmp_path, zoo):
 
 
 def test_weight_decay_comes_from_train_or_the_optimizer_and_spares_biases(tmp_path):
-    from nlpzoo.training.trainer import Trainer
+    from nlpzoo.training.loop import Trainer
 
     def groups(train, optimizer):
         trainer = Trainer(Run.standalone(tmp_path, train={**QUICK, **train}, optimizer=optimizer), Linear())
@@ -464,3 +465,23 @@ def test_several_augmenters_apply_in_turn(tmp_path):
 
     run = Run(tmp_path, augmenter=[Bang(), Bang()])
     assert run.augment_texts(["a"], 0) == ["a!!"] and run.augmenter.explain(["a"])[0] == ("a!!", ["bang", "bang"])
+
+
+def test_without_a_terminal_progress_is_a_line_per_log_step_on_stderr(tmp_path, capsys):
+    Run.standalone(tmp_path, train={**QUICK, "epochs": 2, "log_every": 4, "progress": True}).fit(Linear())
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.startswith("train: ")]
+    assert [line.split(",")[0] for line in lines] == ["train: step 4/24", "train: step 8/24", "train: step 12/24",
+                                                      "train: step 16/24", "train: step 20/24", "train: step 24/24"]
+    assert re.fullmatch(r"train: step 4/24, epoch 1/2, loss [\d.]+, lr [\d.e-]+, [\d.]+ ex/s, eta \d+:\d\d", lines[0])
+    assert any(line.startswith("step 12: val_loss") for line in err.splitlines())  # evaluations too
+    assert "train:" not in out  # stdout stays parseable
+
+
+def test_without_a_terminal_a_quiet_stretch_still_gets_a_line(tmp_path, capsys, monkeypatch):
+    from nlpzoo.training import progress
+
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)  # every step is "30 s after the last line"
+    Run.standalone(tmp_path, train={**QUICK, "epochs": 1, "log_every": 1000, "progress": True}).fit(Linear())
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: step")]
+    assert len(lines) == 12

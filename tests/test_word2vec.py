@@ -70,7 +70,7 @@ def test_save_load_word2vec_format_no_pickle(trained, tmp_path):
     model, _, _ = trained
     model.save(tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["config.json", "tokenizer.json", "vectors.bin"]
+    assert names == ["component.json", "tokenizer.json", "vectors.bin"]
     plain = KeyedVectors.load_word2vec_format(str(tmp_path / "m" / "vectors.bin"), binary=True)
     np.testing.assert_allclose(plain.vectors, model.wv.vectors)
     loaded = type(model).load(str(tmp_path / "m"))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from nlpzoo.kinds import Classifier
-from nlpzoo.training.task import TorchTask
+from nlpzoo import Classifier
+from nlpzoo.training import TorchTask, device_of, on_device_of
 
 
 def _data(n: int, seed: int = 0):
@@ -39,10 +39,12 @@ class Linear(TorchTask):
         return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y), {"norm": x.norm()}
 
     def evaluate(self, split):
+        net = self.nets["model"]
+        (vx, vy), = on_device_of(net, [(self.vx, self.vy)])
         with torch.no_grad():
-            logits = self.nets["model"](self.vx).squeeze(-1).float()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, self.vy)
-        return {"loss": float(loss), "accuracy": float(((logits > 0).float() == self.vy).float().mean())}
+            logits = net(vx).squeeze(-1).float()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, vy)
+        return {"loss": float(loss), "accuracy": float(((logits > 0).float() == vy).float().mean())}
 
     def on_epoch_start(self, epoch):
         self.epochs_started.append(epoch)
@@ -74,7 +76,7 @@ class TwoStage(TorchTask):
         return [self.x[i:i + 16] for i in range(0, 64, 16)]
 
     def training_step(self, batch, stage):
-        z = torch.randn(len(batch), 4)
+        z = torch.randn(len(batch), 4).to(batch.device)  # noise drawn on the CPU, used where the batch is
         if stage == "critic":
             with torch.no_grad():
                 fake = self.nets["maker"](z)
@@ -84,8 +86,10 @@ class TwoStage(TorchTask):
         return loss, {}
 
     def evaluate(self, split):
+        maker = self.nets["maker"]
+        z = torch.randn(32, 4, generator=torch.Generator().manual_seed(0)).to(device_of(maker))
         with torch.no_grad():
-            fake = self.nets["maker"](torch.randn(32, 4, generator=torch.Generator().manual_seed(0)))
+            fake = maker(z).cpu()
         return {"loss": float((fake.mean(0) - self.x.mean(0)).pow(2).sum())}
 
 
@@ -138,15 +142,15 @@ class TinyTextModel(Classifier):
 
     def evaluate(self, examples):
         with torch.no_grad():
-            x, y = _Features(self, {}).tensors(examples)
+            (x, y), = on_device_of(self.net, [_Features(self, {}).tensors(examples)])
             logits = self.net(x)
             return {"loss": float(torch.nn.functional.cross_entropy(logits, y)),
                     "accuracy": float((logits.argmax(1) == y).float().mean())}
 
     def predict_proba(self, texts):
         with torch.no_grad():
-            x = torch.tensor([self.features(t) for t in texts])
-            return torch.softmax(self.net(x), -1).numpy()
+            x, = on_device_of(self.net, [torch.tensor([self.features(t) for t in texts])])
+            return torch.softmax(self.net(x), -1).cpu().numpy()
 
     def save_state(self, directory):
         import json

@@ -4,12 +4,16 @@ Components come from plugins (entry point group ``nlpzoo``) and are mixed by nam
 
     import nlpzoo
     aug = nlpzoo.build({"name": "eda", "alpha": 0.1})
+
+A constructor declares the range of a numeric parameter with ``Annotated[float, nlpzoo.Range(0, 1)]``.
 """
 from .config import build, resolve
+from .constraints import Range
 from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, UnknownComponent, did_you_mean
 from .hookspecs import hookimpl
 from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, Optimizer, Scheduler,
                     rng_for)
+from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
 from .recipe import load_recipe
 from .runs import open_run
 
@@ -26,6 +30,7 @@ __all__ = [
     "MissingDependency",
     "NlpzooError",
     "Optimizer",
+    "Range",
     "Scheduler",
     "UnknownComponent",
     "build",

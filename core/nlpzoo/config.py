@@ -5,7 +5,10 @@ without constructing anything; :func:`build` constructs the resolved tree bottom
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import math
+import re
 import sys
 from collections import abc
 import types
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .constraints import Range
 from .errors import ConfigError, UnknownComponent, did_you_mean
 from .kinds import INTERFACES, Component
 from .registry import DEPRECATED_CLASSIFIER_KIND
@@ -79,23 +83,23 @@ def _is_spec(value) -> bool:
 
 def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = "") -> Resolved:
     """Check ``spec`` (and every nested spec) without building anything heavy."""
-    from .catalog import get_catalog, resolve_weights
+    from .catalog import resolve_weights
     from .plugins import get_manager
 
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, dict):
-        raise ConfigError(f"expected a component name or a mapping with 'name', got {type(spec).__name__} {spec!r}", loc)
+        raise ConfigError(f"expected a component name or a mapping with 'name', got {type(spec).__name__} {_short(spec)}", loc)
     if "name" not in spec:
         raise ConfigError(f"missing 'name': which component to build (keys given: {', '.join(map(str, spec)) or 'none'})", loc)
     name = spec["name"]
     if not isinstance(name, str):
-        raise ConfigError(f"expected a component name (a string), got {name!r}", f"{loc}.name" if loc else "name")
+        raise ConfigError(f"expected a component name (a string), got {_short(name)}", f"{loc}.name" if loc else "name")
     params = {k: v for k, v in spec.items() if k != "name"}
     kinds = (kind,) if isinstance(kind, str) else tuple(kind or INTERFACES)
 
-    catalog = get_catalog()
-    registry = get_manager().registry
+    manager = get_manager()
+    catalog = manager.catalog
     preset_name = None
     preset = catalog.presets.get(name)
     if preset is not None and preset.kind == "classifier" and DEPRECATED_CLASSIFIER_KIND in kinds and "classifier" not in kinds:
@@ -110,18 +114,20 @@ def resolve(spec: Spec, kind: str | tuple[str, ...] | None = None, loc: str = ""
         if preset.weights and preset.weights["param"] not in params:
             params[preset.weights["param"]] = resolve_weights(preset, catalog, verify=False)
 
-    entry = _find_entry(registry, catalog, name, kinds, loc)
+    entry = _find_entry(manager, name, kinds, loc)
     target = entry.load()
     checked = check_params(target, params, loc)
     return Resolved(entry.kind, entry.name, entry.provider, entry.target, checked, preset_name)
 
 
-def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
+def _find_entry(manager, name: str, kinds: tuple[str, ...], loc: str):
     found = []
     for k in kinds:
         try:
-            entry = registry.get(k, name, deprecated_kinds="classifier" not in kinds)
-        except UnknownComponent:
+            entry = manager.registry.get(k, name, deprecated_kinds="classifier" not in kinds)
+        except UnknownComponent as exc:
+            if "prefer:" in str(exc):  # a catalogue naming a provider that does not exist: say so
+                raise UnknownComponent(str(exc), loc) from None
             continue
         if entry not in found:  # a classifier asked for as a language_model (deprecated) is found twice
             found.append(entry)
@@ -130,32 +136,10 @@ def _find_entry(registry, catalog, name: str, kinds: tuple[str, ...], loc: str):
     if len(found) > 1:
         which = " and ".join(f"a {e.kind}" for e in found)
         raise ConfigError(f"{name!r} is {which}; write the spec where only one kind fits", loc)
-    if len(kinds) == 1:
-        msg = registry.unknown_message(kinds[0], name)
-    else:
-        msg = registry.unknown_message(kinds[0], name).replace(f"unknown {kinds[0]}", f"unknown {' or '.join(kinds)}", 1)
-        for k in kinds[1:]:
-            alt = registry.unknown_message(k, name)
-            if "did you mean" in alt and "did you mean" not in msg:
-                msg = alt
-    bare = name.rpartition(":")[2]
-    for k in kinds:
-        known = catalog.plugin_for(k, bare)
-        if known:
-            plugin, body = known
-            from .plugins import get_manager
-
-            health = get_manager().health.get(plugin)
-            if health and health.status == "failed":
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which failed to load: {health.error}; fix: {health.hint}"
-            elif health and health.status == "disabled":
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is disabled ({health.hint})"
-            else:
-                msg = f"{k} {bare!r} comes from plugin {plugin!r}, which is not installed; install it with: {body.get('install', 'pip install ' + plugin)}"
-            break
-    raise UnknownComponent(msg, loc)
+    raise manager.unknown(kinds, name, loc)
 
 
+@functools.lru_cache(maxsize=1024)
 def signature_of(target) -> inspect.Signature:
     fn = target.__init__ if inspect.isclass(target) else target
     sig = inspect.signature(fn)
@@ -164,16 +148,23 @@ def signature_of(target) -> inspect.Signature:
 
 
 def type_hints(target) -> dict[str, Any]:
-    """Annotations evaluated where possible; names that need an uninstalled or heavy module become Any."""
+    """Annotations of ``target``'s parameters (cached: a recipe checks the same classes many times)."""
+    return dict(_type_hints(target))
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_hints(target) -> dict[str, Any]:
+    """Evaluated where possible; names that need an uninstalled or heavy module become Any."""
     fn = target.__init__ if inspect.isclass(target) else target
     try:
-        return typing.get_type_hints(fn)
+        return typing.get_type_hints(fn, include_extras=True)
     except Exception:
         pass
     module = sys.modules.get(getattr(fn, "__module__", ""), None)
     namespace = dict(vars(module)) if module else {}
     namespace.update({k: getattr(typing, k) for k in dir(typing) if not k.startswith("_")})
     namespace.update({c.__name__: c for c in INTERFACES.values()})
+    namespace.setdefault("Range", Range)
     hints = {}
     for pname, ann in getattr(fn, "__annotations__", {}).items():
         if isinstance(ann, str):
@@ -204,10 +195,22 @@ def check_params(target, params: dict, loc: str = "") -> dict:
     return out
 
 
+class RangeError(ConfigError):
+    """A value of the right type outside its declared :class:`~nlpzoo.Range`."""
+
+
+_SCIENTIFIC = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+#: ints must fit in 64 bits: torch, NumPy and the file formats all need that
+INT_LIMIT = 2**63
+
+
 def _type_name(t) -> str:
     if t is type(None):
         return "null"
     origin = typing.get_origin(t)
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(t)
+        return " ".join([_type_name(base), *(str(m) for m in meta if isinstance(m, Range))])
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(t))
     if origin is typing.Literal:
@@ -230,6 +233,12 @@ def check_value(value, ann, loc: str):
         return value
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
+    if origin is typing.Annotated:
+        checked = check_value(value, args[0], loc)
+        for bound in args[1:]:
+            if isinstance(bound, Range) and checked is not None and not bound.contains(checked):
+                raise RangeError(f"expected {bound.describe(_param_name(loc))}, got {_short(value)}", loc)
+        return checked
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -239,26 +248,30 @@ def check_value(value, ann, loc: str):
                 continue
             try:
                 return check_value(value, a, loc)
-            except UnknownComponent:
+            except (UnknownComponent, RangeError):  # the type fitted: its own error is the one to show
                 raise
             except ConfigError as exc:
                 if exc.loc != loc:  # the error is deeper inside a nested spec: that is the real one
                     raise
                 errors.append(exc)
-        raise ConfigError(f"expected {_type_name(ann)}, got {value!r}", loc)
+        raise ConfigError(f"expected {_type_name(ann)}, got {_short(value)}", loc)
     if origin is typing.Literal:
         if value in args:
             return value
-        raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {value!r}{did_you_mean(str(value), map(str, args))}", loc)
+        raise ConfigError(f"expected one of {', '.join(repr(a) for a in args)}, got {_short(value)}{did_you_mean(str(value)[:100], map(str, args))}", loc)
     if origin in (list, tuple, abc.Sequence):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"expected a list ({_type_name(ann)}), got {value!r}", loc)
+            raise ConfigError(f"expected a list ({_type_name(ann)}), got {_short(value)}", loc)
+        if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[float, float]: that many items
+            if len(value) != len(args):
+                raise ConfigError(f"expected a list of {len(args)} ({_type_name(ann)}), got {_short(value)}", loc)
+            return tuple(check_value(v, a, f"{loc}.{i}") for i, (v, a) in enumerate(zip(value, args)))
         item = args[0] if args else Any
         checked = [check_value(v, item, f"{loc}.{i}") for i, v in enumerate(value)]
         return tuple(checked) if origin is tuple else checked
     if origin in (dict, abc.Mapping):
         if not isinstance(value, dict):
-            raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {value!r}", loc)
+            raise ConfigError(f"expected a mapping ({_type_name(ann)}), got {_short(value)}", loc)
         vt = args[1] if len(args) == 2 else Any
         return {k: check_value(v, vt, f"{loc}.{k}") for k, v in value.items()}
     if inspect.isclass(ann) and issubclass(ann, Component) and ann.kind:
@@ -266,47 +279,83 @@ def check_value(value, ann, loc: str):
     if ann is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"expected true or false, got {value!r}", loc)
+        raise ConfigError(f"expected true or false, got {_short(value)}", loc)
     if ann is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e3 (no dot) as a string: a number written so is still a number
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f"expected int, got {value!r}", loc)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not -INT_LIMIT <= value < INT_LIMIT:
+                raise ConfigError(f"expected an int between -2^63 and 2^63-1, got one of {len(str(abs(value))):,} digits", loc)
+            return value
+        raise ConfigError(f"expected int, got {_short(value)}", loc)
     if ann is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
+            except OverflowError:  # an int beyond any float
+                raise ConfigError(f"expected float, got an int of {len(str(abs(value))):,} digits", loc) from None
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"expected float, got {value!r}", loc)
+        if number is None:
+            raise ConfigError(f"expected float, got {_short(value)}", loc)
+        if math.isnan(number):
+            raise ConfigError("expected a number, got nan", loc)
+        return number
     if ann is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"expected str, got {value!r}", loc)
+        raise ConfigError(f"expected str, got {_short(value)}", loc)
     if ann in (Path, typing.Union[str, Path]):
         if isinstance(value, (str, Path)):
             return str(value)
-        raise ConfigError(f"expected a path, got {value!r}", loc)
+        raise ConfigError(f"expected a path, got {_short(value)}", loc)
     return value
 
 
-def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None):
-    """Build a component from a spec (or an already resolved one), nested specs first."""
-    resolved = spec if isinstance(spec, Resolved) else resolve(spec, kind)
+def _param_name(loc: str) -> str:
+    """``dropout`` for ``model.dropout``; ``betas[0]`` for ``optimizer.betas.0``."""
+    parent, _, last = loc.rpartition(".")
+    if last.isdigit() and parent:
+        return f"{parent.rpartition('.')[2]}[{last}]"
+    return last or "value"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def build(spec: "Spec | Resolved", kind: str | tuple[str, ...] | None = None, loc: str = ""):
+    """Build a component from a spec (or an already resolved one), nested specs first.
+
+    A ``ValueError`` or ``TypeError`` the component's constructor raises becomes a :class:`ConfigError`
+    at ``loc`` (the key path of the spec), so it is reported at the recipe's line like any other.
+    """
+    resolved = spec if isinstance(spec, Resolved) else resolve(spec, kind, loc)
     from .plugins import get_manager
 
     target = get_manager().registry.get(resolved.kind, f"{resolved.provider}:{resolved.name}").load()
-    params = {k: _build_value(v) for k, v in resolved.params.items()}
+    params = {k: _build_value(v, f"{loc}.{k}" if loc else str(k)) for k, v in resolved.params.items()}
     if resolved.preset:
         _verify_preset_weights(resolved.preset)
-    return target(**params)
+    try:
+        return target(**params)
+    except ConfigError as exc:
+        raise exc.at(prefix=loc) if not exc.file else exc from None
+    except (ValueError, TypeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{resolved.name}: {message}", loc) from None
 
 
 def _verify_preset_weights(name: str) -> None:
-    from .catalog import get_catalog, resolve_weights
+    from .catalog import resolve_weights
+    from .plugins import get_catalog
 
     cat = get_catalog()
     preset = cat.presets[name]
@@ -314,13 +363,13 @@ def _verify_preset_weights(name: str) -> None:
         resolve_weights(preset, cat, verify=True)
 
 
-def _build_value(v):
+def _build_value(v, loc: str):
     if isinstance(v, Resolved):
-        return build(v)
+        return build(v, loc=loc)
     if isinstance(v, list):
-        return [_build_value(x) for x in v]
+        return [_build_value(x, f"{loc}.{i}") for i, x in enumerate(v)]
     if isinstance(v, tuple):
-        return tuple(_build_value(x) for x in v)
+        return tuple(_build_value(x, f"{loc}.{i}") for i, x in enumerate(v))
     if isinstance(v, dict):
-        return {k: _build_value(x) for k, x in v.items()}
+        return {k: _build_value(x, f"{loc}.{k}") for k, x in v.items()}
     return v

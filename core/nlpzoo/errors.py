@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -40,7 +41,8 @@ class ConfigError(NlpzooError, ValueError):
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         loc = f"{self.loc}: " if self.loc else ""
-        return f"{where}{loc}{self.message}"
+        text = f"{where}{loc}{self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")  # always one line, whatever a value held
 
     def at(self, file: str | None = None, line: int | None = None, prefix: str = "") -> "ConfigError":
         """The same error, placed in a file and under a parent key path."""
@@ -68,3 +70,36 @@ class MissingDependency(NlpzooError, ImportError):
 
 class AssetError(NlpzooError, OSError):
     """An offline asset is missing or its files do not match their recorded sha256."""
+
+
+_MODULE_TO_DIST = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow"}
+
+
+def install_hint(module: str, distribution: str = "") -> str:
+    """The pip command most likely to provide ``module``: an extra of ``distribution`` if one names it."""
+    from importlib import metadata
+
+    top = (module or "").split(".")[0]
+    dist_of_module = _MODULE_TO_DIST.get(top, top)
+    if distribution:
+        try:
+            requires = metadata.requires(distribution) or []
+        except metadata.PackageNotFoundError:
+            requires = []
+        sizes: dict[str, int] = {}
+        matching = []
+        for req in requires:
+            m = re.match(r"([A-Za-z0-9_.\-]+).*extra\s*==\s*['\"]([^'\"]+)['\"]", req)
+            if not m:
+                continue
+            sizes[m.group(2)] = sizes.get(m.group(2), 0) + 1
+            if _normalise(m.group(1)) == _normalise(dist_of_module):
+                matching.append(m.group(2))
+        if matching:  # the smallest extra that brings the module: [word2vec] rather than [all]
+            best = min(matching, key=lambda extra: (sizes[extra], extra))
+            return f"pip install '{distribution}[{best}]'"
+    return f"pip install {dist_of_module}"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

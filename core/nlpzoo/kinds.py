@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-    from .training.run import Run
+# Saving needs the registry and ``build``, which need these interfaces: :mod:`nlpzoo.saving` installs
+# itself here when nlpzoo is imported, so that the interfaces import nothing above them.
+persistence = None
 
 
 SAVED_SPEC = "component.json"  # what Trainable.save writes beside the plugin's own files
@@ -77,6 +79,14 @@ class Trainable(Component):
     arguments and calls :meth:`load_state`. A plugin implements the two ``*_state`` methods only.
     """
 
+    #: constructor arguments that name where the initial weights came from (a pretrained folder); a saved
+    #: component holds its own weights in the saved folder, so it is rebuilt with that folder in their place
+    initialised_from: ClassVar[tuple[str, ...]] = ()
+
+    #: The names of the validation metrics ``fit`` reports (shell patterns allowed: ``precision_*``), so
+    #: ``nlpzoo validate`` can refuse a ``train.metric`` typo before training. Empty: not checked.
+    validation_metrics: ClassVar[tuple[str, ...]] = ()
+
     @abstractmethod
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         """Train on ``data["train"]`` (selecting on ``data["validation"]``); return the final metrics."""
@@ -95,22 +105,21 @@ class Trainable(Component):
 
     def save(self, directory: str | os.PathLike) -> None:
         """``component.json`` (the constructor's arguments) plus :meth:`save_state`; no pickle anywhere."""
-        from .saving import save_component
-
-        save_component(self, Path(directory))
+        persistence.save_component(self, Path(directory))
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "Trainable":
         """The component saved in ``directory``, rebuilt from its arguments, with its learned state."""
-        from .saving import load_component
-
-        return load_component(cls, Path(directory))
+        return persistence.load_component(cls, Path(directory))
 
 
 class Dataset(Component, ABC):
     """Examples split into ``train``, ``validation`` and ``test``, the same for the same seed.
 
-    Text datasets give dicts with ``"text"`` and, when labelled, ``"label"`` (a string).
+    Text datasets give dicts with ``"text"`` and, when labelled, ``"label"`` (a string). A split
+    may be a ``Sequence`` held in memory, or a stream for data larger than memory: an iterable
+    that can be iterated any number of times (each pass reads the files again), with no ``len``,
+    and whose ``shard(rank, world_size)`` is the part one process reads.
     """
 
     kind = "dataset"
@@ -122,6 +131,11 @@ class Dataset(Component, ABC):
     def files(self) -> list[str]:
         """Files the data came from, so a run can record their sha256."""
         return []
+
+    def describe(self) -> dict[str, Any]:
+        """How the last :meth:`load` read and split the data (split seed and sizes, encodings), as
+        JSON-able values; a run records it in ``provenance.json`` under ``dataset``."""
+        return {}
 
 
 class Embedder(Trainable, ABC):
@@ -218,19 +232,24 @@ class Classifier(Trainable, ABC):
 
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         """``loss`` (cross-entropy), ``accuracy``, ``macro_f1`` and per-label precision and recall."""
-        import numpy as np
+        return classification_scores(self, examples)[0]
 
-        from .training.metrics import classification_metrics
 
-        index = {label: i for i, label in enumerate(self.labels)}
-        unknown = sorted({ex["label"] for ex in examples} - set(index), key=str)
-        if unknown:
-            raise ValueError(f"labels {unknown} are not among this classifier's labels {self.labels}")
-        y = np.asarray([index[ex["label"]] for ex in examples], dtype=np.int64)
-        probs = self.predict_proba([ex["text"] for ex in examples]) if len(y) else np.zeros((0, len(self.labels)))
-        metrics, _ = classification_metrics(y, probs.argmax(1), self.labels)
-        picked = probs[np.arange(len(y)), y] if len(y) else np.ones(1)
-        return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}
+def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[str, float], "np.ndarray"]:
+    """What :meth:`Classifier.evaluate` reports, and the confusion matrix (rows: true labels)."""
+    import numpy as np
+
+    from .training.metrics import classification_metrics
+
+    index = {label: i for i, label in enumerate(model.labels)}
+    unknown = sorted({ex["label"] for ex in examples} - set(index), key=str)
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among this classifier's labels {model.labels}")
+    y = np.asarray([index[ex["label"]] for ex in examples], dtype=np.int64)
+    probs = model.predict_proba([ex["text"] for ex in examples]) if len(y) else np.zeros((0, len(model.labels)))
+    metrics, cm = classification_metrics(y, probs.argmax(1), model.labels)
+    picked = probs[np.arange(len(y)), y] if len(y) else np.ones(1)
+    return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}, cm
 
 
 class GAN(Trainable, ABC):

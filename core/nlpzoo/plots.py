@@ -7,6 +7,16 @@ from pathlib import Path
 def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str = "", xlabel: str = "step",
                 xs: dict[str, list[float]] | None = None, logy: bool = False) -> None:
     """One line per curve, written atomically to ``path``."""
+    save_figure(_curves_figure(curves, title=title, xlabel=xlabel, xs=xs, logy=logy), path)
+
+
+def curves_png(curves: dict[str, list[float]], *, title: str = "", xlabel: str = "step",
+               xs: dict[str, list[float]] | None = None, logy: bool = False) -> bytes:
+    """What :func:`plot_curves` writes, as PNG bytes (for a command that writes to standard output)."""
+    return figure_png(_curves_figure(curves, title=title, xlabel=xlabel, xs=xs, logy=logy))
+
+
+def _curves_figure(curves, *, title, xlabel, xs, logy):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +33,7 @@ def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str 
         ax.set_title(title)
     if len(curves) > 1:
         ax.legend()
-    save_figure(fig, path)
+    return fig
 
 
 def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix") -> None:
@@ -49,16 +59,31 @@ def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix"
     save_figure(fig, path)
 
 
+def format_confusion(cm, labels, title: str = "") -> str:
+    """The confusion matrix as text: rows are true labels, columns predictions."""
+    corner = "true \\ pred"
+    first = max(len(corner), *(len(str(l)) for l in labels)) + 2
+    width = max(6, *(len(str(l)) for l in labels), *(len(str(v)) for v in cm.ravel()))
+    head = corner.ljust(first) + " ".join(str(l).rjust(width) for l in labels)
+    rows = [str(l).ljust(first) + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
+    return "\n".join(([f"confusion matrix ({title})"] if title else []) + [head] + rows)
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
+    from .yamlio import atomic_write
+
+    atomic_write(path, figure_png(fig))
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
     import io
 
     import matplotlib.pyplot as plt
-
-    from .yamlio import atomic_write
 
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    return buf.getvalue()

@@ -1,26 +1,40 @@
 """Plugin manager that survives its plugins.
 
 pluggy's ``load_setuptools_entrypoints`` stops at the first plugin that fails to import. Here each
-entry point of group ``nlpzoo`` is imported and registered on its own; a failure is recorded with its
-cause and a fix, and the rest still load. ``NLPZOO_PLUGINS=a,b`` limits which plugins load (empty:
-none); ``NLPZOO_STRICT=1`` turns any failure into an error.
+entry point of group ``nlpzoo`` (and each plugin folder on ``NLPZOO_PLUGIN_PATH``) is imported and
+registered on its own, with a time limit, its printed output captured, and every exception, even
+``SystemExit``, caught; a failure is recorded with the author's file and line and a fix, and the rest
+still load. ``NLPZOO_PLUGINS=a,b`` limits which plugins load (empty: none); ``NLPZOO_STRICT=1`` turns
+any failure into an error; ``NLPZOO_PLUGIN_TIMEOUT`` (seconds, default 10) bounds one plugin's import.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.metadata as metadata
+import inspect
+import io
 import os
-import re
+import sys
+import threading
 import time
-import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
-from .registry import Entry, Registry
+from .catalog import Catalog, default_path, parse_preset
+from .errors import ConfigError, PluginError, UnknownComponent, close_matches, did_you_mean, install_hint
+from .registry import CORE_DISTRIBUTION, KINDS, Entry, Registry
 
 GROUP = "nlpzoo"
+#: The plugin API this core implements. A plugin may declare the version it was written for as
+#: ``PLUGIN_API = 2`` in its entry module; see docs/reference/hooks.md for what each version changed.
+PLUGIN_API = 2
+HEAVY = ("torch", "transformers", "gensim", "tensorflow", "jax")  # slow to import; plugins import them lazily
+HOOKS = tuple(sorted(name for name, fn in vars(hookspecs).items()
+                     if inspect.isfunction(fn) and hasattr(fn, "nlpzoo_spec")))
 
 
 @dataclass
@@ -37,6 +51,10 @@ class PluginHealth:
     import_ms: float = 0.0
     components: int = 0
     presets: int = 0
+    hooks: list[str] = field(default_factory=list)
+    api: int | None = None  # the plugin API version the plugin declares
+    output: str = ""  # what the plugin printed while loading
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -46,42 +64,50 @@ class PresetDecl:
     fields: dict = field(default_factory=dict)
 
 
-def install_hint(module: str, distribution: str = "") -> str:
-    """The pip command most likely to provide ``module``: an extra of ``distribution`` if one names it."""
-    top = (module or "").split(".")[0]
-    if distribution:
-        try:
-            requires = metadata.requires(distribution) or []
-        except metadata.PackageNotFoundError:
-            requires = []
-        sizes: dict[str, int] = {}
-        matching = []
-        for req in requires:
-            m = re.match(r"([A-Za-z0-9_.\-]+).*extra\s*==\s*['\"]([^'\"]+)['\"]", req)
-            if not m:
-                continue
-            sizes[m.group(2)] = sizes.get(m.group(2), 0) + 1
-            if _normalise(m.group(1)) == _normalise(_dist_for_module(top)):
-                matching.append(m.group(2))
-        if matching:  # the smallest extra that brings the module: [word2vec] rather than [all]
-            best = min(matching, key=lambda extra: (sizes[extra], extra))
-            return f"pip install '{distribution}[{best}]'"
-    return f"pip install {_dist_for_module(top)}"
+def _where(fn) -> str:
+    """``file:line`` of a plugin's function, for messages that point at the author's code."""
+    fn = inspect.unwrap(fn)
+    try:
+        return f"{inspect.getsourcefile(fn)}:{inspect.getsourcelines(fn)[1]}"
+    except (OSError, TypeError):
+        return getattr(fn, "__module__", "?")
 
 
-_MODULE_TO_DIST = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow"}
+def _caller_outside_core() -> str:
+    """``file:line`` of the nearest frame outside nlpzoo's core: where a plugin called ``register``."""
+    core = str(Path(__file__).parent)
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(core):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
 
 
-def _dist_for_module(module: str) -> str:
-    return _MODULE_TO_DIST.get(module, module)
+class _HeavyImports:
+    """Records which plugin line first imports a heavy library (a meta path finder that finds nothing)."""
+
+    def __init__(self):
+        self.seen: dict[str, str] = {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top in HEAVY and top not in sys.modules and top not in self.seen:
+            frame = sys._getframe(1)
+            while frame is not None and "importlib" in frame.f_code.co_filename or (
+                    frame is not None and frame.f_code.co_filename.startswith("<frozen")):
+                frame = frame.f_back
+            self.seen[top] = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
+        return None
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("NLPZOO_PLUGIN_TIMEOUT", "10"))
+    except ValueError:
+        return 10.0
 
 
 class PluginManager:
-    """Loads plugins from entry points (or from objects handed to it) into a :class:`Registry`."""
+    """Loads plugins from entry points (or objects handed to it) into a :class:`Registry` and a catalogue."""
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("nlpzoo")
@@ -90,87 +116,329 @@ class PluginManager:
         self.health: dict[str, PluginHealth] = {}
         self.presets: list[PresetDecl] = []
         self.strict = os.environ.get("NLPZOO_STRICT", "") not in ("", "0")
+        self._catalog: Catalog | None = None
+        self.overlays: list[str] = []
+
+    # ------------------------------------------------------------ finding plugins
 
     def load_entry_points(self) -> "PluginManager":
         only = os.environ.get("NLPZOO_PLUGINS")
         wanted = None if only is None else {p.strip() for p in only.split(",") if p.strip()}
-        for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist else ""
-            version = ep.dist.version if ep.dist else ""
-            if ep.name in self.health:  # the same plugin installed twice (e.g. editable + wheel)
+        found = [(ep.name, ep.value, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "", ep.load)
+                 for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name)]
+        found += self._plugin_folders()
+        for name, module, dist, version, load in found:
+            if name in self.health:  # the same plugin installed twice (e.g. editable + wheel)
                 continue
-            row = PluginHealth(ep.name, dist, version, ep.value)
-            self.health[ep.name] = row
-            if wanted is not None and ep.name not in wanted:
-                row.status = "disabled"
-                row.hint = "not in NLPZOO_PLUGINS"
+            row = PluginHealth(name, dist, version, module)
+            self.health[name] = row
+            if wanted is not None and name not in wanted:
+                row.status, row.hint = "disabled", "not in NLPZOO_PLUGINS"
                 continue
-            start = time.perf_counter()
-            try:
-                obj = ep.load()
-            except BaseException as exc:  # a plugin may raise anything, even SystemExit
-                row.import_ms = (time.perf_counter() - start) * 1000
-                self._fail(row, exc)
-                continue
-            row.import_ms = (time.perf_counter() - start) * 1000
-            self.add_plugin(obj, ep.name, dist, version, row)
+            obj = self._import(load, row)
+            if obj is not None:
+                self.add_plugin(obj, name, dist, version, row)
         return self
+
+    def _plugin_folders(self) -> list[tuple]:
+        """Plugins from folders on ``NLPZOO_PLUGIN_PATH`` (``--plugins-dir``), loaded without installing them.
+
+        A folder is a plugin package's project folder (its ``pyproject.toml`` names the entry points) or
+        a folder of such project folders.
+        """
+        found = []
+        for folder in [Path(p) for p in os.environ.get("NLPZOO_PLUGIN_PATH", "").split(os.pathsep) if p]:
+            projects = [folder] if (folder / "pyproject.toml").is_file() else sorted(
+                p for p in folder.glob("*") if (p / "pyproject.toml").is_file())
+            for project in projects:
+                for name, target in _entry_points_of(project):
+                    found.append((name, target, f"{project.name} (folder)", "", _folder_loader(project, target)))
+        return found
+
+    def _import(self, load, row: PluginHealth):
+        """The plugin object, imported in a thread so that a hanging plugin cannot hang nlpzoo."""
+        result: dict = {}
+        heavy = _HeavyImports()
+        already = {m for m in HEAVY if m in sys.modules}
+
+        def target():
+            try:
+                result["obj"] = load()
+            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, SystemExit included
+                result["error"] = exc
+
+        captured = io.StringIO()
+        start = time.perf_counter()
+        sys.meta_path.insert(0, heavy)
+        try:
+            with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                thread = threading.Thread(target=target, name=f"nlpzoo-plugin-{row.name}", daemon=True)
+                thread.start()
+                thread.join(_timeout())
+        finally:
+            sys.meta_path.remove(heavy)
+        row.import_ms = (time.perf_counter() - start) * 1000
+        row.output = captured.getvalue().strip()
+        if thread.is_alive():
+            self._fail(row, TimeoutError(f"importing {row.module} took longer than {_timeout():g} s"),
+                       hint=f"fix or uninstall {row.distribution or row.name}; raise NLPZOO_PLUGIN_TIMEOUT if it is "
+                            f"only slow, or skip it with NLPZOO_PLUGINS")
+            return None
+        if "error" in result:
+            self._fail(row, result["error"])
+            return None
+        for lib, where in heavy.seen.items():
+            if lib not in already:
+                row.warnings.append(f"imports {lib} when it is loaded ({where}), so every nlpzoo command waits "
+                                    f"{row.import_ms / 1000:.1f} s for it; import {lib} inside the functions that need it")
+        if row.output:
+            row.warnings.append("printed while loading (shown above); a plugin should print nothing on import")
+        return result["obj"]
+
+    # ------------------------------------------------------------ registering
 
     def add_plugin(self, obj, name: str, distribution: str = "", version: str = "", row: PluginHealth | None = None) -> None:
         """Register one plugin object (a module or an instance with hookimpls)."""
         if row is None:
             row = self.health[name] = PluginHealth(name, distribution, version, getattr(obj, "__name__", repr(obj)))
+        row.api = getattr(obj, "PLUGIN_API", None)
+        problem = _check_hookimpls(obj)
+        if problem is not None:
+            self._fail(row, PluginError(problem[0]), hint=problem[1])
+            return
         try:
             self.pm.register(obj, name=name)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             self._fail(row, exc)
             return
+        row.hooks = sorted(impl.name for impl in _impls_of(obj))
         for hook_name, collect in (("register_components", self._register_components), ("register_presets", self._register_presets)):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != name:
                     continue
                 try:
                     collect(impl, row)
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
                     self.registry.remove_provider(name)
                     self.presets = [p for p in self.presets if p.provider != name]
                     self.pm.unregister(name=name)
                     self._fail(row, exc)
                     return
+        if row.api is not None and row.api > PLUGIN_API:
+            row.warnings.append(f"written for plugin API {row.api}; this nlpzoo has API {PLUGIN_API}: upgrade nlpzoo")
+        self._catalog = None
 
     def _register_components(self, impl, row: PluginHealth) -> None:
         def register(kind: str, name: str, target: str, summary: str = "", tags=(), aliases=()) -> None:
-            self.registry.add(Entry(kind, name, target, row.name, row.distribution, row.version, summary, tuple(tags), tuple(aliases)))
+            entry = Entry(kind, name, target, row.name, row.distribution, row.version, summary, tuple(tags),
+                          tuple(aliases), where=_caller_outside_core())
+            try:
+                self.registry.add(entry)
+            except ValueError as exc:
+                raise PluginError(f"{entry.where}: {exc}") from None
             row.components += 1
 
-        impl.function(register=register)
+        _call_hook(impl, register=register)
 
     def _register_presets(self, impl, row: PluginHealth) -> None:
         def register(name: str, **fields) -> None:
+            where = _caller_outside_core()
+            try:  # a malformed preset is dropped and reported; it must not break list and validate for everyone
+                parse_preset(name, fields, f"presets.{name}", f"plugin {row.name}")
+            except ConfigError as exc:
+                row.warnings.append(f"{where}: preset {name!r} dropped: {exc.loc}: {exc.message}")
+                return
             self.presets.append(PresetDecl(name, row.name, fields))
             row.presets += 1
 
-        impl.function(register=register)
+        _call_hook(impl, register=register)
 
     def add_commands(self, cli) -> None:
+        """Plugins' commands join the click group; a command may not replace a built-in one."""
+        builtin = set(cli.commands)
         for impl in self.pm.hook.register_commands.get_hookimpls():
+            row = self.health[impl.plugin_name]
+            before = dict(cli.commands)
             try:
-                impl.function(cli=cli)
-            except Exception as exc:
-                self._fail(self.health[impl.plugin_name], exc)
+                _call_hook(impl, cli=cli)
+            except BaseException as exc:  # noqa: BLE001 - sys.exit() in a plugin must not end nlpzoo
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                cli.commands.clear()
+                cli.commands.update(before)
+                self._fail(row, exc)
+                continue
+            for command in builtin:
+                if cli.commands.get(command) is not before[command]:
+                    cli.commands[command] = before[command]
+                    row.warnings.append(f"{_where(impl.function)}: command {command!r} is nlpzoo's own and was not "
+                                        "replaced; give the plugin's command another name")
 
-    def _fail(self, row: PluginHealth, exc: BaseException) -> None:
+    # ------------------------------------------------------------ the catalogue and names
+
+    @property
+    def catalog(self) -> Catalog:
+        """registry.yaml, then plugin presets, then user overlays (``NLPZOO_CATALOG``, then ``--catalog``)."""
+        if self._catalog is None:
+            cat = Catalog()
+            cat.merge_file(default_path())
+            overlays = [p for p in os.environ.get("NLPZOO_CATALOG", "").split(os.pathsep) if p] + self.overlays
+            for decl in self.presets:
+                cat.add_plugin_preset(decl.name, decl.provider, decl.fields)
+            for path in overlays:
+                cat.merge_file(path)
+            self.registry.prefer = dict(cat.prefer)
+            self._catalog = cat
+        return self._catalog
+
+    def shadowed(self) -> list[tuple[list[str], str]]:
+        """``(providers, line)`` per name several plugins register: which one the bare name means, how to pick."""
+        lines = []
+        for (kind, name), entries in sorted(self.registry.entries.items()):
+            if len(entries) < 2:
+                continue
+            providers = [e.provider for e in entries]
+            chosen = self.registry.prefer.get((kind, name))
+            core = [e for e in entries if e.distribution == CORE_DISTRIBUTION]
+            if chosen:
+                means = f"means {chosen}:{name} (prefer: in the catalogue)"
+            elif len(core) == 1:
+                means = f"means {core[0].qualified_name}, nlpzoo's own"
+            else:
+                means = "is ambiguous"
+            others = ", ".join(f"{p}:{name}" for p in providers)
+            lines.append((providers, f"{kind} {name!r} is registered by {', '.join(providers)}: the bare name {means}; "
+                                     f"write one of {others}, or set 'prefer: {{{kind}/{name}: <provider>}}' in a catalogue"))
+        return lines
+
+    def unknown(self, kinds: tuple[str, ...], name: str, loc: str = "") -> UnknownComponent:
+        """The one error for a name nothing provides: nearest names, other kinds, or the plugin that would.
+
+        Every "unknown name" message of nlpzoo comes from here (recipes, ``build``, ``info``).
+        """
+        msg = self.registry.unknown_message(kinds, name)
+        bare = name.rpartition(":")[2]
+        for kind in kinds or KINDS:
+            known = self.catalog.plugin_for(kind, bare)
+            if not known:
+                continue
+            plugin, body = known
+            health = self.health.get(plugin)
+            if health and health.status == "failed":
+                msg = f"{kind} {bare!r} comes from plugin {plugin!r}, which failed to load: {health.error}; fix: {health.hint}"
+            elif health and health.status == "disabled":
+                msg = f"{kind} {bare!r} comes from plugin {plugin!r}, which is disabled ({health.hint})"
+            else:
+                msg = (f"{kind} {bare!r} comes from plugin {plugin!r}, which is not installed; install it with: "
+                       f"{body.get('install', 'pip install ' + plugin)}")
+            break
+        return UnknownComponent(msg, loc)
+
+    def check_targets(self) -> None:
+        """Import every registered target (``nlpzoo plugins --check``); failures go to the plugin's row."""
+        for entry in self.registry.all():
+            try:
+                entry.load()
+            except Exception as exc:  # noqa: BLE001 - reporting, not raising
+                row = self.health.get(entry.provider)
+                if row is not None:
+                    row.status = "failed"
+                    row.error = str(exc).splitlines()[0]
+                    row.hint = f"fix the target of {entry.kind} {entry.name!r} ({entry.where}) or its module"
+
+    # ------------------------------------------------------------ failures
+
+    def _fail(self, row: PluginHealth, exc: BaseException, hint: str | None = None) -> None:
         row.status = "failed"
         row.components = row.presets = 0
         row.error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-        if isinstance(exc, ModuleNotFoundError):
+        if hint is not None:
+            row.hint = hint
+        elif isinstance(exc, ModuleNotFoundError):
             row.hint = install_hint(exc.name or "", row.distribution)
         else:
-            frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
-            row.hint = f"fix or uninstall {row.distribution or row.name}{where}; NLPZOO_PLUGINS can skip it"
+            row.hint = f"fix or uninstall {row.distribution or row.name}{_author_frame(exc)}; NLPZOO_PLUGINS can skip it"
         if self.strict:
-            raise PluginError(f"plugin {row.name!r} failed: {row.error}; fix: {row.hint}") from exc
+            raise PluginError(f"plugin {row.name!r} failed: {row.error}; fix: {row.hint}") from None
+
+
+def _author_frame(exc: BaseException) -> str:
+    """`` (file:line)`` of the deepest frame of the traceback outside nlpzoo's core and pluggy."""
+    import traceback
+
+    core, pluggy_dir = str(Path(__file__).parent), str(Path(pluggy.__file__).parent)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((core, pluggy_dir))]
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _impls_of(obj) -> list:
+    """The functions of ``obj`` marked with ``@nlpzoo.hookimpl``, with their names."""
+    out = []
+    for attr in dir(obj):
+        fn = getattr(obj, attr, None)
+        if callable(fn) and getattr(fn, "nlpzoo_impl", None) is not None:
+            out.append(_Impl(attr, fn))
+    return out
+
+
+@dataclass
+class _Impl:
+    name: str
+    function: object
+
+
+def _check_hookimpls(obj) -> tuple[str, str] | None:
+    """A hook implementation with a misspelt name or wrong arguments: the message and the fix, at its line."""
+    for impl in _impls_of(obj):
+        where = _where(impl.function)
+        if impl.name not in HOOKS:
+            near = close_matches(impl.name, HOOKS)
+            fix = f"rename it {near[0]!r}" if near else f"hooks are {', '.join(HOOKS)}"
+            return f"{where}: {impl.name!r} is not an nlpzoo hook{did_you_mean(impl.name, HOOKS)}", fix
+        spec = tuple(inspect.signature(getattr(hookspecs, impl.name)).parameters)
+        params = inspect.signature(impl.function).parameters
+        names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        wrong = [n for n in names if n not in spec]
+        if wrong:
+            return (f"{where}: {impl.name}({', '.join(names)}): {', '.join(map(repr, wrong))} is not an argument of this "
+                    f"hook", f"write {impl.name}({', '.join(spec)})")
+        if not names and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return (f"{where}: {impl.name}() takes no arguments, so it is handed nothing to register with",
+                    f"write {impl.name}({', '.join(spec)})")
+    return None
+
+
+def _call_hook(impl, **arguments) -> None:
+    """Call a hook implementation with the arguments it declares (hooks may gain arguments later)."""
+    impl.function(**{k: v for k, v in arguments.items() if k in impl.argnames})
+
+
+def _entry_points_of(project: Path) -> list[tuple[str, str]]:
+    import tomllib
+
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"unreadable pyproject.toml ({exc})", file=str(project / "pyproject.toml")) from None
+    return sorted(data.get("project", {}).get("entry-points", {}).get(GROUP, {}).items())
+
+
+def _folder_loader(project: Path, target: str):
+    def load():
+        for root in (project / "src", project):
+            if root.is_dir() and str(root) not in sys.path:
+                sys.path.insert(0, str(root))
+        module, _, attr = target.partition(":")
+        obj = importlib.import_module(module.strip())
+        for part in filter(None, attr.strip().split(".")):
+            obj = getattr(obj, part)
+        return obj
+
+    return load
 
 
 _manager: PluginManager | None = None
@@ -184,11 +452,25 @@ def get_manager() -> PluginManager:
     return _manager
 
 
+def get_catalog() -> Catalog:
+    """The catalogue of the process-wide manager: files, plugin presets and overlays."""
+    return get_manager().catalog
+
+
+def reset_catalog() -> None:
+    """Read the catalogue files again on next use (after ``NLPZOO_CATALOG`` changed)."""
+    get_manager()._catalog = None
+
+
+def add_overlay(path: str) -> None:
+    """A catalogue file given with ``--catalog`` (after ``NLPZOO_CATALOG``'s, so it wins)."""
+    manager = get_manager()
+    manager.overlays.append(path)
+    manager._catalog = None
+
+
 def reset(manager: PluginManager | None = None) -> PluginManager | None:
     """Replace the process-wide manager (tests use this); returns the previous one."""
     global _manager
     previous, _manager = _manager, manager
-    from . import catalog
-
-    catalog.reset()
     return previous

@@ -6,15 +6,15 @@ wherever a component does.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from .config import Resolved, check_params, resolve
+from .constraints import SEED_RANGE
 from .errors import ConfigError, did_you_mean
-from .yamlio import load_yaml
+from .yamlio import load_yaml, parse_yaml
 
 #: recipe key -> the kinds a spec there may name
 SLOTS: dict[str, tuple[str, ...]] = {
@@ -45,11 +45,13 @@ class Recipe:
 
         value = self.specs[slot]
         try:
-            return [build(v) for v in value] if isinstance(value, list) else build(value)
+            if isinstance(value, list):
+                return [build(v, loc=f"{slot}.{i}") for i, v in enumerate(value)]
+            return build(value, loc=slot)
         except ConfigError as exc:
             if exc.file or self.located is None:
                 raise
-            raise self.located.error(exc, prefix=slot) from None
+            raise self.located.error(exc) from None
 
     def resolved_dict(self) -> dict:
         """The recipe with every spec pinned to its provider, as written into a run directory."""
@@ -75,24 +77,52 @@ class Recipe:
 
 
 def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
-    """``key.path=value`` pairs (values parsed as YAML) applied on a copy of ``data``."""
+    """``key.path=value`` pairs (values parsed as YAML) applied on a copy of ``data``.
+
+    A malformed pair or value is one ConfigError naming the ``--set`` option it came from.
+    """
     data = copy.deepcopy(dict(data))
     for item in overrides:
         key, sep, value = item.partition("=")
+        option = f"--set {_clip(item)}"
         if not sep or not key:
-            raise ConfigError(f"expected KEY.PATH=VALUE, got {item!r}", "--set")
-        node = data
+            raise ConfigError(f"expected KEY.PATH=VALUE, got {_clip(item)!r}", "--set")
         parts = key.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
+        if any(not p.strip() for p in parts):
+            raise ConfigError(f"expected a key path like train.epochs, got {_clip(key)!r}", file=option)
+        try:
+            parsed = parse_yaml(value, option)
+        except ConfigError as exc:  # a line number inside one option's value says nothing
+            raise ConfigError(exc.message, key, file=option) from None
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            here = ".".join(parts[:depth + 1])
+            if isinstance(node, list):
+                node = node[_index(node, part, here, option)]
+                continue
+            if not isinstance(node.get(part), (dict, list)):
                 node[part] = {"name": node[part]} if isinstance(node.get(part), str) else {}
             node = node[part]
-        node[parts[-1]] = yaml.safe_load(value)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_index(node, last, key, option)] = parsed
+        else:
+            node[last] = parsed
     return data
 
 
+def _index(items: list, part: str, loc: str, option: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"expected an index from 0 to {len(items) - 1} into the list, got {_clip(part)!r}", loc, file=option)
+    return int(part)
+
+
+def _clip(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
 def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read and check a recipe; errors carry the file, line and key path."""
+    """Read and check a recipe; errors carry the file, line and key path (or the ``--set`` option)."""
     located = load_yaml(path, "recipe")
     data = apply_overrides(located, overrides) if overrides else dict(located)
     try:
@@ -100,20 +130,35 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] 
     except ConfigError as exc:
         if exc.file:
             raise
+        option = _override_of(exc.loc, overrides)
+        if option is not None:
+            raise ConfigError(exc.message, exc.loc, file=f"--set {_clip(option)}") from None
         raise located.error(exc) from None
     recipe.located = located
     return recipe
+
+
+def _override_of(loc: str, overrides) -> str | None:
+    """The last ``--set`` that wrote ``loc`` (or a key above or below it)."""
+    for item in reversed(list(overrides)):
+        key = item.partition("=")[0]
+        if loc == key or loc.startswith(key + ".") or key.startswith(loc + ".") and loc:
+            return item
+    return None
 
 
 def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
     for key in data:
         if key not in KEYS:
             raise ConfigError(f"unknown recipe key{did_you_mean(str(key), KEYS)}; keys: {', '.join(KEYS)}", str(key))
-    if "model" not in data:
-        raise ConfigError("a recipe needs a 'model' (and usually a 'dataset')", "model")
+    if data.get("model") is None:
+        got = "a 'model:' with nothing after it" if "model" in data else "none"
+        raise ConfigError(f"a recipe needs a 'model' (a component name or {{name: ..., <params>}}), got {got}", "model")
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"expected int, got {seed!r}", "seed")
+        raise ConfigError(f"expected int, got {seed!r}"[:200], "seed")
+    if not SEED_RANGE.contains(seed):
+        raise ConfigError(f"expected {SEED_RANGE.describe('seed')}, got {seed if seed.bit_length() < 100 else 'a number of ' + str(len(str(abs(seed)))) + ' digits'}", "seed")
     recipe = Recipe(path, data, seed)
     for slot, kinds in SLOTS.items():
         value = data.get(slot)
@@ -128,9 +173,25 @@ def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
             recipe.specs[slot] = [resolved] if slot == "callbacks" else resolved
     train = data.get("train") or {}
     if not isinstance(train, dict):
-        raise ConfigError(f"expected a mapping of training settings, got {train!r}", "train")
+        raise ConfigError(f"expected a mapping of training settings, got {train!r}"[:200], "train")
     recipe.train = _check_train(train)
+    _check_metric(recipe)
     return recipe
+
+
+def _check_metric(recipe: Recipe) -> None:
+    """``train.metric`` must be one the model reports (when its class says which: ``validation_metrics``)."""
+    metric = recipe.train.get("metric", "loss")
+    model = recipe.specs["model"]
+    from .plugins import get_manager
+
+    cls = get_manager().registry.get(model.kind, f"{model.provider}:{model.name}").load()
+    names = tuple(getattr(cls, "validation_metrics", ()) or ())
+    if not names or any(fnmatch.fnmatchcase(metric, pattern) for pattern in names):
+        return
+    shown = [n.replace("*", "<label>") for n in names]
+    raise ConfigError(f"{metric!r} is not a validation metric of {model.name}{did_you_mean(metric, shown)}; "
+                      f"it reports: {', '.join(shown)}", "train.metric")
 
 
 def _check_train(train: dict) -> dict:

@@ -12,7 +12,7 @@ import hashlib
 import random
 import struct
 
-__all__ = ["WORDS", "HashRandom", "block", "child", "seeded"]
+__all__ = ["HashRandom", "WORDS", "block", "child", "seeded"]
 
 WORDS = struct.Struct("<8Q").unpack  # one 64-byte digest = eight 64-bit words
 _TO_UNIT = 2.0 ** -53

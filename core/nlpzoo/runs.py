@@ -1,12 +1,71 @@
-"""Finished runs: ``open_run(directory)`` brings back the model, the recipe and the metrics."""
+"""Finished runs: ``open_run(directory)`` brings back the model, the recipe and the metrics.
+
+A run folder is treated as untrusted input: every file read from it must lie inside it (no ``..``, no
+symlink leading out), is size-limited, and the saved model's files must match the sha256 that
+``run.json`` recorded when the model was saved. Writing into a run folder takes its lock
+(:class:`RunLock`), so two trainings never share one.
+"""
 from __future__ import annotations
 
 import json
 import os
+import time
 from functools import cached_property
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, NlpzooError
+
+#: the largest JSON or YAML file read from a run folder
+MAX_RUN_FILE = 64 * 1024 * 1024
+MODEL_DIR = "model"
+LOCK_FILE = ".lock"
+
+
+def read_run_json(run_dir: str | os.PathLike, rel: str, what: str | None = None, limit: int = MAX_RUN_FILE):
+    """The JSON in ``run_dir/rel``, confined to the run folder; one ConfigError naming the file otherwise."""
+    from .yamlio import read_bounded
+
+    path = Path(run_dir) / rel
+    raw = read_bounded(path, limit, what or rel, inside=run_dir)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, or a 5,000-digit number
+        raise ConfigError(f"unreadable JSON: {str(exc).splitlines()[0][:200]}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("unreadable JSON: nested too deeply", file=str(path)) from None
+
+
+def model_digest(folder: str | os.PathLike) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under a saved model's folder (what run.json records)."""
+    from .catalog import sha256_file
+
+    folder = Path(folder)
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            raise ConfigError("a saved model holds only files and folders, not symlinks", file=str(path))
+        if path.is_file():
+            out[path.relative_to(folder).as_posix()] = sha256_file(path)
+    return out
+
+
+def verify_model(folder: Path, recorded: dict) -> None:
+    """The model folder's files are exactly those ``run.json`` recorded, with the same sha256."""
+    if not isinstance(recorded, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in recorded.items()):
+        raise ConfigError("model_sha256 must map file names to sha256 digests", file=str(folder.parent / "run.json"))
+    from .yamlio import confined
+
+    confined(folder.parent, folder, "model folder")
+    actual = model_digest(folder)
+    for rel in sorted(set(recorded) | set(actual)):
+        where = str(folder / rel)
+        if rel not in actual:
+            raise ConfigError("missing: run.json recorded this file of the saved model; refusing to load it", file=where)
+        if rel not in recorded:
+            raise ConfigError("not part of the saved model (run.json does not record it); refusing to load it", file=where)
+        if actual[rel] != recorded[rel]:
+            raise ConfigError(f"sha256 {actual[rel][:12]}... differs from the {recorded[rel][:12]}... run.json recorded "
+                              "when the model was saved (changed or corrupt); refusing to load it", file=where)
 
 
 class RunHandle:
@@ -14,32 +73,45 @@ class RunHandle:
 
     def __init__(self, directory: str | os.PathLike):
         self.dir = Path(directory)
-        try:
-            self.info = json.loads((self.dir / "run.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not (self.dir / "run.json").exists() and not (self.dir / "run.json").is_symlink():
             what = "does not exist" if not self.dir.exists() else "is not a run directory (no run.json)"
-            raise ConfigError(f"{what}; make one with: nlpzoo train RECIPE --run-dir {self.dir}", file=str(self.dir)) from None
-        except ValueError as exc:
-            raise ConfigError(f"run.json is unreadable: {exc}", file=str(self.dir / "run.json")) from None
+            raise ConfigError(f"{what}; make one with: nlpzoo train RECIPE --run-dir {self.dir}", file=str(self.dir))
+        self.info = read_run_json(self.dir, "run.json")
+        _check_info(self.info, self.dir / "run.json")
 
     @cached_property
     def recipe(self) -> dict:
         """The resolved recipe the run was made from (every spec pinned to its provider)."""
-        import yaml
+        from .yamlio import parse_yaml, read_bounded
 
-        return yaml.safe_load((self.dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
+        path = self.dir / "recipe.yaml"
+        raw = read_bounded(path, MAX_RUN_FILE, "recipe", inside=self.dir)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8 text", file=str(path)) from None
+        data = parse_yaml(text, str(path)) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected a mapping, got {type(data).__name__}", file=str(path))
+        return data
 
     @property
     def metrics(self) -> dict[str, float]:
         """The final metrics (``metrics.json``), empty while the run has not finished."""
-        try:
-            return json.loads((self.dir / "metrics.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not (self.dir / "metrics.json").exists():
             return {}
+        data = read_run_json(self.dir, "metrics.json")
+        if not isinstance(data, dict):
+            raise ConfigError(f"expected a mapping of metrics, got {type(data).__name__}", file=str(self.dir / "metrics.json"))
+        return data
 
     @property
     def status(self) -> str:
-        return self.info.get("status", "unknown")
+        return str(self.info.get("status", "unknown"))
+
+    @property
+    def kind(self) -> str:
+        return self.info["model"]["kind"]
 
     def model_class(self):
         """The class that trained the model, found through the registry by kind and provider."""
@@ -49,19 +121,50 @@ class RunHandle:
         m = self.info["model"]
         registry = get_manager().registry
         try:
-            entry = registry.get(m["kind"], f"{m['provider']}:{m['name']}")
-        except UnknownComponent:
-            entry = registry.get(m["kind"], m["name"])
+            try:
+                entry = registry.get(m["kind"], f"{m['provider']}:{m['name']}")
+            except UnknownComponent:
+                entry = registry.get(m["kind"], m["name"])
+        except UnknownComponent as exc:
+            raise ConfigError(f"the run's model is a {m['kind']} {m['name']!r} from {m['provider']!r}, which no "
+                              f"installed plugin provides ({exc.message})", file=str(self.dir / "run.json")) from None
         return entry.load()
 
     @cached_property
     def model(self):
-        """``TargetClass.load(run_dir/"model")``."""
-        folder = self.dir / "model"
+        """``TargetClass.load(run_dir/"model")``, after checking the files against run.json's sha256."""
+        folder = self.dir / MODEL_DIR
         if not folder.exists():
             raise ConfigError(f"the run has no saved model yet (status: {self.status}); finish it with "
                               f"nlpzoo train RECIPE --run-dir {self.dir} --resume", file=str(self.dir))
-        return self.model_class().load(str(folder))
+        recorded = self.info.get("model_sha256")
+        if recorded is not None:
+            verify_model(folder, recorded)
+        else:
+            from .yamlio import confined
+
+            confined(self.dir, folder, "model folder")
+        cls = self.model_class()
+        try:
+            return cls.load(str(folder))
+        except NlpzooError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise _load_error(exc, folder) from None
+        except Exception as exc:  # safetensors' own SafetensorError (not an OSError) for a corrupt file
+            if type(exc).__name__ != "SafetensorError":
+                raise
+            raise _load_error(exc, folder) from None
+
+    def model_for(self, command: str, method: str):
+        """The model, if its class can do what ``nlpzoo <command>`` needs (``method``); one line otherwise."""
+        cls = self.model_class()
+        if not callable(getattr(cls, method, None)):
+            m = self.info["model"]
+            fits = {"predict": "a classifier", "generate": "a language_model", "sample": "a gan",
+                    "neighbors": "an embedder"}.get(command, f"a model with {method}()")
+            raise ConfigError(f"is a {m['kind']} run ({m['name']}); nlpzoo {command} needs {fits} run", file=str(self.dir))
+        return self.model
 
     def dataset(self):
         """The dataset the run was trained on, built from the saved recipe (same seed, same splits)."""
@@ -82,6 +185,125 @@ class RunHandle:
         return f"RunHandle({str(self.dir)!r}, status={self.status!r})"
 
 
+def _check_info(info, path: Path) -> None:
+    if not isinstance(info, dict):
+        raise ConfigError(f"expected a mapping, got {type(info).__name__}", file=str(path))
+    model = info.get("model")
+    if not isinstance(model, dict) or not all(isinstance(model.get(k), str) for k in ("kind", "name", "provider")):
+        raise ConfigError("expected 'model' with the strings 'kind', 'name' and 'provider'", file=str(path))
+
+
+def _load_error(exc: BaseException, folder: Path) -> ConfigError:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"cannot load the saved model: {type(exc).__name__}: {message[:300]}", file=str(folder))
+
+
 def open_run(directory: str | os.PathLike) -> RunHandle:
     """The run in ``directory``: ``.model``, ``.recipe``, ``.metrics``, ``.evaluate(split)``."""
     return RunHandle(directory)
+
+
+# ---------------------------------------------------------------- writing runs
+
+
+def claim_run_dir(root: str | os.PathLike, stem: str) -> Path:
+    """A new, empty folder ``root/<stem>-<time>`` made by this process; never one another command made.
+
+    Two identical commands in the same second get ``...-<time>`` and ``...-<time>-2``: the folder is
+    created with a plain mkdir, which only one process can win.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        path = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ConfigError(f"could not find a free run folder name under {root}", "--run-dir")
+
+
+class RunLock:
+    """The lock a process holds on a run folder while it writes there: ``.lock``, flock'd for the process's life.
+
+    The kernel releases the lock when the holder exits however it dies, so a lock left by a killed
+    process is stale and taken over; a live holder makes :meth:`acquire` refuse, naming its pid.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.dir = Path(run_dir)
+        self.path = self.dir / LOCK_FILE
+        self.fd: int | None = None
+        self.created_dir = False
+
+    def acquire(self) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no flock on this platform: run unlocked
+            return self
+        self.created_dir = not self.dir.exists()
+        while True:
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:  # a read-only or full disk, a file where the folder should be
+                from .yamlio import WriteError, write_failure
+
+                raise WriteError(f"cannot write the run folder's lock: {write_failure(exc)}", self.path, exc.errno) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                os.close(fd)
+                raise ConfigError(f"{self.dir} is in use by another nlpzoo process ({holder}); wait for it to end, "
+                                  "or choose another --run-dir", "--run-dir") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:  # the file may have been removed and made again since we opened it: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        record = json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                             "host": os.uname().nodename if hasattr(os, "uname") else ""})
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record.encode("utf-8"), 0)
+        except OSError:  # a full disk: the lock holds all the same, only its record of who is missing
+            pass
+        self.fd = fd
+        return self
+
+    def release(self, remove_empty_dir: bool = False) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it: a waiting process re-checks the inode
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+        if remove_empty_dir and self.created_dir:
+            try:
+                self.dir.rmdir()
+            except OSError:
+                pass
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return f"pid {int(info['pid'])}, since {info.get('started', '?')}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "pid unknown: it is just starting"

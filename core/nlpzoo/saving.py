@@ -7,9 +7,11 @@ folder never imports anything a plugin did not register.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from . import kinds
 from .errors import ConfigError
 from .kinds import SAVED_SPEC, Component, constructor_params
 
@@ -89,6 +91,9 @@ def load_component(cls: type, directory: Path):
         raise ConfigError(f"holds a {saved}, not a {target_of(cls)}", file=str(directory / SAVED_SPEC))
     params = {k: v for k, v in record["spec"].items() if k != "name"}
     built = {k: _rebuilt(v, build) for k, v in params.items()}
+    for key in cls.initialised_from:
+        if key in built:
+            built[key] = str(directory)
     component = cls(**built)
     component.load_state(directory)
     return component
@@ -100,3 +105,6 @@ def _rebuilt(value, build):
     if isinstance(value, list):
         return [_rebuilt(v, build) for v in value]
     return value
+
+
+kinds.persistence = sys.modules[__name__]  # what Trainable.save and Trainable.load call

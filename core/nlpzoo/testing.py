@@ -10,6 +10,9 @@
 
 Installed with nlpzoo as a pytest plugin, it also provides the ``nlpzoo_isolated`` fixture: a fresh
 plugin manager holding only the plugins a test adds, restored afterwards.
+
+``simulated_gpu()`` trains and runs a torch component as if on a GPU, on the CPU: device mistakes
+(a batch, noise or prompt left on the CPU) fail as they would on CUDA. See :mod:`nlpzoo.simulated_gpu`.
 """
 from __future__ import annotations
 
@@ -19,6 +22,23 @@ import math
 import pytest
 
 from .kinds import INTERFACES
+
+__all__ = ["SimulatedGPUError", "check_component", "check_entry", "check_plugin", "nlpzoo_isolated", "simulated_gpu"]
+
+
+def simulated_gpu():
+    """A context manager: the shared loop trains on a simulated ``cuda:0`` inside it (yields that device)."""
+    from .simulated_gpu import simulated_gpu as simulated
+
+    return simulated()
+
+
+def __getattr__(name: str):
+    if name == "SimulatedGPUError":
+        from .simulated_gpu import SimulatedGPUError
+
+        return SimulatedGPUError
+    raise AttributeError(f"module 'nlpzoo.testing' has no attribute {name!r}")
 
 
 def check_plugin(name: str) -> None:
@@ -33,6 +53,13 @@ def check_plugin(name: str) -> None:
     assert entries or health.presets, f"plugin {name!r} registered nothing"
     for entry in entries:
         check_entry(entry)
+    import warnings
+
+    for providers, line in manager.shadowed():
+        if name in providers:
+            warnings.warn(line, stacklevel=2)
+    for warning in health.warnings:
+        warnings.warn(f"plugin {name!r}: {warning}", stacklevel=2)
 
 
 def check_entry(entry) -> None:
@@ -51,15 +78,114 @@ def check_entry(entry) -> None:
         assert p.annotation is not p.empty, f"{where}: parameter {pname!r} needs a type annotation (recipes are checked against it)"
 
 
-def check_component(kind: str, name: str, params: dict | None = None) -> object:
-    """Build ``name`` from a spec and check the contract of its kind; returns the component."""
+def check_component(kind: str, name: str, params: dict | None = None, data: dict | None = None,
+                    train: dict | None = None) -> object:
+    """Build ``name`` from a spec and check the contract of its kind; returns the component.
+
+    Models (language models, classifiers, GANs) are trained briefly on ``data`` (splits of examples; by
+    default a small built-in text set, which GANs of images cannot use: give them ``data``) with the
+    ``train:`` settings ``train``, then checked: metrics present, outputs deterministic by seed, and the
+    same outputs after a save and load.
+    """
     from .config import build
     from .plugins import get_manager
 
     check_entry(get_manager().registry.get(kind, name))
     component = build({"name": name, **(params or {})}, kind)
-    CONTRACTS.get(kind, lambda c: None)(component)
+    contract = CONTRACTS.get(kind)
+    if contract is not None:
+        contract(component)
+    model_contract = MODEL_CONTRACTS.get(kind)
+    if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
+        model_contract(component, data or tiny_text_data(), {**QUICK_TRAIN, **(train or {})})
     return component
+
+
+QUICK_TRAIN = {"epochs": 2, "batch_size": 8, "progress": False, "plots": False}
+_GOOD = "fine moving warm clever funny bright lovely superb".split()
+_BAD = "dull tedious flat silly boring clumsy weak awful".split()
+
+
+def tiny_text_data() -> dict[str, list[dict]]:
+    """64 short labelled sentences ("pos" / "neg") split 48 / 8 / 8: enough for a model to learn something."""
+    import random
+
+    rng = random.Random(0)
+    examples = []
+    for i in range(64):
+        label = "pos" if i % 2 else "neg"
+        words = rng.sample(_GOOD if label == "pos" else _BAD, 3)
+        examples.append({"text": f"the film was {words[0]} and {words[1]} , a {words[2]} story .", "label": label})
+    return {"train": examples[:48], "validation": examples[48:56], "test": examples[56:]}
+
+
+def _fitted(model, data: dict, train: dict, metric: str):
+    import tempfile
+    from pathlib import Path
+
+    from .training import Run
+
+    folder = Path(tempfile.mkdtemp(prefix="nlpzoo-contract-"))
+    run = Run.standalone(folder / "run", seed=0, train={"metric": metric, **train})
+    metrics = model.fit(data, run)
+    assert isinstance(metrics, dict) and all(isinstance(v, float) for v in metrics.values()), \
+        "fit must return the final metrics as floats"
+    return folder
+
+
+def _reloaded(model, folder):
+    model.save(folder / "saved")
+    return type(model).load(folder / "saved")
+
+
+def _classifier_contract(model, data: dict, train: dict) -> None:
+    import numpy as np
+
+    folder = _fitted(model, data, train, "accuracy")
+    texts = [ex["text"] for ex in data["test"]]
+    probs = np.asarray(model.predict_proba(texts))
+    assert probs.shape == (len(texts), len(model.labels)), "predict_proba must give (texts, labels) probabilities"
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-4) and (probs >= 0).all(), "each row of predict_proba must sum to 1"
+    assert all(p["label"] in model.labels for p in model.predict(texts)), "predict must name one of the labels"
+    scores = model.evaluate(data["test"])
+    assert {"loss", "accuracy"} <= set(scores), f"evaluate must report loss and accuracy, got {sorted(scores)}"
+    back = _reloaded(model, folder)
+    assert back.labels == model.labels, "the labels must survive save and load"
+    assert np.allclose(back.predict_proba(texts), probs, atol=1e-5), "a loaded classifier must predict as the saved one"
+
+
+def _language_model_contract(model, data: dict, train: dict) -> None:
+    import math
+
+    folder = _fitted(model, data, train, "loss")
+    scores = model.evaluate(data["test"])
+    assert {"loss", "perplexity"} <= set(scores), f"evaluate must report loss and perplexity, got {sorted(scores)}"
+    assert math.isfinite(scores["perplexity"]) and scores["perplexity"] >= 1, "perplexity must be finite and at least 1"
+    text = model.generate("the film", max_tokens=6, seed=3)
+    assert isinstance(text, str) and text.startswith("the film"), "generate must return the prompt and its continuation"
+    assert model.generate("the film", max_tokens=6, seed=3) == text, "the same seed must generate the same text"
+    back = _reloaded(model, folder)
+    assert back.generate("the film", max_tokens=6, seed=3) == text, "a loaded model must generate as the saved one"
+    assert math.isclose(back.evaluate(data["test"])["loss"], scores["loss"], rel_tol=1e-4), \
+        "a loaded model must score as the saved one"
+
+
+def _gan_contract(model, data: dict, train: dict) -> None:
+    import numpy as np
+
+    folder = _fitted(model, data, train, "loss")
+    first = model.sample(4, seed=1)
+    assert len(first) == 4, "sample(n) must give n samples"
+    again = model.sample(4, seed=1)
+    same = list(first) == list(again) if model.modality == "text" else np.array_equal(first, again)
+    assert same, "the same seed must give the same samples"
+    back = _reloaded(model, folder)
+    again = back.sample(4, seed=1)
+    same = list(first) == list(again) if model.modality == "text" else np.allclose(first, again, atol=1e-5)
+    assert same, "a loaded GAN must sample as the saved one"
+
+
+MODEL_CONTRACTS = {"classifier": _classifier_contract, "language_model": _language_model_contract, "gan": _gan_contract}
 
 
 def _augmenter_contract(aug) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["EOS", "PAD", "SPECIALS", "UNK", "TextTokenizer", "TokenizerKind", "align_vectors"]
+__all__ = ["EOS", "PAD", "SPECIALS", "TextTokenizer", "TokenizerKind", "UNK", "align_vectors"]
 
 TokenizerKind = Literal["word", "bpe", "char"]
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import random
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Augmenter
+from nlpzoo import Augmenter, ConfigError, Range
+
+Rate = Annotated[float, Range(0, 1)]  # a share of the words (or characters)
+Changes = Annotated[int, Range(0, 10**6)]  # a least number of changes
 
 from nlpzoo.rng import HashRandom
 from .text import STOP_WORDS, Sentence

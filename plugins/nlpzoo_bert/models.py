@@ -1,22 +1,19 @@
 """The bert components. Their parameters are the recipe's; torch and transformers load only inside methods."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import Classifier, Embedder
+from nlpzoo import Classifier, ConfigError, Embedder, Range
 
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
-META = "nlpzoo_bert.json"  # next to config.json: what transformers does not keep (max_length, ...)
 DEFAULT_LR = 1e-3  # what the shared loop uses when a recipe names no optimizer
 
 
@@ -31,16 +28,23 @@ class BertClassifier(Classifier):
     ``all-but-head``; ``unfreeze_per_epoch`` then unfreezes that many more layer groups, from the top,
     at each new epoch (gradual unfreezing). ``rdrop`` > 0 runs each training batch twice, under two
     dropout masks, and adds ``rdrop`` times their symmetric KL divergence to the loss (R-Drop), at
-    twice the cost of a step. The saved model loads with ``transformers.pipeline``.
+    twice the cost of a step. ``pad_to_multiple_of`` rounds each batch's length up (a few shapes, which
+    compiled or captured GPU steps need). The saved model loads with ``transformers.pipeline``.
     """
 
-    def __init__(self, pretrained: str, max_length: int = 128, labels: list[str] | None = None,
-                 layer_decay: float = 1.0,
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
+    # a saved classifier is a complete Hugging Face folder: it is rebuilt from there, not from its start
+    initialised_from = ("pretrained",)
+
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 128, labels: list[str] | None = None,
+                 layer_decay: Annotated[float, Range(gt=0, le=1)] = 1.0,
                  freeze: Literal["none", "embeddings", "all-but-top", "all-but-head"] = "none",
-                 top_layers: int = 1, unfreeze_per_epoch: int = 0,
-                 class_weights: Literal["none", "balanced"] | dict[str, float] = "none", label_smoothing: float = 0.0,
-                 rdrop: float = 0.0, dropout: float | None = None, sort_by_length: bool = True,
-                 predict_batch_size: int = 64, predict_precision: Literal["fp32", "bf16"] = "fp32"):
+                 top_layers: Annotated[int, Range(0, 10**4)] = 1, unfreeze_per_epoch: Annotated[int, Range(0, 10**4)] = 0,
+                 class_weights: Literal["none", "balanced"] | dict[str, Annotated[float, Range(gt=0)]] = "none",
+                 label_smoothing: Annotated[float, Range(0, lt=1)] = 0.0, rdrop: Annotated[float, Range(0)] = 0.0,
+                 dropout: Annotated[float, Range(0, lt=1)] | None = None, sort_by_length: bool = True,
+                 pad_to_multiple_of: Annotated[int, Range(1, 4096)] = 1, predict_batch_size: Annotated[int, Range(1)] = 64,
+                 predict_precision: Literal["fp32", "bf16"] = "fp32"):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
         if not 0 < layer_decay <= 1:
@@ -55,6 +59,8 @@ class BertClassifier(Classifier):
             raise ConfigError(f"expected rdrop >= 0 (0: off), got {rdrop}", "rdrop")
         if dropout is not None and not 0 <= dropout < 1:
             raise ConfigError(f"expected 0 <= dropout < 1, got {dropout}", "dropout")
+        if pad_to_multiple_of < 1:
+            raise ConfigError(f"expected at least 1 (1: no rounding), got {pad_to_multiple_of}", "pad_to_multiple_of")
         self.pretrained = pretrained
         self.source = locate(pretrained)
         self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
@@ -62,8 +68,8 @@ class BertClassifier(Classifier):
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
         self.label_smoothing, self.rdrop = label_smoothing, rdrop
         self.predict_batch_size, self.predict_precision = predict_batch_size, predict_precision
+        self.pad_to_multiple_of = pad_to_multiple_of
         self.model = self.tokenizer = None
-        self.run_dir: Path | None = None
 
     # -- building
     def prepare(self, labels: list[str]) -> None:
@@ -94,84 +100,39 @@ class BertClassifier(Classifier):
                                      layer_decay=self.layer_decay, freeze=self.freeze, top_layers=self.top_layers,
                                      unfreeze_per_epoch=self.unfreeze_per_epoch, class_weights=weights,
                                      label_smoothing=self.label_smoothing, rdrop=self.rdrop,
-                                     sort_by_length=self.sort_by_length, base_lr=base_lr)
+                                     sort_by_length=self.sort_by_length, base_lr=base_lr,
+                                     pad_to_multiple_of=self.pad_to_multiple_of)
 
     # -- Trainable
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
-        task = self.task(data, run)
-        metrics = run.fit(task)
-        if run.is_main:
-            self.run_dir = Path(run.dir)
-        return metrics
-
-    def evaluate(self, examples: Sequence) -> dict[str, float]:
-        """Loss, accuracy, macro-F1, per-class precision/recall; the confusion matrix goes to a PNG in the run."""
-        import torch
-        import torch.nn.functional as F
-
-        from nlpzoo.training.metrics import classification_metrics
-
-        self._require()
-        index = {l: i for i, l in enumerate(self.labels)}
-        y = [index[ex["label"]] for ex in examples]
-        logits = self._logits([ex["text"] for ex in examples])
-        metrics, cm = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
-        metrics = {"loss": float(F.cross_entropy(logits, torch.as_tensor(y))), **metrics}
-        if self.run_dir is not None:
-            from nlpzoo.plots import plot_confusion
-
-            plot_confusion(cm, self.labels, self.run_dir / "confusion_matrix.png",
-                           title=f"accuracy {metrics['accuracy']:.3f} on {len(y)} examples")
-        return metrics
+        return run.fit(self.task(data, run))
 
     def predict_proba(self, texts: list[str]) -> "np.ndarray":
         """Every label's probability, per text (batched, sorted by length)."""
-        self._require()
-        return self._logits(list(texts)).softmax(-1).numpy()
-
-    def _logits(self, texts: list[str]):
         from . import hf
 
-        ids = hf.tokenize(self.tokenizer, texts, self.max_length)
-        return hf.logits_for(self.model, ids, self.tokenizer.pad_token_id, self.predict_batch_size,
-                             bf16=self.predict_precision == "bf16")
+        self._require()
+        ids = hf.tokenize(self.tokenizer, list(texts), self.max_length)
+        logits = hf.logits_for(self.model, ids, self.tokenizer.pad_token_id, self.predict_batch_size,
+                               bf16=self.predict_precision == "bf16")
+        return logits.softmax(-1).numpy()
 
     def _require(self) -> None:
         if self.model is None:
             raise RuntimeError("bert-classifier has no trained head yet: fit it, or load a trained run")
 
-    def save(self, directory: str) -> None:
-        """``save_pretrained`` form (config with id2label, safetensors, tokenizer), plus nlpzoo_bert.json."""
-        from nlpzoo.yamlio import atomic_write
-
+    def save_state(self, directory: Path) -> None:
+        """``save_pretrained`` form (config with id2label, safetensors, tokenizer): transformers loads it as it is."""
         from . import hf
 
         self._require()
-        hf.save_trained(self.model, self.tokenizer, directory)
-        meta = {"component": "bert-classifier", "pretrained": self.pretrained, "max_length": self.max_length,
-                "labels": self.labels, "predict_batch_size": self.predict_batch_size,
-                "predict_precision": self.predict_precision}
-        atomic_write(Path(directory) / META, json.dumps(meta, indent=2) + "\n")
+        hf.save_trained(self.model, self.tokenizer, directory, self.max_length)
 
-    @classmethod
-    def load(cls, directory: str) -> "BertClassifier":
+    def load_state(self, directory: Path) -> None:
         from . import hf
 
-        folder = Path(directory)
-        meta = json.loads((folder / META).read_text()) if (folder / META).exists() else {}
-        self = cls.__new__(cls)
-        self.model, self.tokenizer = hf.load_trained(str(folder))
-        config_labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-        self.pretrained, self.source = meta.get("pretrained", str(folder)), str(folder)
-        self.labels = meta.get("labels") or config_labels
-        self.max_length = int(meta.get("max_length", 128))
-        self.predict_batch_size = int(meta.get("predict_batch_size", 64))
-        self.predict_precision = meta.get("predict_precision", "fp32")
-        self.layer_decay, self.freeze, self.top_layers, self.unfreeze_per_epoch = 1.0, "none", 1, 0
-        self.class_weights, self.dropout, self.sort_by_length = "none", None, True
-        self.label_smoothing, self.rdrop = 0.0, 0.0
-        self.run_dir = folder.parent if (folder.parent / "run.json").exists() else None
-        return self
+        self.model, self.tokenizer = hf.load_trained(str(directory))
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
 
 class BertEmbedder(Embedder):
@@ -181,7 +142,10 @@ class BertEmbedder(Embedder):
     embedder can start from BERT's token embeddings.
     """
 
-    def __init__(self, pretrained: str, max_length: int = 256, batch_size: int = 64, normalize: bool = True):
+    initialised_from = ("pretrained",)
+
+    def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 256,
+                 batch_size: Annotated[int, Range(1)] = 64, normalize: bool = True):
         if max_length < 2:
             raise ConfigError(f"expected at least 2, got {max_length}", "max_length")
         self.pretrained, self.source = pretrained, locate(pretrained)
@@ -211,20 +175,14 @@ class BertEmbedder(Embedder):
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         raise NotImplementedError("the bert embedder is pretrained; evaluate a model that uses it")
 
-    def save(self, directory: str) -> None:
-        from nlpzoo.yamlio import atomic_write
-
+    def save_state(self, directory: Path) -> None:
         from . import hf
 
         self._require()
         hf.save_trained(self.encoder, self.tokenizer, directory)
-        meta = {"component": "bert", "pretrained": self.pretrained, "max_length": self.max_length,
-                "batch_size": self.batch_size, "normalize": self.normalize}
-        atomic_write(Path(directory) / META, json.dumps(meta, indent=2) + "\n")
 
-    @classmethod
-    def load(cls, directory: str) -> "BertEmbedder":
-        folder = Path(directory)
-        meta = json.loads((folder / META).read_text()) if (folder / META).exists() else {}
-        return cls(str(folder), max_length=int(meta.get("max_length", 256)), batch_size=int(meta.get("batch_size", 64)),
-                   normalize=bool(meta.get("normalize", True)))
+    def load_state(self, directory: Path) -> None:
+        from . import hf
+
+        self.tokenizer = hf.load_tokenizer(str(directory))
+        self.encoder = hf.load_encoder(str(directory))

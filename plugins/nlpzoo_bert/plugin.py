@@ -1,6 +1,8 @@
 """Registers the bert components (the targets import transformers only when a model is built or trained)."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 
 @nlpzoo.hookimpl
 def register_components(register):

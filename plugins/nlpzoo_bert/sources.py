@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nlpzoo.errors import AssetError
+from nlpzoo import AssetError
 
 OFFLINE_HINT = ("use a local folder with config.json and *.safetensors weights, or the packaged preset "
                 "'minilm-l6' (model: minilm-l6; embedder: minilm-l6-embedder)")

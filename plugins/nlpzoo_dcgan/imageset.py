@@ -70,28 +70,3 @@ def as_image_set(data) -> ImageSet:
 
 def _natural(s: str):
     return (0, int(s), "") if s.isdigit() else (1, 0, s)
-
-
-def stratified_order(labels: "np.ndarray | None", n: int, seed: int) -> "np.ndarray":
-    """A seeded permutation of ``range(n)`` in which every prefix holds each class in proportion."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    if labels is None:
-        return rng.permutation(n)
-    keys = np.empty(n)
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        members = members[rng.permutation(len(members))]
-        keys[members] = (np.arange(len(members)) + rng.random()) / len(members)  # spread evenly over [0, 1)
-    return np.argsort(keys, kind="stable")
-
-
-def split_indices(labels: "np.ndarray | None", n: int, seed: int, validation: float, test: float):
-    """Deterministic train/validation/test index arrays (sorted), stratified by label when there are labels."""
-    import numpy as np
-
-    order = stratified_order(labels, n, seed)
-    n_test, n_val = int(round(n * test)), int(round(n * validation))
-    parts = order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]  # train, validation, test
-    return tuple(np.sort(p) for p in parts)

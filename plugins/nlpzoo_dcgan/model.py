@@ -1,25 +1,25 @@
-"""The ``dcgan`` GAN component. torch is imported inside methods: ``nlpzoo info dcgan`` stays light."""
+"""The ``dcgan`` and ``cdcgan`` GAN components. torch is imported inside methods: ``nlpzoo info dcgan`` stays light."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from nlpzoo.errors import ConfigError
-from nlpzoo.kinds import GAN, Optimizer
+from nlpzoo import GAN, ConfigError, Optimizer, Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+    import torch
 
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
-CONFIG = "dcgan.json"
+LEARNED = "learned.json"  # what training learned beside the weights: image shape, classes, grid seed, judge
 GENERATOR = "generator.safetensors"
 DISCRIMINATOR = "discriminator.safetensors"
 JUDGE = "judge.safetensors"
-FORMAT = 1
 
 
 class DCGAN(GAN):
@@ -32,31 +32,51 @@ class DCGAN(GAN):
 
     - ``latent``: size of the noise vector z; ``g_width`` / ``d_width``: channels of the widest
       generator layer's neighbour and of the first discriminator layer (64 in the paper).
-    - ``label_smoothing``: one-sided; real images are labelled ``1 - label_smoothing`` for D.
+    - ``lr`` / ``lr_d``: Adam's learning rates of G and D; a larger ``lr_d`` is the two time-scale
+      update rule (Heusel et al., 2017).
+    - ``loss``: ``bce`` (the paper's, with the non-saturating generator loss) or ``hinge``
+      (Lim and Ye, 2017; Miyato et al., 2018).
+    - ``spectral_norm``: spectral normalisation of every discriminator weight, batch norm left out.
+    - ``label_smoothing``: one-sided; real images are labelled ``1 - label_smoothing`` for D (bce only).
     - ``conditional``: a class-conditional GAN (labels appended to z and, as constant maps, to D's
       input); needs labelled images; ``sample`` then cycles through the classes.
     - ``quality``: with labelled images, train a small classifier on the training split first and
       report the Fréchet distance on its features (``frechet_distance``), the share of confidently classified
       samples (``confident``) and class coverage at every evaluation.
     - ``grid``: images in the per-epoch sample grid drawn from a fixed noise batch.
+
+    An exponential moving average of the weights is the loop's ``train.ema``.
     """
 
-    def __init__(self, latent: int = 100, g_width: int = 64, d_width: int = 64, lr: float = 2e-4,
-                 lr_d: float | None = None, beta1: float = 0.5, beta2: float = 0.999,
+    modality = "image"
+    projection = False  # how a conditional discriminator takes the class: cdcgan projects
+    validation_metrics = ("loss", "loss_d", "loss_g", "d_real", "d_fake", "frechet_distance", "confident", "coverage")
+
+    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
+                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
+                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
+                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
                  generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
-                 init: Literal["dcgan", "default"] = "dcgan", label_smoothing: float = 0.0,
-                 conditional: bool = False, quality: bool = True, judge_epochs: int = 4, grid: int = 64,
-                 eval_samples: int = 500, seed: int | None = None):
+                 init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
+                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
+                 conditional: bool = False, quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
+                 grid: Annotated[int, Range(1, 10**4)] = 64, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
+                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
         if latent < 1 or g_width < 1 or d_width < 1:
             raise ConfigError("latent, g_width and d_width must be positive", "latent")
+        if loss not in ("bce", "hinge"):
+            raise ConfigError(f"expected bce or hinge, got {loss!r}", "loss")
         if not 0.0 <= label_smoothing < 0.5:
             raise ConfigError(f"expected a value in [0, 0.5), got {label_smoothing!r}", "label_smoothing")
+        if label_smoothing and loss != "bce":
+            raise ConfigError("label_smoothing applies to the bce loss only; set it to 0 with loss: hinge", "label_smoothing")
         if grid < 1 or eval_samples < 2:
             raise ConfigError("grid must be at least 1 and eval_samples at least 2", "grid")
         self.latent, self.g_width, self.d_width = latent, g_width, d_width
         self.lr, self.lr_d, self.beta1, self.beta2 = lr, lr_d, beta1, beta2
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
-        self.init, self.label_smoothing, self.conditional = init, label_smoothing, conditional
+        self.init, self.loss, self.spectral_norm = init, loss, spectral_norm
+        self.label_smoothing, self.conditional = label_smoothing, conditional
         self.quality, self.judge_epochs, self.grid, self.eval_samples = quality, judge_epochs, grid, eval_samples
         self.seed_param, self.seed = seed, seed
         self.shape: tuple[int, int, int] | None = None  # (channels, height, width), known after build
@@ -82,13 +102,15 @@ class DCGAN(GAN):
         except ValueError as exc:
             raise ConfigError(str(exc), "dataset") from None
         if self.conditional and not classes:
-            raise ConfigError("conditional: true needs a labelled dataset", "model.conditional")
+            raise ConfigError(f"{'cdcgan' if self.projection else 'conditional: true'} needs a labelled dataset",
+                              "model.conditional")
         self.shape = (c, h, w)
         self.classes = list(classes) if classes else None
         self.num_classes = len(classes) if self.conditional and classes else 0
         self.seed = seed if self.seed_param is None else self.seed_param
         self.generator, self.discriminator = build_nets(self.latent, c, h, self.g_width, self.d_width,
-                                                        self.num_classes, self.init, self.seed)
+                                                        self.num_classes, self.init, self.seed,
+                                                        spectral_norm=self.spectral_norm, projection=self.projection)
         self.grid_seed = self.seed + 1
         return self
 
@@ -96,52 +118,62 @@ class DCGAN(GAN):
         if self.generator is None:
             raise RuntimeError("this dcgan has no networks yet: train it (fit) or load a saved one")
 
-    @contextmanager
-    def _eval_mode(self):
-        nets = [n for n in (self.generator, self.discriminator) if n is not None]
-        was = [n.training for n in nets]
-        for n in nets:
-            n.eval()
-        try:
-            yield
-        finally:
-            for n, t in zip(nets, was):
-                n.train(t)
-
-    def _labels_for(self, n: int, labels=None):
+    def _labels_for(self, n: int, labels=None) -> "torch.Tensor | None":
+        """Class ids ``(n,)`` on the CPU: ``labels`` (ids or class names; one is repeated), else 0, 1, 2, ... cycled."""
         import torch
 
         if not self.num_classes:
+            if labels is not None:
+                raise ValueError("this GAN is not class-conditional: it draws no labels")
             return None
         if labels is None:
             return torch.arange(n) % self.num_classes
-        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
-        if labels.numel() == 1:
-            labels = labels.expand(n)
-        if labels.numel() != n or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"expected {n} class ids in 0..{self.num_classes - 1}")
-        return labels
+        if hasattr(labels, "tolist"):  # a numpy array or a tensor
+            labels = labels.tolist()
+        if isinstance(labels, (str, int)):
+            labels = [labels]
+        labels = [self._class_id(label) for label in labels]
+        if len(labels) == 1:
+            labels = labels * n
+        if len(labels) != n:
+            raise ValueError(f"expected {n} labels (or one for all), got {len(labels)}")
+        return torch.as_tensor(labels, dtype=torch.long)
 
-    def _generate(self, z, labels=None):
+    def _class_id(self, label) -> int:
+        import numbers
+
+        if isinstance(label, str) and self.classes and label in self.classes:
+            return self.classes.index(label)
+        if isinstance(label, numbers.Integral) and 0 <= int(label) < self.num_classes:
+            return int(label)
+        names = f"; classes: {', '.join(self.classes)}" if self.classes and len(self.classes) <= 20 else ""
+        raise ValueError(f"expected class ids in 0..{self.num_classes - 1} or class names, got {label!r}{names}")
+
+    def _generate(self, z: "torch.Tensor", labels: "torch.Tensor | None") -> "np.ndarray":
+        """Images from CPU noise ``(n, latent)`` and class ids, computed where the generator lives."""
         import torch
 
-        with torch.no_grad(), self._eval_mode():
-            out = self.generator(z, self._labels_for(len(z), labels))
-        return ((out.float() + 1.0) / 2.0).clamp_(0.0, 1.0)
+        from nlpzoo.training import evaluating, on_device_of
+
+        with torch.no_grad(), evaluating(self.generator):
+            z, labels = next(on_device_of(self.generator, [(z, labels)]))
+            out = self.generator(z, labels)  # (n, C, H, W)
+        return ((out.float() + 1.0) / 2.0).clamp_(0.0, 1.0).cpu().numpy()
 
     # ------------------------------------------------------------ drawing
 
     def sample(self, n: int, seed: int = 0, labels=None) -> "np.ndarray":
-        """``n`` images, float ``(n, C, H, W)`` in [0, 1]; the same for the same seed (and the i-th image
-        does not depend on ``n``). Conditional models cycle through the classes unless ``labels`` is given."""
+        """``n`` images, float ``(n, C, H, W)`` in [0, 1]; the same for the same seed on every device (and
+        the i-th image does not depend on ``n``). Conditional models cycle through the classes unless
+        ``labels`` (class ids or names, one per image or one for all) is given."""
         from .nets import noise
 
         self._need_nets()
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        return self._generate(noise(n, self.latent, seed), labels).numpy()
+        return self._generate(noise(n, self.latent, seed), self._labels_for(n, labels))
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label: int | None = None) -> "np.ndarray":
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, label=None) -> "np.ndarray":
         """``steps`` images along the great circle (slerp) from the latent of ``seed_a`` to that of ``seed_b``
         (the first image of ``sample(1, seed)`` each). Conditional models keep ``label`` (default: class 0)."""
         import torch
@@ -151,31 +183,40 @@ class DCGAN(GAN):
         self._need_nets()
         if steps < 2:
             raise ValueError(f"steps must be at least 2, got {steps}")
-        a, b = noise(1, self.latent, seed_a)[0].double(), noise(1, self.latent, seed_b)[0].double()
+        a, b = noise(1, self.latent, seed_a)[0].double(), noise(1, self.latent, seed_b)[0].double()  # (latent,)
         omega = torch.arccos(torch.clamp(torch.dot(a / a.norm(), b / b.norm()), -1.0, 1.0))
-        t = torch.linspace(0.0, 1.0, steps, dtype=torch.float64)[:, None]
+        t = torch.linspace(0.0, 1.0, steps, dtype=torch.float64)[:, None]  # (steps, 1)
         if float(omega) < 1e-6:
             z = (1 - t) * a + t * b
         else:
-            z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-        return self._generate(z.float(), [0 if label is None else label] if self.num_classes else None).numpy()
+            z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)  # (steps, latent)
+        labels = self._labels_for(steps, [0 if label is None else label]) if self.num_classes else None
+        return self._generate(z.float(), labels)
 
     def fixed_grid(self) -> "np.ndarray":
         """The fixed noise batch drawn at every epoch, so the grids are comparable."""
         return self.sample(self.grid, seed=self.grid_seed)
 
-    def save_grid(self, path) -> Path:
-        from nlpzoo.images import save_grid
+    def save_samples(self, samples, path: str | os.PathLike, nrow: int | None = None) -> str:
+        """``samples`` (float ``(n, C, H, W)`` in [0, 1]) as one PNG grid at ``path``, ``nrow`` images per row
+        (default: one class per column for a conditional model, else a square-ish grid)."""
+        from .images import save_grid
 
-        return save_grid(self.fixed_grid(), path, nrow=self.num_classes or None)  # conditional: one class per column
+        save_grid(samples, path, nrow=nrow or self.num_classes or None)
+        return f"wrote {len(samples)} images to {path}"
+
+    def save_grid(self, path) -> Path:
+        """The fixed-noise grid as a PNG (conditional: one class per column)."""
+        self.save_samples(self.fixed_grid(), path)
+        return Path(path)
 
     # ------------------------------------------------------------ training
 
     def _optimizers(self, run: "Run") -> dict:
-        from nlpzoo.config import build
+        import nlpzoo
 
         def adam(lr: float):
-            return build({"name": "adam", "lr": lr, "betas": [self.beta1, self.beta2]}, "optimizer")
+            return nlpzoo.build({"name": "adam", "lr": lr, "betas": [self.beta1, self.beta2]}, "optimizer")
 
         default_g = run.optimizer or adam(self.lr)
         default_d = run.optimizer or adam(self.lr_d if self.lr_d is not None else self.lr)
@@ -203,7 +244,8 @@ class DCGAN(GAN):
         if self.quality and train.labels is not None and train.num_classes >= 2:
             from .quality import train_judge
 
-            self.judge = train_judge(train.images, train.labels, train.num_classes, self.judge_epochs, seed=self.seed)
+            self.judge = train_judge(train.images, train.labels, train.num_classes, self.judge_epochs, seed=self.seed,
+                                     device=run.device)
         task = GANTask(self, train, validation, seed=run.seed, batch_size=run.config.batch_size,
                        run_dir=Path(run.dir), write=run.is_main, resuming=run.resume)
         metrics = run.fit(task, optimizers=self._optimizers(run))
@@ -212,25 +254,28 @@ class DCGAN(GAN):
         return metrics
 
     def _pictures(self, run_dir: Path) -> None:
-        from nlpzoo.images import save_gif, save_grid
-
+        from .images import save_gif
         from .task import SAMPLES
 
         folder = run_dir / SAMPLES
         self.save_grid(folder / "final.png")
         frames = sorted(folder.glob("epoch-*.png")) + [folder / "final.png"]
         save_gif(frames, folder / "progress.gif")
-        save_grid(self.interpolate(self.grid_seed, self.grid_seed + 1, steps=10), folder / "interpolation.png", nrow=10)
+        strip = self.interpolate(self.grid_seed, self.grid_seed + 1, steps=10)
+        self.save_samples(strip, folder / "interpolation.png", nrow=len(strip))
         plot_gan_curves(_history(run_dir), run_dir / "gan_curves.png")
 
     # ------------------------------------------------------------ evaluation
 
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         """On held-out real images: the discriminator's mean output on them (``d_real``) and on as many
-        generated images (``d_fake``; D normalises each batch by its own statistics, as in training), both losses, and with a judge ``frechet_distance``, ``confident``, ``coverage``.
-        ``loss`` (what picks the best checkpoint by default) is ``frechet_distance`` when there is a judge, else the
-        generator's loss against the current discriminator."""
+        generated images (``d_fake``; D normalises each batch by its own statistics, as in training), both
+        losses, and with a judge ``frechet_distance``, ``confident``, ``coverage``. ``loss`` (what picks the
+        best checkpoint by default) is ``frechet_distance`` when there is a judge, else the generator's loss
+        against the current discriminator."""
         import torch
+
+        from nlpzoo.training import evaluating, on_device_of
 
         from .imageset import as_image_set
         from .nets import noise
@@ -240,13 +285,19 @@ class DCGAN(GAN):
         real = as_image_set(examples)
         if len(real) == 0:
             return {}
-        x = to_signed(real.images)
-        y = torch.from_numpy(real.labels) if self.num_classes and real.labels is not None else self._labels_for(len(x))
+        x = to_signed(real.images)  # (n, C, H, W) in [-1, 1], on the CPU
+        y = self._labels_for(len(x))  # cycled through the classes, unless the images say theirs
+        if self.num_classes and real.labels is not None:
+            same = real.classes == self.classes
+            y = torch.from_numpy(real.labels) if same else self._labels_for(len(x), [real.classes[i] for i in real.labels])
         z = noise(len(x), self.latent, seed=self.grid_seed + 7)
-        with torch.no_grad(), self._eval_mode(), _batch_statistics(self.discriminator):
-            loss_d, loss_g, real_logits, fake_logits = gan_losses(self.generator, self.discriminator, x, y, z)
+        with torch.no_grad(), evaluating(self.generator, self.discriminator), _batch_statistics(self.discriminator):
+            x_on, y_on, z_on = next(on_device_of(self.generator, [(x, y, z)]))
+            loss_d, loss_g, real_logits, fake_logits = gan_losses(self.generator, self.discriminator, x_on, y_on, z_on,
+                                                                  self.loss)
         out = {"loss": float(loss_g), "loss_d": float(loss_d), "loss_g": float(loss_g),
-               "d_real": float(torch.sigmoid(real_logits).mean()), "d_fake": float(torch.sigmoid(fake_logits).mean())}
+               "d_real": float(torch.sigmoid(real_logits.float()).mean()),
+               "d_fake": float(torch.sigmoid(fake_logits.float()).mean())}
         if self.judge is not None and real.shape == self.shape:
             from .quality import scores
 
@@ -257,60 +308,89 @@ class DCGAN(GAN):
 
     # ------------------------------------------------------------ persistence
 
-    def _config(self) -> dict:
-        return {
-            "format": FORMAT, "latent": self.latent, "g_width": self.g_width, "d_width": self.d_width,
-            "lr": self.lr, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2, "init": self.init,
-            "label_smoothing": self.label_smoothing, "conditional": self.conditional, "quality": self.quality,
-            "judge_epochs": self.judge_epochs, "grid": self.grid, "eval_samples": self.eval_samples,
-            "seed": self.seed, "shape": list(self.shape or ()), "classes": self.classes, "grid_seed": self.grid_seed,
-            "judge": self.judge is not None,
-        }
-
-    def save(self, directory: str) -> None:
-        """``dcgan.json`` plus the networks (and the judge) as safetensors, each written atomically."""
-        from safetensors.torch import save
-
-        from nlpzoo.yamlio import atomic_write
+    def save_state(self, directory: Path) -> None:
+        """The networks (and the judge) as safetensors, and ``learned.json``: image shape, classes, the
+        seed the networks were drawn from, the grid's seed, and each weight file's sha256."""
+        from nlpzoo.training import atomic_write, save_weights, sha256_file
 
         self._need_nets()
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, net in ((GENERATOR, self.generator), (DISCRIMINATOR, self.discriminator), (JUDGE, self.judge)):
+        directory = Path(directory)
+        nets = {GENERATOR: self.generator, DISCRIMINATOR: self.discriminator, JUDGE: self.judge}
+        for name, net in nets.items():
             if net is not None:
-                state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-                atomic_write(out / name, save(state))
-        atomic_write(out / CONFIG, json.dumps(self._config(), indent=2) + "\n")
+                save_weights(net, directory / name)
+        learned = {"shape": list(self.shape), "classes": self.classes, "seed": self.seed, "grid_seed": self.grid_seed,
+                   "sha256": {name: sha256_file(directory / name) for name, net in nets.items() if net is not None}}
+        atomic_write(directory / LEARNED, json.dumps(learned, indent=2) + "\n")
 
-    @classmethod
-    def load(cls, directory: str) -> "DCGAN":
-        from safetensors.torch import load_file
+    def load_state(self, directory: Path) -> None:
+        """Networks rebuilt for the saved shape and classes, weights checked against their sha256, then loaded."""
+        from nlpzoo.training import load_weights, sha256_file
 
-        folder = Path(directory)
-        try:
-            cfg = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{folder / CONFIG} not found: not a saved dcgan") from None
-        if cfg.get("format") != FORMAT:
-            raise ValueError(f"{folder / CONFIG}: unsupported format {cfg.get('format')!r} (expected {FORMAT})")
-        params = {k: cfg[k] for k in ("latent", "g_width", "d_width", "lr", "lr_d", "beta1", "beta2", "init",
-                                      "label_smoothing", "conditional", "quality", "judge_epochs", "grid",
-                                      "eval_samples", "seed")}
-        model = cls(**params)
-        model.build(cfg["shape"], cfg["classes"], seed=cfg["seed"])
-        model.grid_seed = cfg["grid_seed"]
-        model.generator.load_state_dict(load_file(folder / GENERATOR))
-        model.discriminator.load_state_dict(load_file(folder / DISCRIMINATOR))
-        if cfg.get("judge"):
+        directory = Path(directory)
+        learned = _read_learned(directory / LEARNED)
+        self.build(learned["shape"], learned["classes"], seed=learned["seed"])
+        self.grid_seed = learned["grid_seed"]
+        nets = {GENERATOR: self.generator, DISCRIMINATOR: self.discriminator}
+        if JUDGE in learned["sha256"]:
             from .quality import Judge
 
-            c, h, _ = cfg["shape"]
-            model.judge = Judge(c, h, len(cfg["classes"]))
-            model.judge.load_state_dict(load_file(folder / JUDGE))
-            model.judge.eval()
-        model.generator.eval()
-        model.discriminator.eval()
-        return model
+            c, h, _ = self.shape
+            self.judge = nets[JUDGE] = Judge(c, h, len(self.classes or ()))
+        for name, net in nets.items():
+            path = directory / name
+            expected = learned["sha256"].get(name)
+            if path.is_file() and expected is not None and sha256_file(path) != expected:
+                raise ConfigError(f"sha256 differs from the one recorded in {LEARNED}: the file was changed or damaged",
+                                  file=str(path))
+            load_weights(net, path)
+            net.eval()
+
+
+class CDCGAN(DCGAN):
+    """A class-conditional DCGAN: ``sample(n, seed, labels)`` draws the classes asked for (by id or name).
+
+    The generator appends a learned class embedding to z; the discriminator projects its last
+    features on a learned class embedding (Miyato and Koyama, 2018) instead of reading one-hot maps.
+    Needs labelled images. Parameters as ``dcgan``'s, without ``conditional``.
+    """
+
+    projection = True
+
+    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
+                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
+                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
+                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
+                 generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
+                 init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
+                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
+                 quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
+                 grid: Annotated[int, Range(1, 10**4)] = 60, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
+                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
+        super().__init__(latent=latent, g_width=g_width, d_width=d_width, lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2,
+                         generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer,
+                         init=init, loss=loss, spectral_norm=spectral_norm, label_smoothing=label_smoothing,
+                         conditional=True, quality=quality, judge_epochs=judge_epochs, grid=grid,
+                         eval_samples=eval_samples, seed=seed)
+
+
+def _read_learned(path: Path) -> dict:
+    """``learned.json``, checked; one ConfigError naming the file otherwise."""
+    try:
+        learned = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"not a saved dcgan: {LEARNED} is missing", file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"unreadable: {exc}", file=str(path)) from None
+    ok = (isinstance(learned, dict) and isinstance(learned.get("shape"), list) and len(learned["shape"]) == 3
+          and all(isinstance(s, int) for s in learned["shape"])
+          and (learned.get("classes") is None or isinstance(learned["classes"], list))
+          and isinstance(learned.get("seed"), int) and isinstance(learned.get("grid_seed"), int)
+          and isinstance(learned.get("sha256"), dict))
+    if not ok:
+        raise ConfigError("expected shape [C, H, W], classes, seed, grid_seed and sha256; was it written by another "
+                          "version?", file=str(path))
+    return learned
 
 
 @contextmanager
@@ -350,7 +430,7 @@ def plot_gan_curves(history: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.plots import save_figure
+    from nlpzoo.training import save_figure
 
     if not history:
         return

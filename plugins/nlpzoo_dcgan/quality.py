@@ -9,11 +9,14 @@ takes all).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import torch
 from torch import nn
+
+from nlpzoo.training import device_of, evaluating, on_device_of
 
 FEATURES = 64
 CONFIDENT = 0.9
@@ -40,20 +43,21 @@ def to_unit(images_uint8: np.ndarray) -> torch.Tensor:
 
 
 def train_judge(images: np.ndarray, labels: np.ndarray, num_classes: int, epochs: int = 4, seed: int = 0,
-                batch_size: int = 64) -> Judge:
-    """The judge trained on uint8 ``(n, C, H, W)`` images with Adam; reproducible from ``seed``."""
+                batch_size: int = 64, device: "torch.device | str | None" = None) -> Judge:
+    """The judge trained on uint8 ``(n, C, H, W)`` images with Adam, on ``device`` (default: the CPU);
+    reproducible from ``seed`` on a given device. The images stay on the CPU; each batch is moved."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        judge = Judge(images.shape[1], images.shape[2], num_classes)
+        judge = Judge(images.shape[1], images.shape[2], num_classes).to(device or "cpu")
         opt = torch.optim.Adam(judge.parameters(), lr=2e-3)
-        x, y = to_unit(images), torch.from_numpy(labels.astype(np.int64))
+        x, y = to_unit(images), torch.from_numpy(labels.astype(np.int64))  # (n, C, H, W), (n,)
         gen = torch.Generator().manual_seed(seed)
         judge.train()
         for _ in range(epochs):
             order = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), batch_size):
-                idx = order[i:i + batch_size]
-                loss = nn.functional.cross_entropy(judge(x[idx]), y[idx])
+            batches = ((x[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(x), batch_size))
+            for xb, yb in on_device_of(judge, batches):
+                loss = nn.functional.cross_entropy(judge(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -63,14 +67,16 @@ def train_judge(images: np.ndarray, labels: np.ndarray, num_classes: int, epochs
 
 @torch.no_grad()
 def judge_outputs(judge: Judge, images01: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``(n, 64)`` and class probabilities ``(n, K)`` of float images in [0, 1]."""
-    judge.eval()
+    """Features ``(n, 64)`` and class probabilities ``(n, K)`` of float images in [0, 1] (on any device)."""
+    where = device_of(judge)
     feats, probs = [], []
-    with torch.autocast("cpu", enabled=False):  # full precision even inside a bf16 training loop
-        for i in range(0, len(images01), batch_size):
-            f = judge.body(images01[i:i + batch_size].float())
-            feats.append(f.double().numpy())
-            probs.append(torch.softmax(judge.head(f), dim=1).double().numpy())
+    full_precision = torch.autocast(where.type, enabled=False) if torch.amp.is_autocast_available(where.type) \
+        else contextlib.nullcontext()  # even inside a bf16 training loop
+    with evaluating(judge), full_precision:
+        for batch in on_device_of(judge, (images01[i:i + batch_size] for i in range(0, len(images01), batch_size))):
+            f = judge.body(batch.float())  # (b, 64)
+            feats.append(f.double().cpu().numpy())
+            probs.append(torch.softmax(judge.head(f), dim=1).double().cpu().numpy())  # (b, K)
     return np.concatenate(feats), np.concatenate(probs)
 
 

@@ -8,36 +8,52 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlpzoo.training.task import TorchTask
+from nlpzoo.training import TorchTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from .imageset import ImageSet
     from .model import DCGAN
 
 SAMPLES = "samples"
+LOSSES = ("bce", "hinge")
 
 
 def to_signed(images_uint8: np.ndarray) -> torch.Tensor:
-    """uint8 pixels -> floats in [-1, 1], the range of the generator's tanh."""
+    """uint8 pixels -> floats in [-1, 1], the range of the generator's tanh (on the CPU)."""
     return torch.from_numpy(np.ascontiguousarray(images_uint8)).float().div_(127.5).sub_(1.0)
 
 
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str,
+                       real_target: float = 1.0) -> torch.Tensor:
+    """``bce``: BCE(D(x), real_target) + BCE(D(G(z)), 0); ``hinge``: mean relu(1 - D(x)) + mean relu(1 + D(G(z)))."""
+    if loss == "hinge":
+        return torch.relu(1.0 - real_logits).mean() + torch.relu(1.0 + fake_logits).mean()
+    bce = nn.functional.binary_cross_entropy_with_logits
+    return bce(real_logits, torch.full_like(real_logits, real_target)) + bce(fake_logits, torch.zeros_like(fake_logits))
+
+
+def generator_loss(fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """``bce``: the non-saturating BCE(D(G(z)), 1); ``hinge``: -mean D(G(z))."""
+    if loss == "hinge":
+        return -fake_logits.mean()
+    return nn.functional.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
 def gan_losses(g: nn.Module, d: nn.Module, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor,
-               real_target: float = 1.0):
+               loss: str = "bce", real_target: float = 1.0):
     """Both losses of one batch, the plain way (for evaluation and reference)."""
     fake = g(z, y)
     real_logits, fake_logits = d(x, y), d(fake, y)
-    bce = nn.functional.binary_cross_entropy_with_logits
-    loss_d = bce(real_logits, torch.full_like(real_logits, real_target)) + bce(fake_logits, torch.zeros_like(fake_logits))
-    loss_g = bce(fake_logits, torch.ones_like(fake_logits))
-    return loss_d, loss_g, real_logits, fake_logits
+    return (discriminator_loss(real_logits, fake_logits, loss, real_target), generator_loss(fake_logits, loss),
+            real_logits, fake_logits)
 
 
 class GANTask(TorchTask):
     """Stage ``discriminator`` computes ``G(z)`` once and learns real against fake; stage
     ``generator`` reuses that same fake batch against the updated discriminator (as in the DCGAN
-    reference loop). Batches are ``(images, noise)`` or ``(images, labels, noise)``, drawn from a
-    generator seeded by the run seed and the epoch, so a resumed epoch sees the same batches."""
+    reference loop). Batches are ``(images, noise)`` or ``(images, labels, noise)``, made on the CPU
+    from a generator seeded by the run seed and the epoch, so a resumed epoch sees the same batches;
+    the loop moves them to the networks' device."""
 
     stages = ("discriminator", "generator")
 
@@ -49,6 +65,7 @@ class GANTask(TorchTask):
         self.y = torch.from_numpy(train.labels) if model.num_classes else None
         self.validation = validation
         self.seed, self.bsz = seed, batch_size
+        self.loss = model.loss
         self.real_target = 1.0 - model.label_smoothing
         self.run_dir, self.write = run_dir, write
         self._fake: tuple[object, torch.Tensor] | None = None
@@ -63,7 +80,7 @@ class GANTask(TorchTask):
         order = torch.randperm(len(self.x), generator=gen)
         bsz = min(self.bsz, len(self.x))
         n = len(self.x) // bsz * bsz  # full batches only: batch norm needs more than one image
-        z = torch.randn(n, self.model.latent, generator=gen)
+        z = torch.randn(n, self.model.latent, generator=gen)  # (n, latent)
         for i in range(0, n, bsz):
             idx = order[i:i + bsz]
             if self.y is None:
@@ -82,14 +99,12 @@ class GANTask(TorchTask):
     def training_step(self, batch, stage: str):
         x, y, z = self._unpack(batch)
         g, d = self.nets["generator"], self.nets["discriminator"]
-        bce = nn.functional.binary_cross_entropy_with_logits
         if stage == "discriminator":
-            fake = g(z, y)
+            fake = g(z, y)  # (B, C, H, W)
             self._fake = (z, fake)
-            real_logits = d(x, y)
+            real_logits = d(x, y)  # (B,)
             fake_logits = d(fake.detach(), y)
-            loss = bce(real_logits, torch.full_like(real_logits, self.real_target)) + \
-                bce(fake_logits, torch.zeros_like(fake_logits))
+            loss = discriminator_loss(real_logits, fake_logits, self.loss, self.real_target)
             # tensors, not floats: the loop averages them and reads them only when it logs
             logs = {"d_real": torch.sigmoid(real_logits.detach().float()).mean(),
                     "d_fake": torch.sigmoid(fake_logits.detach().float()).mean()}
@@ -99,8 +114,7 @@ class GANTask(TorchTask):
         cached, self._fake = self._fake, None
         fake = cached[1] if cached is not None and cached[0] is z else g(z, y)
         fake_logits = d(fake, y)
-        loss = bce(fake_logits, torch.ones_like(fake_logits))
-        return loss, {"d_fake_g": torch.sigmoid(fake_logits.detach().float()).mean()}
+        return generator_loss(fake_logits, self.loss), {"d_fake_g": torch.sigmoid(fake_logits.detach().float()).mean()}
 
     # ------------------------------------------------------------ evaluation and pictures
 

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nlpzoo.training.metrics import classification_metrics
-from nlpzoo.training.task import TorchTask
+from nlpzoo.training import (TokenFile, TorchTask, classification_metrics, device_of, evaluating,
+                             length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences)
 
 
 # -- networks ------------------------------------------------------------------------------------
@@ -85,28 +85,6 @@ class LSTMLanguageModelNet(nn.Module):
 
 
 # -- classifier data and task -------------------------------------------------------------------
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = [max(1, min(len(s), max_length)) for s in seqs]
-    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        s = s[:max_length]
-        if s:
-            ids[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
-    return ids, torch.as_tensor(lengths, dtype=torch.long)
-
-
-def sortish_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of similar length: shuffle, sort within windows of 50 batches, shuffle batches."""
-    order = rng.permutation(len(lengths))
-    window = batch_size * 50
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = order[start:start + window]
-        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
 class ClassifierTask(TorchTask):
     """Sentences tokenized once; each epoch a seeded shuffle into batches of similar length."""
 
@@ -132,10 +110,9 @@ class ClassifierTask(TorchTask):
 
     def train_batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         ids, labels = self._epoch_data(epoch)
-        rng = np.random.default_rng([self.seed, epoch])
         lengths = [min(len(s), self.max_length) for s in ids]
-        for idx in sortish_batches(lengths, self.batch_size_, rng):
-            x, n = pad_batch([ids[i] for i in idx], self.tokenizer.pad_id, self.max_length)
+        for idx in length_bucketed_batches(lengths, self.batch_size_, seed=self.seed * 100_003 + epoch):
+            x, n = pad_sequences([ids[i] for i in idx], self.tokenizer.pad_id, self.max_length)
             yield x, n, torch.as_tensor([labels[i] for i in idx], dtype=torch.long)
 
     def training_step(self, batch, stage: str):
@@ -161,18 +138,14 @@ class ClassifierTask(TorchTask):
 
 @torch.no_grad()
 def predict_proba(net: nn.Module, ids: list[list[int]], pad_id: int, max_length: int, batch_size: int = 128) -> np.ndarray:
-    was_training = net.training
-    net.eval()
-    try:
-        out = np.zeros((len(ids), net_classes(net)), dtype=np.float32)
-        order = np.argsort([len(s) for s in ids], kind="stable")  # similar lengths together: less padding
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            x, n = pad_batch([ids[i] for i in idx], pad_id, max_length)
-            out[idx] = torch.softmax(net(x, n).float(), dim=-1).numpy()
-        return out
-    finally:
-        net.train(was_training)
+    """Class probabilities ``(len(ids), C)`` in the order given, computed in batches of similar length."""
+    out = np.zeros((len(ids), net_classes(net)), dtype=np.float32)
+    order = longest_first_batches([min(len(s), max_length) for s in ids], batch_size)
+    batches = (pad_sequences([ids[i] for i in idx], pad_id, max_length) for idx in order)
+    with evaluating(net):
+        for idx, (x, n) in zip(order, on_device_of(net, batches)):
+            out[idx] = torch.softmax(net(x, n).float(), dim=-1).cpu().numpy()
+    return out
 
 
 def net_classes(net: nn.Module) -> int:
@@ -181,10 +154,31 @@ def net_classes(net: nn.Module) -> int:
 
 
 # -- language-model data and task ---------------------------------------------------------------
-def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``."""
+def batchify(stream, batch_size: int):
+    """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``: a view of a tensor, or
+    rows read window by window from a :class:`~nlpzoo.training.TokenFile`."""
+    if isinstance(stream, TokenFile):
+        return stream.rows(batch_size)
     n = stream.numel() // batch_size
     return stream[: n * batch_size].view(batch_size, n)
+
+
+class Windows(Sequence):
+    """The training windows of one epoch, made when the loop asks for one: ``(inputs, targets, number)``."""
+
+    def __init__(self, data, offset: int, bptt: int, epoch: int):
+        self.data, self.bptt, self.epoch = data, bptt, epoch
+        self.starts = range(offset, data.shape[1] - 1, bptt)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int):
+        start = self.starts[i]
+        t = min(self.bptt, self.data.shape[1] - 1 - start)
+        both = self.data[:, start:start + t + 1]  # one read: inputs and their next tokens
+        # the window's number is a plain int: reading it costs no copy back from the device
+        return both[:, :-1], both[:, 1:], self.epoch * 1_000_000 + i
 
 
 class LanguageModelTask(TorchTask):
@@ -205,28 +199,24 @@ class LanguageModelTask(TorchTask):
         self._state = None
         self._last = -2
 
-    def train_batches(self, epoch: int):
+    def train_batches(self, epoch: int) -> Windows:
         data = batchify(self.streams["train"], self.batch_size_)  # (B, N)
         # A different cut into windows each epoch, the same for the same epoch.
         offset = int(np.random.default_rng([self.seed, epoch]).integers(0, self.bptt))
-        for i, start in enumerate(range(offset, data.shape[1] - 1, self.bptt)):
-            t = min(self.bptt, data.shape[1] - 1 - start)
-            window = torch.full((data.shape[0],), epoch * 1_000_000 + i, dtype=torch.long)
-            yield data[:, start:start + t], data[:, start + 1:start + 1 + t], window
+        return Windows(data, offset, self.bptt, epoch)
 
     def on_epoch_start(self, epoch: int) -> None:
         self._state = None
 
     def training_step(self, batch, stage: str):
-        x, y, window = batch
+        x, y, w = batch
         net = self.nets["model"]
-        w = int(window[0])
         state = self._state if w == self._last + 1 and self._state is not None and self._state[0].shape[1] == x.shape[0] else None
         logits, new_state = net(x, state)  # (B, T, V)
         self._state = tuple(s.detach().float() for s in new_state)
         self._last = w
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
-        return loss, {"ppl": math.exp(min(loss.item(), 50.0))}
+        return loss, {"ppl": loss.detach().clamp(max=50.0).exp()}
 
     def state_dict(self) -> dict:
         """The carried LSTM state, so a run resumed mid-epoch continues exactly."""
@@ -235,8 +225,10 @@ class LanguageModelTask(TorchTask):
         return {"last": self._last, "h": self._state[0].clone(), "c": self._state[1].clone()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Checkpoints hold CPU tensors: the state goes back to where the network lives."""
         self._last = int(state.get("last", -2))
-        self._state = (state["h"], state["c"]) if "h" in state else None
+        device = device_of(self.nets["model"])
+        self._state = (state["h"].to(device), state["c"].to(device)) if "h" in state else None
 
     def evaluate(self, split: str) -> dict[str, float]:
         nll, count = stream_nll(self.nets["model"], self.streams[split], self.eval_batch_size, self.bptt)
@@ -247,20 +239,27 @@ class LanguageModelTask(TorchTask):
 @torch.no_grad()
 def stream_nll(net: nn.Module, stream: torch.Tensor, batch_size: int, bptt: int) -> tuple[float, int]:
     """Summed negative log-likelihood of every next token of ``stream``, and how many were scored."""
-    was_training = net.training
-    net.eval()
-    try:
-        data = batchify(stream, batch_size)
-        state, total, count = None, 0.0, 0
-        for start in range(0, data.shape[1] - 1, bptt):
-            t = min(bptt, data.shape[1] - 1 - start)
-            x, y = data[:, start:start + t], data[:, start + 1:start + 1 + t]
+    data = batchify(stream, batch_size)
+    windows = ((w[:, :-1], w[:, 1:]) for w in (data[:, s:s + bptt + 1] for s in range(0, data.shape[1] - 1, bptt)))
+    state, total, count = None, None, 0
+    with evaluating(net):
+        for x, y in on_device_of(net, windows):
             logits, state = net(x, state)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="sum").item()
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), reduction="sum")
+            total = nll if total is None else total + nll  # summed where computed: one read at the end
             count += y.numel()
-        return total, count
-    finally:
-        net.train(was_training)
+    return (float(total) if total is not None else 0.0), count
+
+
+@torch.no_grad()
+def next_token_probabilities(net: LSTMLanguageModelNet, ids: list[int], banned: Sequence[int] = ()) -> np.ndarray:
+    """The distribution over the next token after ``ids`` (banned tokens at 0), as a NumPy vector."""
+    with evaluating(net):
+        logits, _ = net(torch.as_tensor([ids], dtype=torch.long, device=device_of(net)))
+    probs = torch.softmax(logits[0, -1].float(), dim=-1)
+    if banned:
+        probs[list(banned)] = 0.0
+    return probs.cpu().numpy()
 
 
 @torch.no_grad()
@@ -269,55 +268,39 @@ def sample(net: LSTMLanguageModelNet, prompt: list[int], *, max_tokens: int, tem
            banned: Sequence[int] = ()) -> list[int]:
     """Sampled continuation ids of ``prompt``: temperature, then top-k, then nucleus (top-p).
 
-    ``temperature`` 0 means greedy. The same seed gives the same continuation.
+    ``temperature`` 0 means greedy. The same seed gives the same continuation on any device: the
+    choices are drawn on the CPU from a seeded generator (the distribution is copied there per token).
     """
-    was_training = net.training
-    net.eval()
-    try:
-        gen = torch.Generator().manual_seed(seed)
-        logits, state = net(torch.as_tensor([prompt], dtype=torch.long))
-        last = logits[0, -1].float()
-        out: list[int] = []
+    device = device_of(net)
+    gen = torch.Generator().manual_seed(seed)
+    out: list[int] = []
+    with evaluating(net):
+        logits, state = net(torch.as_tensor([prompt], dtype=torch.long, device=device))
         for _ in range(max_tokens):
-            last = last.clone()
-            if banned:
-                last[list(banned)] = float("-inf")
-            if temperature <= 0:
-                nxt = int(last.argmax())
-            else:
-                last = last / temperature
-                if top_k > 0:
-                    kth = torch.topk(last, min(top_k, last.numel())).values[-1]
-                    last[last < kth] = float("-inf")
-                if top_p < 1.0:
-                    sorted_logits, order = torch.sort(last, descending=True)
-                    cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
-                    drop = cum - torch.softmax(sorted_logits, dim=-1) >= top_p  # keep the smallest set reaching top_p
-                    last[order[drop]] = float("-inf")
-                nxt = int(torch.multinomial(torch.softmax(last, dim=-1), 1, generator=gen))
+            last = logits[0, -1].float().cpu()
+            nxt = pick_token(last, temperature, top_k, top_p, gen, banned)
             if stop_id is not None and nxt == stop_id:
                 break
             out.append(nxt)
-            logits, state = net(torch.as_tensor([[nxt]], dtype=torch.long), state)
-            last = logits[0, -1].float()
-        return out
-    finally:
-        net.train(was_training)
+            logits, state = net(torch.tensor([[nxt]], dtype=torch.long, device=device), state)
+    return out
 
 
-# -- weights ------------------------------------------------------------------------------------
-def save_weights(net: nn.Module, path) -> None:
-    """safetensors, written to a temporary file then renamed; tied weights are stored once."""
-    import os
-
-    from safetensors.torch import save_model
-
-    tmp = f"{path}.tmp"
-    save_model(getattr(net, "module", net), tmp)
-    os.replace(tmp, path)
-
-
-def load_weights(net: nn.Module, path) -> None:
-    from safetensors.torch import load_model
-
-    load_model(net, str(path), strict=True)
+def pick_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float, gen: torch.Generator,
+               banned: Sequence[int] = ()) -> int:
+    """One token id from CPU ``logits`` ``(V,)``: banned ones never, then temperature, top-k and nucleus."""
+    last = logits.clone()
+    if banned:
+        last[list(banned)] = float("-inf")
+    if temperature <= 0:
+        return int(last.argmax())
+    last = last / temperature
+    if top_k > 0:
+        kth = torch.topk(last, min(top_k, last.numel())).values[-1]
+        last[last < kth] = float("-inf")
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(last, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        drop = probs.cumsum(-1) - probs >= top_p  # keep the smallest set reaching top_p
+        last[order[drop]] = float("-inf")
+    return int(torch.multinomial(torch.softmax(last, dim=-1), 1, generator=gen))

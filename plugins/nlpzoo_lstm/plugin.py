@@ -1,6 +1,8 @@
 """Registers the LSTM language model and the LSTM text classifier."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 
 @nlpzoo.hookimpl
 def register_components(register):

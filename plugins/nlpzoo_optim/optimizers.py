@@ -1,7 +1,14 @@
 """Optimizers: thin, validated front ends to ``torch.optim`` (imported only in ``create``)."""
 from __future__ import annotations
 
-from nlpzoo.kinds import Optimizer
+from typing import Annotated
+
+from nlpzoo import Optimizer, Range
+
+LearningRate = Annotated[float, Range(gt=0)]
+Positive = Annotated[float, Range(gt=0)]
+NonNegative = Annotated[float, Range(0)]
+Beta = Annotated[float, Range(0, lt=1)]
 
 
 def _fused_ok(params) -> bool:
@@ -20,8 +27,8 @@ def _as_list(params):
 class Adam(Optimizer):
     """Adam. ``fused`` (default on) was measured several percent faster than foreach on a 2-core CPU."""
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, fused: bool = True):
+    def __init__(self, lr: LearningRate = 1e-3, betas: tuple[Beta, Beta] = (0.9, 0.999), eps: Positive = 1e-8,
+                 weight_decay: NonNegative = 0.0, amsgrad: bool = False, fused: bool = True):
         self.lr, self.betas, self.eps, self.weight_decay, self.amsgrad, self.fused = lr, tuple(betas), eps, weight_decay, amsgrad, fused
 
     _torch_name = "Adam"
@@ -42,18 +49,20 @@ class AdamW(Adam):
 
     _torch_name = "AdamW"
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01, amsgrad: bool = False, fused: bool = True):
+    def __init__(self, lr: LearningRate = 1e-3, betas: tuple[Beta, Beta] = (0.9, 0.999), eps: Positive = 1e-8,
+                 weight_decay: NonNegative = 0.01, amsgrad: bool = False, fused: bool = True):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, fused)
 
 
 class SGD(Optimizer):
     """SGD with momentum; ``nesterov`` needs momentum > 0."""
 
-    def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
-                 dampening: float = 0.0):
-        if nesterov and momentum <= 0:
-            raise ValueError("sgd: nesterov needs momentum > 0")
+    def __init__(self, lr: LearningRate = 0.1, momentum: NonNegative = 0.9, nesterov: bool = False,
+                 weight_decay: NonNegative = 0.0, dampening: Annotated[float, Range(0, 1)] = 0.0):
+        if nesterov and (momentum <= 0 or dampening != 0):
+            from nlpzoo import ConfigError
+
+            raise ConfigError("nesterov needs momentum > 0 and dampening 0", "nesterov")
         self.lr, self.momentum, self.nesterov, self.weight_decay, self.dampening = lr, momentum, nesterov, weight_decay, dampening
 
     def create(self, params):
@@ -66,8 +75,8 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop."""
 
-    def __init__(self, lr: float = 1e-3, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
-                 centered: bool = False, weight_decay: float = 0.0):
+    def __init__(self, lr: LearningRate = 1e-3, alpha: Annotated[float, Range(0, 1)] = 0.99, eps: Positive = 1e-8,
+                 momentum: NonNegative = 0.0, centered: bool = False, weight_decay: NonNegative = 0.0):
         self.lr, self.alpha, self.eps, self.momentum, self.centered, self.weight_decay = lr, alpha, eps, momentum, centered, weight_decay
 
     def create(self, params):
@@ -80,8 +89,9 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad."""
 
-    def __init__(self, lr: float = 1e-2, lr_decay: float = 0.0, eps: float = 1e-10, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0):
+    def __init__(self, lr: LearningRate = 1e-2, lr_decay: NonNegative = 0.0, eps: Positive = 1e-10,
+                 weight_decay: NonNegative = 0.0,
+                 initial_accumulator_value: Annotated[float, Range(0, 1e38)] = 0.0):  # fills float32 state
         self.lr, self.lr_decay, self.eps, self.weight_decay, self.initial = lr, lr_decay, eps, weight_decay, initial_accumulator_value
 
     def create(self, params):

@@ -1,6 +1,8 @@
 """Registers the optimizers and learning-rate schedulers."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 OPTIMIZERS = {
     "adam": ("Adam", "Adam (Kingma and Ba); fused kernel where torch has one."),
     "adamw": ("AdamW", "Adam with decoupled weight decay (Loshchilov and Hutter); fused kernel where torch has one."),

@@ -6,9 +6,13 @@ works for any dataset size.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from nlpzoo.kinds import Scheduler
+from nlpzoo import Range, Scheduler
+
+Warmup = Annotated[float, Range(0)]  # below 1: a fraction of the run; from 1: steps
+Positive = Annotated[float, Range(gt=0)]
+NonNegative = Annotated[float, Range(0)]
 
 
 def _warmup_steps(warmup: float, total_steps: int) -> int:
@@ -26,7 +30,7 @@ def _lambda(optimizer, fn):
 class Constant(Scheduler):
     """The base rate, after an optional linear warmup."""
 
-    def __init__(self, warmup: float = 0.0):
+    def __init__(self, warmup: Warmup = 0.0):
         self.warmup = warmup
 
     def create(self, optimizer, total_steps: int):
@@ -37,7 +41,7 @@ class Constant(Scheduler):
 class Step(Scheduler):
     """Multiply by ``gamma`` every ``step_size`` steps."""
 
-    def __init__(self, step_size: int = 1000, gamma: float = 0.5):
+    def __init__(self, step_size: Annotated[int, Range(1)] = 1000, gamma: Positive = 0.5):
         self.step_size, self.gamma = step_size, gamma
 
     def create(self, optimizer, total_steps: int):
@@ -49,7 +53,7 @@ class Step(Scheduler):
 class Exponential(Scheduler):
     """Multiply by ``gamma`` every step."""
 
-    def __init__(self, gamma: float = 0.999):
+    def __init__(self, gamma: Positive = 0.999):
         self.gamma = gamma
 
     def create(self, optimizer, total_steps: int):
@@ -61,7 +65,7 @@ class Exponential(Scheduler):
 class Cosine(Scheduler):
     """Cosine annealing from the base rate to ``min_lr`` over the run."""
 
-    def __init__(self, min_lr: float = 0.0):
+    def __init__(self, min_lr: NonNegative = 0.0):
         self.min_lr = min_lr
 
     def create(self, optimizer, total_steps: int):
@@ -73,7 +77,7 @@ class Cosine(Scheduler):
 class LinearWarmup(Scheduler):
     """Linear warmup to the base rate, then linear decay to zero at the last step."""
 
-    def __init__(self, warmup: float = 0.06):
+    def __init__(self, warmup: Warmup = 0.06):
         self.warmup = warmup
 
     def create(self, optimizer, total_steps: int):
@@ -90,7 +94,7 @@ class LinearWarmup(Scheduler):
 class CosineWarmup(Scheduler):
     """Linear warmup, then cosine decay down to ``min_ratio`` times the base rate."""
 
-    def __init__(self, warmup: float = 0.06, min_ratio: float = 0.0):
+    def __init__(self, warmup: Warmup = 0.06, min_ratio: Annotated[float, Range(0, 1)] = 0.0):
         self.warmup, self.min_ratio = warmup, min_ratio
 
     def create(self, optimizer, total_steps: int):
@@ -108,8 +112,8 @@ class CosineWarmup(Scheduler):
 class OneCycle(Scheduler):
     """One-cycle: from max_lr/div_factor up to ``max_lr`` (default: the optimizer's rate), then down."""
 
-    def __init__(self, max_lr: float | None = None, pct_start: float = 0.3, anneal: Literal["cos", "linear"] = "cos",
-                 div_factor: float = 25.0, final_div_factor: float = 1e4):
+    def __init__(self, max_lr: Positive | None = None, pct_start: Annotated[float, Range(gt=0, lt=1)] = 0.3,
+                 anneal: Literal["cos", "linear"] = "cos", div_factor: Positive = 25.0, final_div_factor: Positive = 1e4):
         self.max_lr, self.pct_start, self.anneal, self.div_factor, self.final_div_factor = max_lr, pct_start, anneal, div_factor, final_div_factor
 
     def create(self, optimizer, total_steps: int):
@@ -125,7 +129,7 @@ class OneCycle(Scheduler):
 class InverseSqrt(Scheduler):
     """Linear warmup, then the rate falls as ``sqrt(warmup / step)``."""
 
-    def __init__(self, warmup: float = 4000):
+    def __init__(self, warmup: Warmup = 4000):
         self.warmup = warmup
 
     def create(self, optimizer, total_steps: int):
@@ -138,8 +142,8 @@ class ReduceOnPlateau(Scheduler):
 
     steps_on = "metric"
 
-    def __init__(self, factor: float = 0.5, patience: int = 2, mode: Literal["min", "max"] = "min",
-                 threshold: float = 1e-4, min_lr: float = 0.0):
+    def __init__(self, factor: Annotated[float, Range(gt=0, lt=1)] = 0.5, patience: Annotated[int, Range(0)] = 2,
+                 mode: Literal["min", "max"] = "min", threshold: NonNegative = 1e-4, min_lr: NonNegative = 0.0):
         self.factor, self.patience, self.mode, self.threshold, self.min_lr = factor, patience, mode, threshold, min_lr
 
     def create(self, optimizer, total_steps: int):

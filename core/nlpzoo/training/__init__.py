@@ -18,12 +18,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..yamlio import atomic_write
     from .batching import length_bucketed_batches, longest_first_batches, pad_sequences, seeded_sample, seeded_split
     from .metrics import classification_metrics
-    from .modules import device_of, evaluating, load_weights, no_weight_decay, save_weights, weight_decay_groups
-    from .run import Run, derive_seed
+    from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
+                          weight_decay_groups)
+    from .run import Run
+    from .seeds import derive_seed
     from .task import TorchTask
+    from .tokens import TokenFile
 
 __all__ = [
     "Run",
+    "TokenFile",
     "TorchTask",
     "TrainConfig",
     "atomic_write",
@@ -35,6 +39,7 @@ __all__ = [
     "load_weights",
     "longest_first_batches",
     "no_weight_decay",
+    "on_device_of",
     "pad_sequences",
     "plot_confusion",
     "plot_curves",
@@ -48,13 +53,13 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".run", "TorchTask": ".task", "classification_metrics": ".metrics",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "classification_metrics": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",
                                       "seeded_sample", "seeded_split")},
-    **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "save_weights",
-                                     "weight_decay_groups")},
+    **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "on_device_of",
+                                     "save_weights", "weight_decay_groups")},
 }
 
 

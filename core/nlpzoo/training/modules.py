@@ -84,3 +84,19 @@ def load_weights(net: "torch.nn.Module", path: str | os.PathLike) -> None:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot load weights: {first}", file=str(path)) from None
         raise
+
+
+def on_device_of(net: "torch.nn.Module", batches: Iterable) -> Iterator:
+    """Each batch (a tensor, or a tuple, list or dict of them) moved to where ``net`` lives.
+
+    What evaluation and prediction loop over, so that no plugin moves tensors itself; batches are made
+    on the CPU, as for training, where the shared loop moves them.
+    """
+    device = device_of(net)
+    if device.type == "cpu":
+        yield from batches
+        return
+    from accelerate.utils import send_to_device
+
+    for batch in batches:
+        yield send_to_device(batch, device, non_blocking=True)

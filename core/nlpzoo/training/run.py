@@ -5,45 +5,21 @@ benchmarks make one with :meth:`Run.standalone`. Importing this module imports n
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kinds import Augmenter, Callback
 from .config import TrainConfig
+from .seeds import derive_seed, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..kinds import Optimizer, Scheduler
     from .task import TorchTask
 
 METRICS_FILE = "metrics.jsonl"
-
-
-def derive_seed(seed: int, *parts: object) -> int:
-    """A 31-bit seed that depends on ``seed`` and ``parts`` only (stable across processes and versions)."""
-    text = "\x1f".join(map(str, (seed, *parts)))
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "big") & 0x7FFFFFFF
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators (those that are installed)."""
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:  # pragma: no cover - numpy comes with every model extra
-        pass
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:
-        pass
 
 
 def train_config(train: TrainConfig | dict | None) -> TrainConfig:
@@ -78,34 +54,63 @@ class AugmentPipeline(Augmenter):
 
 
 class MetricsLog:
-    """``metrics.jsonl``: one JSON object per line, appended and flushed; only the main process writes."""
+    """``metrics.jsonl``: one JSON object per line, appended and flushed; only the main process writes.
 
-    def __init__(self, path: Path, enabled: bool):
-        self.path, self.enabled = path, enabled
+    A resumed run holds what it logs before the loop starts (an embedder trained again), because the
+    file already has those records from the first process: :meth:`start` then drops the repetition.
+    """
+
+    def __init__(self, path: Path, enabled: bool, resuming: bool = False):
+        self.path, self.enabled, self.resuming = path, enabled, resuming
         self._fh = None
-        self._this_process: list[dict] = []  # logged before the loop started (e.g. an embedder's own training)
+        self._this_process: list[dict] = []
+        self._started = False
 
     def start(self, keep_until: int | None) -> None:
-        """Begin writing: a fresh file, or (resuming) the records up to step ``keep_until``."""
+        """Begin the loop's records: after what this process logged, or (resuming) after step ``keep_until``."""
         if not self.enabled:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in self.read() if keep_until is not None and r.get("step", 0) <= keep_until]
-        kept += [r for r in self._this_process if r not in kept]
+        if keep_until is None:
+            kept = list(self._this_process)
+        else:
+            kept = [r for r in self.read() if r.get("step", 0) <= keep_until]
         from ..yamlio import atomic_write
 
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self.close()
+        self._started = True
+
+    def finish(self) -> None:
+        """A resumed run that never reached a loop (nothing to resume from) keeps what it logged, anew."""
+        if self.enabled and self.resuming and not self._started and self._this_process:
+            self.start(None)
 
     def write(self, record: dict) -> None:
         if not self.enabled:
             return
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
-        self._fh.write(json.dumps(record) + "\n")
-        self._fh.flush()
         self._this_process.append(record)
+        if self.resuming and not self._started:
+            return  # held until the loop says where the first process stopped
+        try:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "a", encoding="utf-8")
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+        except OSError as exc:  # a full or read-only disk: say where
+            self._failed(exc)
+
+    def _failed(self, exc: OSError):
+        from ..yamlio import WriteError, write_failure
+
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        raise WriteError(f"cannot write: {write_failure(exc)}", self.path, exc.errno) from None
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
@@ -123,8 +128,56 @@ class MetricsLog:
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self._failed(exc)
             self._fh = None
+
+
+def chosen_device(config: TrainConfig) -> str:
+    """``train.device``, unless the environment variable NLPZOO_DEVICE says otherwise (e.g. ``cpu`` in tests)."""
+    return os.environ.get("NLPZOO_DEVICE") or config.device
+
+
+def make_accelerator(config: TrainConfig, world_size: int):
+    """An ``Accelerator`` for ``train.device`` and ``train.precision``; a missing device is one ConfigError.
+
+    Accelerate keeps one precision and device per process; a process that trains several runs one
+    after another (tests, notebooks, benchmarks) gets its state reset between runs that differ.
+    """
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    from ..errors import ConfigError
+
+    device = chosen_device(config)
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            built = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"
+            raise ConfigError(f"{device!r}: no CUDA device is available (torch {torch.__version__} built {built}); "
+                              "use auto or cpu", "train.device")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"{device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              f"cuda:0 to cuda:{torch.cuda.device_count() - 1}", "train.device")
+        if world_size == 1:
+            torch.cuda.set_device(index)  # under torchrun each process takes the GPU of its local rank
+    if device == "mps" and not has_mps:
+        raise ConfigError("'mps': no Apple GPU is available here; use auto or cpu", "train.device")
+    # Accelerate treats several processes as CPU workers (gloo) only when told it runs on the CPU
+    cpu = device == "cpu" or (device == "auto" and not (torch.cuda.is_available() or (has_mps and world_size == 1)))
+    precision = {"fp32": "no", "bf16": "bf16"}[config.precision]
+    state = AcceleratorState._shared_state
+    if state and world_size == 1 and (state.get("_mixed_precision") != precision
+                                      or (state.get("device") is not None and (state["device"].type == "cpu") != cpu)):
+        AcceleratorState._reset_state(reset_partial_state=True)
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=config.find_unused_parameters)
+    return Accelerator(cpu=cpu, mixed_precision=precision, kwargs_handlers=[ddp])
 
 
 class Run:
@@ -151,8 +204,10 @@ class Run:
         self.resume = resume
         self.stop_requested = False
         self._accelerator = None
+        self.peak_memory: dict[str, float] = {}
+        self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
         self._log_step = 0
-        self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main)
+        self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main, resuming=resume)
 
     @classmethod
     def standalone(cls, directory: str | os.PathLike, seed: int = 0, train: dict | TrainConfig | None = None,
@@ -195,22 +250,19 @@ class Run:
     def accelerator(self):
         """The Hugging Face ``Accelerator`` (created on first use: it starts the process group under torchrun)."""
         if self._accelerator is None:
-            import torch
-            from accelerate import Accelerator
-            from accelerate.utils import DistributedDataParallelKwargs
-
-            ddp = DistributedDataParallelKwargs(find_unused_parameters=self.config.find_unused_parameters)
-            # Accelerate treats several processes as CPU workers (gloo) only when told it runs on the CPU
-            mps = getattr(torch.backends, "mps", None)
-            cpu = os.environ.get("NLPZOO_DEVICE") == "cpu" or not (
-                torch.cuda.is_available() or (mps is not None and mps.is_available() and self.world_size == 1))
-            self._accelerator = Accelerator(cpu=cpu, kwargs_handlers=[ddp])
+            self._accelerator = make_accelerator(self.config, self.world_size)
         return self._accelerator
 
     @property
     def device(self):
-        """Where the networks live (``torch.device``)."""
+        """Where the networks live (``torch.device``): ``train.device``, by default the GPU when there is one."""
         return self.accelerator.device
+
+    def note_peak_memory(self) -> None:
+        """Remember the peak device memory so far (``peak_gpu_memory_mb`` on CUDA) for the run's metrics."""
+        from .loop import memory_report
+
+        self.peak_memory = memory_report(self.device)
 
     def barrier(self) -> None:
         """Wait until every process gets here (nothing to wait for in one process)."""
@@ -226,7 +278,7 @@ class Run:
         other stages use the run's optimizer (adamw, lr 1e-3, when the recipe names none).
         Afterwards the task's networks hold the best weights (``train.keep_best``).
         """
-        from .trainer import Trainer
+        from .loop import Trainer
 
         return Trainer(self, task, optimizers).fit()
 

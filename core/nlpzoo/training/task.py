@@ -1,7 +1,7 @@
 """What the shared training loop needs from a torch model.
 
 A model plugin's ``fit(data, run)`` prepares its tokenizer and networks, wraps them in a
-:class:`TorchTask` and returns ``run.fit(task)``. The loop (``nlpzoo.training.trainer``) owns the
+:class:`TorchTask` and returns ``run.fit(task)``. The loop (``nlpzoo.training.loop``) owns the
 optimizers, schedulers, precision, gradient clipping and accumulation, evaluation, early stopping,
 checkpoints, resume and multi-process training; the task owns the forward pass and the data.
 """
@@ -26,6 +26,9 @@ class TorchTask(ABC):
 
     stages: ClassVar[tuple[str, ...]] = ("model",)
     nets: dict[str, "torch.nn.Module"]
+    #: True when ``train_batches`` already gives this process's share (a corpus streamed by shards): the
+    #: loop then takes every batch, as many in every process as the smallest share has
+    shards_itself: bool = False
 
     @abstractmethod
     def train_batches(self, epoch: int) -> Iterable[Any]:
@@ -41,14 +44,10 @@ class TorchTask(ABC):
 
     def parameter_groups(self, stage: str, weight_decay: float) -> list[dict]:
         """Parameters for the optimizer of ``stage``: decay on weights, none on biases and norms."""
+        from .modules import weight_decay_groups
+
         net = self.nets[stage if stage in self.nets else next(iter(self.nets))]
-        decay, no_decay = [], []
-        for name, p in net.named_parameters():
-            if not p.requires_grad:
-                continue
-            (no_decay if p.ndim < 2 or "norm" in name.lower() or name.endswith(".bias") else decay).append(p)
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        return [g for g in groups if g["params"]]
+        return weight_decay_groups(net.named_parameters(), weight_decay)
 
     def batch_size(self, batch: Any) -> int:
         """Examples in ``batch``, for throughput; override when a batch is not a tensor or a tuple of them."""

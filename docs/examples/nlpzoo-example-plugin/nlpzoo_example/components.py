@@ -11,7 +11,7 @@ class Shout(nlpzoo.Augmenter):
 
     def __init__(self, rate: float = 0.3):
         if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"shout: rate must be between 0 and 1, got {rate}")
+            raise nlpzoo.ConfigError(f"expected a rate between 0 and 1, got {rate}", "rate")
         self.rate = rate
 
     def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:

@@ -1,6 +1,8 @@
 """Entry point module: light, imports only nlpzoo."""
 import nlpzoo
 
+PLUGIN_API = 2  # the nlpzoo plugin API this plugin is written for
+
 
 @nlpzoo.hookimpl
 def register_components(register):
@@ -8,6 +10,8 @@ def register_components(register):
              summary="Upper-cases a share of the words, for emphasis.", tags=("example", "text"))
     register("scheduler", "triangle", target="nlpzoo_example.components:Triangle",
              summary="Cyclical triangular learning rate (Smith, 2017).", tags=("example",))
+    register("language_model", "char-gru", target="nlpzoo_example.gru:CharGRU",
+             summary="Character-level GRU language model on nlpzoo's shared loop.", tags=("example", "generation"))
 
 
 @nlpzoo.hookimpl

@@ -15,3 +15,8 @@ def test_triangle_meets_the_scheduler_contract():
     triangle = check_component("scheduler", "triangle", {"period": 10})
     lrs = triangle.curve(20, base_lr=1.0)
     assert max(lrs) == 1.0 and min(lrs) < 0.2
+
+
+def test_char_gru_trains_on_the_shared_loop_and_keeps_the_language_model_contract():
+    model = check_component("language_model", "char-gru", {"hidden": 16, "window": 16}, train={"epochs": 3})
+    assert model.generate("the", max_tokens=10, seed=1).startswith("the")

@@ -1,7 +1,7 @@
-"""Image grids and animations for generative models (numpy and Pillow, imported when a picture is drawn).
+"""Image grids and animations of generated images (numpy and Pillow, imported when a picture is drawn).
 
 Images are float arrays of shape ``(n, channels, height, width)`` with values in [0, 1], one or three
-channels, the way :meth:`nlpzoo.GAN.sample` returns them.
+channels, the way an image GAN's ``sample`` returns them.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .yamlio import atomic_write
+from nlpzoo.training import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -41,7 +41,8 @@ def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: floa
     return out[0] if c == 1 else out.transpose(1, 2, 0)
 
 
-def _png_bytes(picture) -> bytes:
+def png_bytes(picture) -> bytes:
+    """A uint8 picture (from :func:`make_grid`) encoded as PNG."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -52,7 +53,7 @@ def _png_bytes(picture) -> bytes:
 def save_grid(images, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Write ``images`` (float ``(n, C, H, W)`` in [0, 1]) as one PNG grid, atomically; returns the path."""
     path = Path(path)
-    atomic_write(path, _png_bytes(make_grid(images, nrow=nrow, padding=padding)))
+    atomic_write(path, png_bytes(make_grid(images, nrow=nrow, padding=padding)))
     return path
 
 

@@ -1,0 +1,188 @@
+"""The model card of a trained classifier: ``model/README.md`` with the Hugging Face metadata block.
+
+The card is what a model hub shows and indexes: licence, base model, data set, metrics (also as a
+``model-index`` of results), pipeline tag and tags in the YAML front matter; then, for a person, what
+the model does, how it was trained (the resolved recipe), how well it does, how to use it and where
+not to. Everything comes from the run, so the saved folder can be published as it is.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CARD = "README.md"
+#: licence names of the catalogue (SPDX) as the hub spells them
+HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1", "lgpl-3.0", "gpl-3.0", "cc-by-4.0",
+                "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "openrail", "llama2", "bigscience-openrail-m"}
+#: nlpzoo's classification metrics as hub metric types: (type, readable name, args)
+HUB_METRICS = {"accuracy": ("accuracy", "accuracy", None), "macro_f1": ("f1", "macro F1", {"average": "macro"}),
+               "loss": ("loss", "cross-entropy loss", None)}
+
+
+def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,
+                     data: dict | None = None) -> Path | None:
+    """Write ``RUN/model/README.md`` when ``model`` is a classifier; its path (None for other models)."""
+    from .kinds import Classifier
+    from .yamlio import atomic_write
+
+    if not isinstance(model, Classifier):
+        return None
+    target = Path(run_dir) / "model" / CARD
+    atomic_write(target, render_model_card(Path(run_dir), model, model_spec, dict(metrics or {}), data or {}))
+    return target
+
+
+def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dict) -> str:
+    import yaml
+
+    info = _read_json(run_dir / "run.json")
+    provenance = _read_json(run_dir / "provenance.json")
+    recipe = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").exists() else ""
+    model_info, dataset_info = info.get("model") or {}, info.get("dataset") or {}
+    base = base_model(model_spec)
+    dataset = dataset_info.get("name", "unknown")
+    labels = [str(label) for label in getattr(model, "labels", [])]
+    transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
+    data_licenses = _data_licenses(provenance.get("data") or [])
+
+    meta: dict = {"license": base["license"] if base else "other"}
+    if not base:
+        meta["license_name"] = "unspecified"
+    if base and base.get("id"):
+        meta["base_model"] = base["id"]
+    meta["datasets"] = [dataset]
+    meta["metrics"] = sorted({HUB_METRICS[k[5:]][0] for k in metrics if k.startswith("test_") and k[5:] in HUB_METRICS
+                              and k[5:] != "loss"})
+    meta["pipeline_tag"] = "text-classification"
+    meta["library_name"] = "transformers" if transformers_folder else "nlpzoo"
+    meta["tags"] = ["nlpzoo", "text-classification", model_info.get("name", "classifier")]
+    results = _results(metrics, dataset)
+    if results:
+        meta["model-index"] = [{"name": run_dir.resolve().name, "results": results}]
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+
+    name = run_dir.resolve().name
+    sizes = ", ".join(f"{len(data[s]):,} {s}" for s in ("train", "validation", "test") if data.get(s))
+    lines = [f"# {name}", "",
+             f"A text classifier that assigns one of {len(labels)} labels ({', '.join(f'`{l}`' for l in labels)}) "
+             f"to a text. Trained with nlpzoo "
+             f"(`{model_info.get('name', '?')}` from the `{model_info.get('provider', '?')}` plugin) on the "
+             f"`{dataset}` data set" + (f" ({sizes} examples)." if sizes else "."), ""]
+    lines += ["## Base model", ""]
+    if base:
+        where = f"[{base['id']}](https://huggingface.co/{base['id']})" if base.get("id") else f"`{base['source']}`"
+        lines += [f"Fine-tuned from {where} (nlpzoo preset `{base['preset']}`, licence {base['license']})." if base.get("preset")
+                  else f"Fine-tuned from {where}.", ""]
+    else:
+        lines += ["None: trained from scratch. No licence was chosen for these weights; choose one before "
+                  "publishing them" + (f" (the training data's licence: {', '.join(data_licenses)})." if data_licenses else "."), ""]
+    lines += ["## Data set", "", f"`{dataset}` (`{dataset_info.get('target', '?')}`), split and sampled by the "
+              f"recipe's seed {info.get('seed', '?')}."]
+    if data_licenses:
+        lines += [f"Data licence: {', '.join(data_licenses)}."]
+    files = [d for d in provenance.get("data") or [] if "sha256" in d]
+    if files:
+        lines += ["", "| file | bytes | sha256 |", "| --- | ---: | --- |"]
+        lines += [f"| `{Path(d['path']).name}` | {d['size']:,} | `{d['sha256']}` |" for d in files]
+    lines += ["", "## Metrics", ""]
+    if metrics:
+        lines += ["| metric | value |", "| --- | ---: |"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items(), key=_metric_order) if isinstance(v, (int, float))]
+        lines += ["", "`test_` metrics are measured once, on the held-out test split; `val_` metrics on the "
+                  "validation split, by which the training run was judged."]
+    else:
+        lines += ["None recorded."]
+    lines += ["", "## Intended use", "",
+              f"Sorting texts like those of `{dataset}` into {', '.join(f'`{l}`' for l in labels)}. The model has only "
+              "seen those texts: expect lower accuracy on other domains, styles or languages, and measure it on your "
+              "own labelled sample before relying on it. It knows no other labels: every text gets one of these, "
+              "however unlike the training data it is. Not for decisions about people without human review.", ""]
+    lines += ["## How to use", ""]
+    if transformers_folder:
+        lines += ["```python", "from transformers import pipeline", "",
+                  'classify = pipeline("text-classification", model="path/to/this/folder")',
+                  'print(classify("a gorgeous, witty, seductive movie"))', "```", ""]
+    module, _, cls = str(model_info.get("target", "module:Class")).partition(":")
+    lines += [f"With nlpzoo and its `{model_info.get('provider', '?')}` plugin installed:", "", "```python", f"from {module} import {cls}", "",
+              f'model = {cls}.load("path/to/this/folder")', 'print(model.predict(["a gorgeous, witty, seductive movie"]))',
+              "```", "", "or, from the run directory: `nlpzoo predict RUN \"a gorgeous, witty, seductive movie\"`.", ""]
+    lines += ["## Training", "", "The resolved recipe (every component pinned to the plugin that provided it):", "",
+              "```yaml", recipe.rstrip(), "```", ""]
+    versions = provenance.get("libraries") or {}
+    if provenance:
+        lines += [f"nlpzoo {provenance.get('nlpzoo', '?')}, Python {provenance.get('python', '?')}"
+                  + "".join(f", {k} {v}" for k, v in sorted(versions.items()) if k in ("torch", "transformers", "tokenizers"))
+                  + (f"; trained in {info['seconds']:.0f} s" if isinstance(info.get("seconds"), (int, float)) else "")
+                  + (f" on {info['device']}" if isinstance(info.get("device"), str) else "") + ".", ""]
+    return f"---\n{front}---\n\n" + "\n".join(lines)
+
+
+def base_model(model_spec) -> dict | None:
+    """The pretrained weights a model started from: hub id (when known), licence, catalogue preset."""
+    from .plugins import get_catalog
+
+    preset_name = getattr(model_spec, "preset", None)
+    params = getattr(model_spec, "params", None) or {}
+    if preset_name:
+        preset = get_catalog().presets.get(preset_name)
+        weights = (preset.weights if preset else None) or {}
+        if weights:
+            source = weights.get("source", "")
+            hub_id = weights.get("origin") or (source[3:] if source.startswith("hf:") else None)
+            return {"id": hub_id, "source": source, "license": hub_license(weights.get("license")), "preset": preset_name}
+    pretrained = params.get("pretrained")
+    if isinstance(pretrained, str) and pretrained:
+        looks_like_hub_id = pretrained.count("/") == 1 and not Path(pretrained).exists()
+        return {"id": pretrained if looks_like_hub_id else None, "source": pretrained, "license": "other", "preset": None}
+    return None
+
+
+def hub_license(name: str | None) -> str:
+    lowered = (name or "").lower()
+    return lowered if lowered in HUB_LICENSES else "other"
+
+
+def _results(metrics: dict, dataset: str) -> list[dict]:
+    scores = []
+    for key, value in sorted(metrics.items()):
+        split, _, name = key.partition("_")
+        if split != "test" or name not in HUB_METRICS or name == "loss" or not isinstance(value, (int, float)):
+            continue
+        kind, readable, args = HUB_METRICS[name]
+        scores.append({"type": kind, "value": round(float(value), 4), "name": f"test {readable}", **({"args": args} if args else {})})
+    if not scores:
+        return []
+    return [{"task": {"type": "text-classification", "name": "Text Classification"},
+             "dataset": {"name": dataset, "type": dataset, "split": "test"}, "metrics": scores}]
+
+
+def _data_licenses(files: list[dict]) -> list[str]:
+    """Licences of the catalogue's asset packages the data files came from."""
+    from .plugins import get_catalog
+
+    found = []
+    for asset in get_catalog().assets.values():
+        folder = asset.folder()
+        if folder is None:
+            continue
+        for d in files:
+            try:
+                Path(d["path"]).resolve().relative_to(folder.resolve())
+            except ValueError:
+                continue
+            entry = f"{asset.license} ({asset.requirement})"
+            if entry not in found:
+                found.append(entry)
+    return found
+
+
+def _metric_order(item) -> tuple:
+    key = item[0]
+    return (0 if key.startswith("test_") else 1 if key.startswith("val_") else 2, key)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}

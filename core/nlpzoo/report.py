@@ -1,0 +1,413 @@
+"""A run's page, ``report.html``, and what ``nlpzoo train`` writes for it when a run ends.
+
+Everything is read from a run directory's files (``run.json``, ``metrics.json``, ``metrics.jsonl``,
+``recipe.yaml``, ``provenance.json`` and the pictures the run drew), so a page can be made again at
+any time (:mod:`nlpzoo.compare` puts several runs on one page the same way). Pages are one
+self-contained HTML file each: pictures are inlined as data URIs, there is no
+script, and a content security policy forbids the browser any network access, so a page can be
+mailed, archived or opened offline and shows the same thing.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import sys
+import tempfile
+import time
+from functools import cached_property
+from pathlib import Path
+
+from .runs import RunHandle
+
+REPORT = "report.html"
+GENERATED = Path("samples") / "generated.json"  # texts a model generated at the end of its run
+PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                 ".svg": "image/svg+xml"}
+NOT_PICTURES_OF_THE_RUN = ("checkpoints", "model", "tensorboard")  # weights and raw logs, not pictures to read
+
+
+class RunFolder(RunHandle):
+    """A run directory seen as a page sees it; files a run has not written yet read as empty."""
+
+    @property
+    def name(self) -> str:
+        return self.dir.resolve().name
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return super().metrics or dict(self.info.get("metrics") or {})
+
+    @cached_property
+    def records(self) -> list[dict]:
+        """``metrics.jsonl``, one dict per line; a line cut short by a killed process is skipped."""
+        out = []
+        try:
+            lines = (self.dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return out
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    @property
+    def recipe_text(self) -> str:
+        try:
+            return (self.dir / "recipe.yaml").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    @cached_property
+    def recipe(self) -> dict:
+        import yaml
+
+        return yaml.safe_load(self.recipe_text) or {}
+
+    @property
+    def provenance(self) -> dict:
+        try:
+            return json.loads((self.dir / "provenance.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    @property
+    def model_name(self) -> str:
+        return (self.info.get("model") or {}).get("name", "-")
+
+    @property
+    def dataset_name(self) -> str:
+        return (self.info.get("dataset") or {}).get("name", "-")
+
+    @property
+    def device(self) -> str:
+        """Where the run trained, from ``run.json``; '-' for runs that did not record it."""
+        device = self.info.get("device")
+        if isinstance(device, dict):
+            device = device.get("name") or device.get("type")
+        return str(device) if device else "-"
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time: recorded when the run finished, counted from its start while it runs."""
+        if self.info.get("seconds") is not None:
+            return float(self.info["seconds"])
+        if self.status == "running" and self.info.get("started"):
+            try:
+                return time.time() - time.mktime(time.strptime(self.info["started"], "%Y-%m-%dT%H:%M:%S"))
+            except ValueError:
+                return None
+        return None
+
+    @property
+    def metric(self) -> str:
+        """The recipe's ``train.metric``: the one the run was judged by."""
+        return str((self.recipe.get("train") or {}).get("metric", "loss"))
+
+    def key_metric(self) -> tuple[str, float] | None:
+        """The test value of the run's metric, else its validation value, else the first metric recorded."""
+        metrics = self.metrics
+        for name in (f"test_{self.metric}", f"val_{self.metric}", self.metric):
+            if isinstance(metrics.get(name), (int, float)):
+                return name, float(metrics[name])
+        first = next(((k, v) for k, v in metrics.items() if isinstance(v, (int, float))), None)
+        return (first[0], float(first[1])) if first else None
+
+    def pictures(self) -> list[Path]:
+        """Every picture the run drew: its plots first, then the rest by folder, samples last."""
+        found = [p for p in self.dir.rglob("*") if p.suffix.lower() in PICTURE_TYPES and p.is_file()
+                 and p.relative_to(self.dir).parts[0] not in NOT_PICTURES_OF_THE_RUN]
+
+        def order(path: Path):
+            rel = path.relative_to(self.dir)
+            group = 0 if rel.parts[0] == "plots" else 2 if rel.parts[0] == "samples" else 1
+            return group, len(rel.parts), str(rel)
+
+        return sorted(found, key=order)
+
+    def generated(self) -> dict | None:
+        try:
+            return json.loads((self.dir / GENERATED).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+
+def find_runs(directory: str | Path) -> list[RunFolder]:
+    """The runs in ``directory`` (or ``directory`` itself), found by their ``run.json``, oldest first."""
+    root = Path(directory)
+    if (root / "run.json").is_file():
+        return [RunFolder(root)]
+    found = []
+    for info in sorted(root.glob("*/run.json")) + sorted(root.glob("*/*/run.json")):
+        try:
+            found.append(RunFolder(info.parent))
+        except Exception:  # noqa: BLE001 - an unreadable run.json is listed as such, not fatal
+            continue
+    return sorted(found, key=lambda r: (r.info.get("started", ""), str(r.dir)))
+
+
+# ---------------------------------------------------------------- the end of a run
+
+
+def finish_run(run_dir: str | Path, model=None, data: dict | None = None, *, model_spec=None,
+               metrics: dict | None = None) -> None:
+    """What ``nlpzoo train`` does last, once the model is saved: a classifier's model card, the texts a
+    generative model writes for the report, then ``report.html``.
+
+    None of them failing undoes a trained and saved run: each failure is a warning that says what
+    is missing.
+    """
+    from .modelcard import write_model_card
+
+    run_dir = Path(run_dir)
+    steps = [("the model card (model/README.md)", lambda: write_model_card(run_dir, model, model_spec, metrics, data)),
+             ("the generated samples", lambda: record_generations(run_dir, model, data or {})),
+             (f"{REPORT} (make it with: nlpzoo report {run_dir})", lambda: write_report(run_dir))]
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
+            print(f"nlpzoo: warning: {what} not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def record_generations(run_dir: str | Path, model, data: dict) -> None:
+    """Samples for the report: continuations of held-out openings from a language model, texts from a
+    text GAN, a grid from an image GAN that drew none itself."""
+    from .kinds import GAN, LanguageModel
+    from .yamlio import atomic_write
+
+    run_dir = Path(run_dir)
+    if isinstance(model, LanguageModel):
+        settings = {"max_tokens": 40, "temperature": 0.8, "top_k": 0, "top_p": 0.9}
+        prompts = _openings(data, count=3, words=4)
+        samples = [{"prompt": p, "text": model.generate(p, seed=i, **settings)} for i, p in enumerate(prompts)]
+        record = {"what": "continuations of the first words of held-out texts", "settings": settings,
+                  "samples": samples}
+    elif isinstance(model, GAN) and model.modality == "text":
+        record = {"what": "texts sampled from the generator", "settings": {"seed": 0},
+                  "samples": [{"prompt": "", "text": str(t)} for t in model.sample(8, seed=0)]}
+    elif isinstance(model, GAN) and model.modality == "image" and not list((run_dir / "samples").glob("*.png")):
+        from .images import save_grid
+
+        save_grid(model.sample(64, seed=0), run_dir / "samples" / "samples.png")
+        return
+    else:
+        return
+    atomic_write(run_dir / GENERATED, json.dumps(record, indent=1, ensure_ascii=False))
+
+
+def _openings(data: dict, count: int, words: int) -> list[str]:
+    for split in ("test", "validation", "train"):
+        texts = [ex["text"] for ex in data.get(split) or [] if isinstance(ex, dict) and isinstance(ex.get("text"), str)]
+        openings = [" ".join(t.split()[:words]) for t in texts if t.split()]
+        if openings:
+            return openings[:count]
+    return [""]
+
+
+# ---------------------------------------------------------------- one run
+
+
+def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
+    """Write the run's page (``RUN/report.html`` unless ``output`` is given); its path."""
+    from .yamlio import atomic_write
+
+    run = RunFolder(run_dir)
+    target = Path(output) if output else run.dir / REPORT
+    atomic_write(target, render_report(run))
+    return target
+
+
+def render_report(run: RunFolder) -> str:
+    info = run.info
+    key = run.key_metric()
+    facts = [("status", run.status), ("model", component(info.get("model"))), ("dataset", component(info.get("dataset"))),
+             ("seed", info.get("seed", "-")), ("key metric", f"{key[0]} {fmt(key[1])}" if key else "-"),
+             ("wall time", duration(run.seconds)), ("training loop", _loop_time(info)), ("device", run.device),
+             ("processes", info.get("world_size", "-")),
+             ("started", info.get("started", "-")), ("finished", info.get("finished", "-")),
+             ("directory", str(run.dir.resolve()))]
+    body = [f"<h1>{escape(run.name)}</h1>", _key_values(facts, "facts")]
+    body += ["<h2>Metrics</h2>", _metrics_table(run.metrics)]
+    evaluations = _evaluations(run.records, run.metric)
+    if evaluations:
+        body += ["<h2>Evaluations during training</h2>", evaluations]
+    pictures = run.pictures()
+    drawn = _metric_curve(run)
+    if pictures or drawn:
+        body.append("<h2>Plots</h2>")
+        samples = [p for p in pictures if p.relative_to(run.dir).parts[0] == "samples"]
+        body += [figure(_data_uri(p), str(p.relative_to(run.dir))) for p in pictures if p not in samples]
+        if drawn:
+            body.append(figure(drawn, f"validation {run.metric} at each evaluation (drawn from metrics.jsonl)"))
+        if samples:
+            body.append("<h2>Samples</h2>")
+            body += [figure(_data_uri(p), str(p.relative_to(run.dir))) for p in samples]
+    generated = run.generated()
+    if generated:
+        body += ["<h2>Generated text</h2>", _generated(generated)]
+    body += ["<h2>Recipe</h2>", "<p>Resolved: every component pinned to the plugin that provided it.</p>",
+             f"<pre>{escape(run.recipe_text or '(no recipe.yaml)')}</pre>"]
+    body += ["<h2>Provenance</h2>", _provenance(run.provenance)]
+    return page(f"nlpzoo run {run.name}", body)
+
+
+def _loop_time(info: dict) -> str:
+    """Time in the shared training loop and its speed, which torch models record."""
+    if not isinstance(info.get("train_seconds"), (int, float)):
+        return "-"
+    speed = info.get("train_examples_per_s")
+    return duration(info["train_seconds"]) + (f", {speed:,.1f} examples/s" if isinstance(speed, (int, float)) else "")
+
+
+def component(described) -> str:
+    if not isinstance(described, dict):
+        return "-"
+    return f"{described.get('name', '-')} ({described.get('kind', '?')} from {described.get('provider', '?')})"
+
+
+def _metrics_table(metrics: dict) -> str:
+    if not metrics:
+        return "<p>No metrics yet (the run has not finished).</p>"
+    order = sorted(metrics, key=lambda k: (0 if k.startswith("test_") else 1 if k.startswith("val_") else 2, k))
+    rows = "".join(f"<tr><th>{escape(k)}</th><td class='num'>{escape(fmt(metrics[k]))}</td></tr>" for k in order)
+    return f"<table class='metrics'><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+
+
+def _evaluations(records: list[dict], metric: str) -> str:
+    evals = [r for r in records if any(k.startswith("val_") for k in r)]
+    if not evals:
+        return ""
+    keys = sorted({k for r in evals for k in r if k.startswith("val_")}, key=lambda k: (k != f"val_{metric}", k))
+    head = "".join(f"<th>{escape(k)}</th>" for k in ["step", "epoch", *keys, "best"])
+    rows = []
+    for r in evals:
+        cells = [r.get("step", "-"), r.get("epoch", "-"), *(r.get(k, "") for k in keys), "yes" if r.get("best") else ""]
+        rows.append("<tr>" + "".join(f"<td class='num'>{escape(fmt(c))}</td>" for c in cells) + "</tr>")
+    table = f"<div class='wide'><table class='evaluations'><tr>{head}</tr>{''.join(rows)}</table></div>"
+    return table if len(rows) <= 20 else f"<details><summary>{len(rows)} evaluations</summary>{table}</details>"
+
+
+def _metric_curve(run: RunFolder) -> str | None:
+    """The judged validation metric over training, when it is not the loss (plotted by the run already)."""
+    key = f"val_{run.metric}"
+    points = [(r["step"], r[key]) for r in run.records if isinstance(r.get(key), (int, float)) and "step" in r]
+    if key == "val_loss" or len(points) < 2:
+        return None
+    return curves_uri({key: points}, title=key)
+
+
+def _generated(record: dict) -> str:
+    items = []
+    for s in record.get("samples", []):
+        prompt, text = str(s.get("prompt", "")), str(s.get("text", ""))
+        if prompt and text.startswith(prompt):
+            items.append(f"<li><b>{escape(prompt)}</b>{escape(text[len(prompt):])}</li>")
+        else:
+            items.append(f"<li>{escape(text)}</li>")
+    settings = ", ".join(f"{k} {v}" for k, v in (record.get("settings") or {}).items())
+    return (f"<p>{escape(record.get('what', ''))}" + (f" ({escape(settings)})" if settings else "") + ":</p>"
+            + f"<ul class='generated'>{''.join(items)}</ul>")
+
+
+def _provenance(record: dict) -> str:
+    if not record:
+        return "<p>No provenance.json.</p>"
+    scalars = [(k, " ".join(map(str, v)) if isinstance(v, list) else v) for k, v in record.items()
+               if not isinstance(v, dict) and k != "data"]
+    parts = [_key_values(scalars, "provenance")]
+    data = record.get("data") or []
+    if data:
+        rows = "".join(f"<tr><td>{escape(d.get('path', ''))}</td><td class='num'>{escape(d.get('size', '-'))}</td>"
+                       f"<td><code>{escape(d.get('sha256', d.get('error', '')))}</code></td></tr>" for d in data)
+        parts.append(f"<h3>Data files</h3><table><tr><th>path</th><th>bytes</th><th>sha256</th></tr>{rows}</table>")
+    libraries = record.get("libraries") or {}
+    if libraries:
+        parts.append("<h3>Libraries</h3>" + _key_values(sorted(libraries.items()), "libraries"))
+    plugins = record.get("plugins") or {}
+    if plugins:
+        rows = [(name, f"{p.get('distribution', '')} {p.get('version', '')} ({p.get('status', '')})")
+                for name, p in plugins.items()]
+        parts.append("<h3>Plugins</h3>" + _key_values(rows, "plugins"))
+    if "resumed_from" in record:
+        parts.append("<h3>First started as</h3>" + f"<pre>{escape(json.dumps(record['resumed_from'], indent=1))}</pre>")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- page parts
+
+
+STYLE = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.5em 0; } th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } td.best { font-weight: bold; background: #e3f3e3; }
+figure { display: inline-block; margin: 0.5em 1% 0.5em 0; vertical-align: top; max-width: 48%; }
+div.wide { overflow-x: auto; }
+figure img { max-width: 100%; border: 1px solid #eee; } figcaption { font-size: 0.85em; color: #555; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; } ul.generated li { margin-bottom: 0.5em; }
+"""
+# no network, no script: the page shows only what it carries
+POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{POLICY}\">"
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n" + "\n".join(body)
+            + f"\n<footer><p>Written by nlpzoo on {time.strftime('%Y-%m-%d %H:%M:%S')}.</p></footer>\n</body></html>\n")
+
+
+def _key_values(pairs, css: str) -> str:
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in pairs)
+    return f"<table class='{css}'>{rows}</table>"
+
+
+def figure(uri: str, caption: str) -> str:
+    return f"<figure><img src='{uri}' alt='{escape(caption)}'><figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def _data_uri(path: Path) -> str:
+    kind = PICTURE_TYPES[path.suffix.lower()]
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def curves_uri(curves: dict[str, list[tuple[float, float]]], title: str) -> str:
+    """One line per curve, drawn by :func:`nlpzoo.plots.plot_curves`, as a PNG data URI."""
+    from .plots import plot_curves
+
+    with tempfile.TemporaryDirectory(prefix="nlpzoo-report-") as tmp:
+        path = Path(tmp) / "curve.png"
+        plot_curves({k: [y for _, y in pts] for k, pts in curves.items()}, path, title=title, xlabel="optimizer step",
+                    xs={k: [x for x, _ in pts] for k, pts in curves.items()})
+        return _data_uri(path)
+
+
+def escape(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value) -> str:
+    """Numbers as ``nlpzoo train`` prints them (four decimals), large ones with separators."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:,.1f}" if abs(value) >= 10_000 else f"{value:.4f}"
+    return str(value)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

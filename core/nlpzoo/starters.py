@@ -1,0 +1,200 @@
+"""Starter recipes that ``nlpzoo init TASK`` writes: one commented recipe per task a user starts from.
+
+Adding a task is one entry in :data:`STARTERS`. Each recipe must pass ``nlpzoo validate`` as written
+(tests/test_init.py checks every one) and should train in minutes on a laptop's CPU; the comments
+say what to change for the user's own data and where the other choices are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Starter:
+    summary: str
+    recipe: str
+
+
+_YOUR_OWN_TEXTS = """\
+# Your own data instead: a CSV (or TSV) with a header row. Without validation_path and test_path
+# the rows are split 80/10/10 by the seed. JSONL works the same way: {name: jsonl, path: ...}.
+# dataset:
+#   name: csv
+#   path: my-data.csv
+#   text_column: text
+#   label_column: label"""
+
+_TRAIN_NOTES = """\
+# train: settings of the shared training loop (every key: docs/reference/training.md).
+# Add tensorboard: true to follow it in TensorBoard; --set train.epochs=1 on the command line
+# overrides any value without editing this file."""
+
+STARTERS: dict[str, Starter] = {
+    "classify-bert": Starter(
+        "fine-tune the packaged MiniLM (a 6-layer BERT) to classify texts",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder to classify texts.
+#   nlpzoo validate {{file}}          check it (nothing is trained or loaded)
+#   nlpzoo train {{file}} --run-dir runs/bert
+#   nlpzoo predict runs/bert "a gorgeous, witty, seductive movie"
+# The run folder then holds report.html and model/, a transformers folder with its model card.
+name: classify-bert
+seed: 0                       # same seed, same splits, same numbers
+
+# Rotten Tomatoes review snippets, fresh or rotten (12,752, split 80/10/10 by the seed).
+dataset: {{name: rotten-tomatoes, seed: 0}}
+{_YOUR_OWN_TEXTS}
+
+model:
+  name: minilm-l6             # preset: all-MiniLM-L6-v2 weights, packaged for offline use (nlpzoo info minilm-l6)
+  max_length: 128             # tokens per text; longer texts are cut
+  # pretrained: path/to/a/huggingface/folder   # any local BERT-family folder instead of the preset
+  # freeze: all-but-top       # train only the top layers (faster, a little less accurate)
+  # layer_decay: 0.9          # lower learning rates for lower layers
+
+optimizer: {{name: adamw, lr: 5.0e-5}}            # nlpzoo list --kind optimizer
+scheduler: {{name: linear-warmup, warmup: 0.06}}  # warm up over 6% of the steps, then decay to zero
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: bf16             # bf16 autocast: faster on recent CPUs and GPUs; fp32 for exact arithmetic
+  metric: accuracy            # the validation metric that picks the best epoch
+""",
+    ),
+    "classify-lstm": Starter(
+        "train a bidirectional LSTM text classifier from scratch (Word2Vec-initialised embeddings)",
+        f"""\
+# Train a (bi)LSTM text classifier from scratch; its embeddings start from Word2Vec trained on the
+# same texts first.
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/lstm
+#   nlpzoo predict runs/lstm "a gorgeous, witty, seductive movie"
+name: classify-lstm
+seed: 0
+
+dataset: {{name: rotten-tomatoes, seed: 0}}
+{_YOUR_OWN_TEXTS}
+
+model:
+  name: lstm-classifier       # nlpzoo info lstm-classifier: every parameter
+  tokenizer: word             # or bpe, char
+  vocab_size: 20000
+  min_frequency: 2            # words seen fewer times become [UNK]
+  embedding_dim: 128
+  hidden_size: 128
+  bidirectional: true
+  pooling: max                # or mean, last
+  dropout: 0.4
+  embedder: {{name: word2vec, vector_size: 128, min_count: 2, epochs: 10}}  # delete for random embeddings
+
+optimizer: {{name: adamw, lr: 2.0e-3, weight_decay: 0.01}}
+scheduler: {{name: cosine-warmup, warmup: 0.06}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 64
+  metric: accuracy
+""",
+    ),
+    "language-model": Starter(
+        "train an LSTM language model, then generate text with it",
+        """\
+# Train a word-level LSTM language model, then generate text.
+#   nlpzoo validate {file}
+#   nlpzoo train {file} --run-dir runs/lm
+#   nlpzoo generate runs/lm --prompt "the history of" --temperature 0.8 --top-p 0.9
+name: language-model
+seed: 0
+
+# 106 Wikipedia articles (about 453k tokens). Your own text instead, one document per line:
+#   dataset: {name: text-file, path: my-corpus.txt}
+dataset: {name: wiki-extract, seed: 0}
+
+model:
+  name: lstm-lm               # nlpzoo info lstm-lm: every parameter
+  tokenizer: word             # or bpe, char
+  vocab_size: 6000
+  min_frequency: 2
+  embedding_dim: 128          # taken from the embedder's vector_size when there is one
+  hidden_size: 256
+  num_layers: 2
+  dropout: 0.15
+  tie_weights: true           # input and output embeddings shared: fewer parameters, lower perplexity
+  bptt: 35                    # tokens per step of truncated back-propagation through time
+  embedder: {name: word2vec, vector_size: 128, min_count: 2, epochs: 5}  # delete for random embeddings
+
+optimizer: {name: adamw, lr: 4.0e-3, weight_decay: 0.01}
+scheduler: {name: cosine-warmup, warmup: 0.05}
+
+# train: settings of the shared training loop (every key: docs/reference/training.md).
+train:
+  epochs: 3
+  batch_size: 64
+  eval_batch_size: 10
+  metric: perplexity          # lower is better: the loop knows
+""",
+    ),
+    "word2vec": Starter(
+        "train Word2Vec word vectors and score them on word similarity and analogies",
+        """\
+# Train Word2Vec word vectors (gensim) and score them on WordSim-353 and the Google analogies.
+#   nlpzoo validate {file}
+#   nlpzoo train {file} --run-dir runs/w2v
+#   nlpzoo neighbors runs/w2v science
+#   nlpzoo evaluate runs/w2v --pairs my-pairs.tsv --analogies my-analogies.txt
+name: word2vec
+seed: 0
+
+# Your own text instead, one document per line: dataset: {name: text-file, path: my-corpus.txt}
+dataset: {name: wiki-extract, seed: 0}
+
+model:
+  name: word2vec              # nlpzoo info word2vec: every parameter
+  architecture: skipgram      # or cbow
+  vector_size: 100
+  window: 5                   # words on each side that count as context
+  min_count: 5                # rarer words get no vector
+  negative: 5                 # negative samples per positive one
+  epochs: 10
+  workers: 1                  # one thread is reproducible; more train faster
+""",
+    ),
+    "gan-images": Starter(
+        "train a DCGAN on images and look at its samples",
+        """\
+# Train a DCGAN on 28x28 digits and look at what it draws.
+#   nlpzoo validate {file}
+#   nlpzoo train {file} --run-dir runs/gan       (samples/ in the run: a grid per epoch and a GIF)
+#   nlpzoo sample runs/gan -n 64 -o digits.png
+name: gan-images
+seed: 0
+
+# 5,000 MNIST digits. Your own images instead (28x28, 32x32 or 64x64; class subfolders give labels):
+#   dataset: {name: image-folder, path: my-images/}
+dataset: {name: mnist-5k, seed: 0}
+
+model:
+  name: dcgan                 # nlpzoo info dcgan: every parameter
+  latent: 100                 # size of the noise vector
+  g_width: 64
+  d_width: 64
+  # conditional: true         # draw a requested class (needs labelled images)
+
+# train: settings of the shared training loop (every key: docs/reference/training.md).
+train:
+  epochs: 10
+  batch_size: 64
+  clip_grad_norm: null        # the DCGAN recipe does not clip gradients
+  metric: frechet_distance    # distance of the samples to real digits, on a judge's features
+  mode: min
+""",
+    ),
+}
+
+
+def starter_recipe(task: str, file_name: str) -> str:
+    """The recipe of ``task``, its commands naming ``file_name``."""
+    return STARTERS[task].recipe.replace("{file}", file_name)

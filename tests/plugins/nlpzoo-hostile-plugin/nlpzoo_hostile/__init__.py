@@ -1,0 +1,1 @@
+"""Misbehaving plugins, each in its own module."""
