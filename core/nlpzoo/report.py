@@ -190,9 +190,8 @@ def record_generations(run_dir: str | Path, model, data: dict) -> None:
         record = {"what": "texts sampled from the generator", "settings": {"seed": 0},
                   "samples": [{"prompt": "", "text": str(t)} for t in model.sample(8, seed=0)]}
     elif isinstance(model, GAN) and model.modality == "image" and not list((run_dir / "samples").glob("*.png")):
-        from .images import save_grid
-
-        save_grid(model.sample(64, seed=0), run_dir / "samples" / "samples.png")
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        model.save_samples(model.sample(64, seed=0), run_dir / "samples" / "samples.png")  # the GAN's own grid
         return
     else:
         return

@@ -175,5 +175,9 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
                     seconds=round(time.time() - started, 3), metrics=metrics)
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
         finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # model card, report.html
+        digest = model_digest(run_dir / "model")
+        if digest != info["model_sha256"]:  # a classifier's model card joined the saved model: record it too
+            info["model_sha256"] = digest
+            atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
     run.barrier()
     return metrics
