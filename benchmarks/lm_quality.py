@@ -227,7 +227,7 @@ def main() -> None:
         "trained on the same tokens; each stream read in one pass (unbounded context).",
         "",
         f"Transformer: {tr.num_layers} pre-norm layers, d_model {tr.d_model}, {tr.num_heads} heads, context {tr.block_size}, "
-        f"{tr.positions} positions, embedding {tr._arch['embedding_dim']} tied to the decoder, dropout {tr.dropout}, "
+        f"{tr.positions} positions, embedding {tr.arch['embedding_dim']} tied to the decoder, dropout {tr.dropout}, "
         f"{t_recipe['train'].get('epochs')} epochs, embeddings initialised from Word2Vec as for the LSTM; scored on "
         f"windows of {tr.block_size} tokens moved {tr.eval_stride} at a time (each token sees at least "
         f"{tr.block_size - tr.eval_stride} before it).",

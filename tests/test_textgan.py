@@ -147,6 +147,20 @@ def test_plugin_and_components_conform():
         nlpzoo.build({"name": "seqgan"}, "gan")
     with pytest.raises(nlpzoo.ConfigError, match="filter widths"):
         nlpzoo.build({"name": "cnn-classifier", "filter_sizes": []}, "classifier")
+    with pytest.raises(nlpzoo.ConfigError, match=r"filter_sizes.1: expected 1 <= filter_sizes\[1\] <= 10000, got 0"):
+        nlpzoo.build({"name": "cnn-classifier", "filter_sizes": [2, 0]}, "classifier")
+
+
+@pytest.mark.parametrize("pretrain,message", [
+    ({"epoch": 2}, r"pretrain.epoch: unknown training setting 'epoch'.*epochs"),
+    ({"batch_size": 0}, r"pretrain.batch_size: expected batch_size >= 1, got 0"),
+    ({"device": "gpu"}, r"pretrain.device: expected auto, cpu, cuda"),
+])
+def test_seqgan_checks_its_pretraining_settings_when_built(pretrain, message):
+    with pytest.raises(nlpzoo.ConfigError, match=message):
+        nlpzoo.build({"name": "seqgan", "generator": TINY_LM, "pretrain": pretrain}, "gan")
+    with pytest.raises(nlpzoo.ConfigError, match=r"rollouts: expected 1 <= rollouts <= 10000, got 0"):
+        nlpzoo.build({"name": "seqgan", "generator": TINY_LM, "rollouts": 0}, "gan")
 
 
 def test_the_cnn_classifier_trains_predicts_and_saves(polarity, tmp_path):
@@ -160,6 +174,20 @@ def test_the_cnn_classifier_trains_predicts_and_saves(polarity, tmp_path):
     model.save(tmp_path / "model")
     back = type(model).load(tmp_path / "model")
     assert back.evaluate(polarity["test"]) == model.evaluate(polarity["test"])
+
+
+def test_a_cnn_classifier_run_predicts_from_the_command_line(tmp_path, cli):
+    from nlpzoo.training import train_recipe
+
+    (tmp_path / "cnn.yaml").write_text(
+        "seed: 0\ndataset: polarity-200\n"
+        f"model: {json.dumps(TINY_D)}\n"
+        "train: {epochs: 1, max_steps: 2, batch_size: 8, metric: accuracy, progress: false, plots: false}\n")
+    train_recipe(nlpzoo.load_recipe(tmp_path / "cnn.yaml"), tmp_path / "run")
+    assert (tmp_path / "run" / "model" / "README.md").is_file()  # a classifier's model card, recorded with the model
+    done = cli("predict", str(tmp_path / "run"), "a gorgeous , witty film", "dull", "-o", "-")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 3  # a header and one row a text
 
 
 SEQGAN = {"name": "seqgan", "generator": TINY_LM, "pretrain": {"epochs": 1, "batch_size": 8},
@@ -247,8 +275,16 @@ def test_sample_prints_sentences_for_a_text_gan_and_writes_a_grid_for_an_image_g
     assert done.returncode == 0, done.stderr
     gan = SeqGAN.load(tmp_path / "text" / "model")
     assert done.stdout.splitlines() == gan.sample(20, seed=2)  # one sentence a line
+    generated = json.loads((tmp_path / "text" / "samples" / "generated.json").read_text())
+    assert [s["text"] for s in generated["samples"]] == gan.sample(8, seed=0)  # what the run's report shows
     assert gan.save_samples(gan.sample(3), tmp_path / "texts.txt") == f"wrote 3 texts to {tmp_path / 'texts.txt'}"
     assert len((tmp_path / "texts.txt").read_text().splitlines()) == 3  # what -o writes
+    done = cli("sample", str(tmp_path / "text"), "-n", "5", "--seed", "2", "-o", "-")
+    assert done.returncode == 0 and done.stdout.splitlines() == gan.sample(5, seed=2)  # -o -: the file's bytes
+    done = cli("sample", str(tmp_path / "text"), "-n", "4", "-o", str(tmp_path / "new" / "s.txt"), "--parents")
+    assert done.returncode == 0 and (tmp_path / "new" / "s.txt").read_text().splitlines() == gan.sample(4)
+    refused = cli("sample", str(tmp_path / "text"), "--interpolate", "1", "2")
+    assert refused.returncode != 0 and "cannot interpolate" in refused.stderr
 
     (tmp_path / "image.yaml").write_text(
         "seed: 0\ndataset: {name: mnist-5k, limit: 200}\n"

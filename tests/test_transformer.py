@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 import nlpzoo
@@ -166,3 +167,76 @@ def test_word2vec_initialises_the_embedding(hamlet, tmp_path):
     assert model.net.decoder.weight is model.net.embedding.weight  # still tied, through a map out of the model width
     report = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if "embedding_" in line]
     assert report and report[0]["embedding_vocab_coverage"] > 0.9
+
+
+# ---------------------------------------------------------------- streamed corpora
+
+
+def test_a_token_file_gives_the_same_batches_and_scores_as_the_ids_in_memory(tmp_path):
+    from nlpzoo.training import TokenFile
+    from nlpzoo_transformer.nets import LanguageModelTask
+
+    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(i % 9 + 1)) for i in range(120)]
+    ids = [[3 + int(w[1:]) for w in t.split()] for t in texts]
+    on_disk = TokenFile.write(texts, lambda chunk: [[3 + int(w[1:]) for w in t.split()] for t in chunk], 2,
+                              folder=tmp_path)
+    in_memory = torch.as_tensor([i for seq in ids for i in (*seq, 2)], dtype=torch.long)
+    assert len(on_disk) == len(in_memory)
+    run = Run.standalone(tmp_path / "run", seed=3, train={"batch_size": 5, "progress": False, "plots": False})
+    net = tiny_net()
+    tasks = [LanguageModelTask(net, {"train": s, "test": s}, run=run, block_size=16, eval_stride=6)
+             for s in (in_memory, on_disk)]
+    for epoch in (0, 1):
+        a, b = (task.train_batches(epoch) for task in tasks)
+        assert len(a) == len(b) == -(-((len(in_memory) - 16 - 1 - int(np.random.default_rng([3, epoch]).integers(0, 16))) // 16 + 1) // 5)
+        for (xa, ya), (xb, yb) in zip(a, b):
+            assert torch.equal(xa, xb) and torch.equal(ya, yb) and xa.shape[1] == 16
+    assert stream_nll(net, on_disk, 16, 6) == stream_nll(net, in_memory, 16, 6)
+
+
+def test_the_transformer_trains_on_a_streamed_text_file(tmp_path, cli):
+    from pathlib import Path
+
+    hamlet = nlpzoo.build("hamlet", "dataset").load()
+    corpus = tmp_path / "plays.txt"
+    corpus.write_text("".join(ex["text"] + "\n" for split in hamlet.values() for ex in split))
+    run = tmp_path / "run"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "transformer-lm-wiki.yaml"
+    done = cli("train", str(recipe), "--data", str(corpus), "--run-dir", str(run), "--set", "dataset.stream=true",
+               "--set", "model.embedder=null", "--set", "model.d_model=16", "--set", "model.num_layers=1",
+               "--set", "model.num_heads=2", "--set", "model.block_size=16", "--set", "model.vocab_size=800",
+               "--set", "train.max_steps=3", "--set", "train.progress=false", "--set", "train.plots=false",
+               "--set", "train.precision=fp32")
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_tokens"] > 100 and metrics["test_perplexity"] > 1
+    assert json.loads((run / "provenance.json").read_text())["dataset"]["stream"] is True
+    refused = cli("validate", str(recipe), "--set", "model.block_size=1")  # a declared range
+    assert refused.returncode != 0 and "expected 2 <= block_size <= 100000, got 1" in refused.stderr
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_their_own_shards_of_a_streamed_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hamlet = nlpzoo.build("hamlet", "dataset").load()
+    corpus = tmp_path / "plays.txt"
+    corpus.write_text("".join(ex["text"] + "\n" for split in hamlet.values() for ex in split))
+    (tmp_path / "recipe.yaml").write_text(
+        "seed: 0\ndataset: hamlet\n"
+        "model: {name: transformer-lm, d_model: 16, num_layers: 1, num_heads: 2, block_size: 16, vocab_size: 800}\n"
+        "train: {epochs: 1, max_steps: 3, batch_size: 4, log_every: 1, progress: false, plots: false}\n")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "nlpzoo.cli", "train", str(tmp_path / "recipe.yaml"), "--data", str(corpus),
+                           "--set", "dataset.stream=true", "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["status"] == "finished"
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "train_loss" in r] == [1, 2, 3]  # both processes stepped together
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_perplexity"] > 1

@@ -9,9 +9,10 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import nlpzoo
+from nlpzoo import Range
 from nlpzoo.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,15 +56,18 @@ class CNNClassifier(nlpzoo.Classifier):
     default discriminator.
     """
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 20000,
-                 min_frequency: int = 1, lowercase: bool = True, max_length: int = 128, embedding_dim: int = 128,
-                 filter_sizes: list[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
+    validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word",
+                 vocab_size: Annotated[int, Range(3, 10**8)] = 20000, min_frequency: Annotated[int, Range(0)] = 1,
+                 lowercase: bool = True, max_length: Annotated[int, Range(1, 10**6)] = 128,
+                 embedding_dim: Annotated[int, Range(1, 10**6)] = 128,
+                 filter_sizes: list[Annotated[int, Range(1, 10**4)]] = (3, 4, 5),
+                 num_filters: Annotated[int, Range(1, 10**6)] = 100, dropout: Annotated[float, Range(0, lt=1)] = 0.5,
                  embedder: nlpzoo.Embedder | None = None, freeze_embeddings: bool = False):
         filter_sizes = list(filter_sizes)
         if not filter_sizes or min(filter_sizes) < 1:
             raise nlpzoo.ConfigError(f"expected a list of positive filter widths, got {filter_sizes}", "filter_sizes")
-        if num_filters < 1 or embedding_dim < 1 or max_length < 1:
-            raise nlpzoo.ConfigError("num_filters, embedding_dim and max_length must be positive", "num_filters")
         self.tokenizer_kind, self.vocab_size, self.min_frequency, self.lowercase = tokenizer, vocab_size, min_frequency, lowercase
         self.max_length, self.embedding_dim = max_length, embedding_dim
         self.filter_sizes, self.num_filters, self.dropout = filter_sizes, num_filters, dropout
@@ -71,7 +75,7 @@ class CNNClassifier(nlpzoo.Classifier):
         self.labels: list[str] = []
         self.tokenizer: TextTokenizer | None = None
         self.net = None
-        self._embedding_dim = embedding_dim  # the trained network's (an embedder's vectors may set it)
+        self.arch: dict = {}  # what training decided about the network's shape, saved with the weights
 
     def text_network(self, vocab_size: int, num_classes: int, pad_id: int) -> "torch.nn.Module":
         """An untrained network of this design over other ids (see :meth:`nlpzoo.Classifier.text_network`)."""
@@ -80,10 +84,10 @@ class CNNClassifier(nlpzoo.Classifier):
         return KimCNN(vocab_size, self.embedding_dim, num_classes, filter_sizes=self.filter_sizes,
                       num_filters=self.num_filters, dropout=self.dropout, pad_id=pad_id)
 
-    def _make_net(self):
+    def _make_net(self, vocab_size: int, embedding_dim: int, num_classes: int):
         from .cnn_nets import KimCNN
 
-        return KimCNN(self.tokenizer.vocab_size, self._embedding_dim, len(self.labels), filter_sizes=self.filter_sizes,
+        return KimCNN(vocab_size, embedding_dim, num_classes, filter_sizes=self.filter_sizes,
                       num_filters=self.num_filters, dropout=self.dropout, pad_id=self.tokenizer.pad_id)
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -108,8 +112,10 @@ class CNNClassifier(nlpzoo.Classifier):
             self.tokenizer.save(Path(run.dir) / TOKENIZER)
         torch.manual_seed(run.seed)
         matrix, report = embedding_matrix(self.embedder, self.tokenizer, texts, run, self.freeze_embeddings)
-        self._embedding_dim = matrix.shape[1] if matrix is not None else self.embedding_dim
-        self.net = self._make_net()
+        self.arch = {"vocab_size": self.tokenizer.vocab_size,
+                     "embedding_dim": matrix.shape[1] if matrix is not None else self.embedding_dim,
+                     "num_classes": len(self.labels)}
+        self.net = self._make_net(**self.arch)
         if matrix is not None:
             self.net.embedding.weight.data.copy_(torch.from_numpy(matrix))
             self.net.embedding.weight.requires_grad_(not self.freeze_embeddings)
@@ -136,7 +142,7 @@ class CNNClassifier(nlpzoo.Classifier):
             raise RuntimeError("cnn-classifier has not been trained or loaded; nothing to save")
         self.tokenizer.save(directory / TOKENIZER)
         save_weights(self.net, directory / WEIGHTS)
-        atomic_write(directory / STATE, json.dumps({"labels": self.labels, "embedding_dim": self._embedding_dim}, indent=2) + "\n")
+        atomic_write(directory / STATE, json.dumps({"labels": self.labels, "arch": self.arch}, indent=2) + "\n")
 
     def load_state(self, directory: Path) -> None:
         from nlpzoo.training import load_weights
@@ -145,8 +151,8 @@ class CNNClassifier(nlpzoo.Classifier):
             state = json.loads((directory / STATE).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise nlpzoo.ConfigError(f"not a saved cnn-classifier (no {STATE})", file=str(directory)) from None
-        self.labels, self._embedding_dim = list(state["labels"]), int(state["embedding_dim"])
+        self.labels, self.arch = list(state["labels"]), dict(state["arch"])
         self.tokenizer = TextTokenizer.load(directory / TOKENIZER, self.tokenizer_kind)
-        self.net = self._make_net()
+        self.net = self._make_net(**self.arch)
         load_weights(self.net, directory / WEIGHTS)
         self.net.eval()

@@ -1,6 +1,8 @@
 """Registers SeqGAN and the CNN sentence classifier (its default discriminator)."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 
 @nlpzoo.hookimpl
 def register_components(register):

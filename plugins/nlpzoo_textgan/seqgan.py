@@ -5,14 +5,16 @@ torch side lives in :mod:`nlpzoo_textgan.policy`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import nlpzoo
+from nlpzoo import Range
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -22,6 +24,24 @@ if TYPE_CHECKING:  # pragma: no cover
 STATE, DISCRIMINATOR, GENERATOR = "seqgan.json", "discriminator.safetensors", "generator"
 PRETRAINED = "pretrained-generator"  # in the run: the generator as maximum likelihood left it
 DEFAULT_PRETRAIN = {"epochs": 3, "batch_size": 32, "metric": "perplexity"}
+Rate = Annotated[float, Range(gt=0)]
+
+
+def pretrain_settings(given: dict[str, Any] | None) -> dict[str, Any]:
+    """``DEFAULT_PRETRAIN`` with the recipe's ``pretrain:`` settings, checked as a ``train:`` section is."""
+    from nlpzoo.training import TrainConfig
+
+    settings = {**DEFAULT_PRETRAIN, **(given or {})}
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    for key in settings:
+        if key not in names:
+            raise nlpzoo.ConfigError(f"unknown training setting {key!r}{nlpzoo.did_you_mean(str(key), names)}",
+                                     f"pretrain.{key}")
+    try:
+        TrainConfig(**settings).check()
+    except nlpzoo.ConfigError as exc:
+        raise nlpzoo.ConfigError(exc.message, "pretrain." + exc.loc.removeprefix("train.")) from None
+    return settings
 
 
 def label_word(label: str) -> str:
@@ -51,27 +71,26 @@ class SeqGAN(nlpzoo.GAN):
 
     modality = "text"
 
+    validation_metrics = ("loss", "perplexity", "d_accuracy", "bleu4", "self_bleu4")
+
     def __init__(self, generator: nlpzoo.LanguageModel | None = None, generator_run: str | None = None,
                  pretrain: dict[str, Any] | None = None, pretrain_optimizer: nlpzoo.Optimizer | None = None,
                  pretrain_scheduler: nlpzoo.Scheduler | None = None,
-                 discriminator: nlpzoo.Classifier | None = None, discriminator_steps: int = 100,
-                 conditional: bool = False, max_length: int = 40, rollouts: int = 4,
-                 relaxation: Literal["none", "gumbel"] = "none", gumbel_temperature: float = 1.0,
-                 mle_weight: float = 0.0, generator_lr: float = 1e-4, discriminator_lr: float = 1e-4,
+                 discriminator: nlpzoo.Classifier | None = None,
+                 discriminator_steps: Annotated[int, Range(0, 10**9)] = 100,
+                 conditional: bool = False, max_length: Annotated[int, Range(2, 10**5)] = 40,
+                 rollouts: Annotated[int, Range(1, 10**4)] = 4,
+                 relaxation: Literal["none", "gumbel"] = "none", gumbel_temperature: Rate = 1.0,
+                 mle_weight: Annotated[float, Range(0)] = 0.0, generator_lr: Rate = 1e-4, discriminator_lr: Rate = 1e-4,
                  generator_optimizer: nlpzoo.Optimizer | None = None,
                  discriminator_optimizer: nlpzoo.Optimizer | None = None,
-                 temperature: float = 1.0, eval_samples: int = 200):
+                 temperature: Annotated[float, Range(0)] = 1.0, eval_samples: Annotated[int, Range(0, 10**6)] = 200):
         if (generator is None) == (generator_run is None):
             raise nlpzoo.ConfigError("give the generator either as a language model spec (generator: {name: lstm-lm}) "
                                      "or as a trained language-model run (generator_run: runs/lm), not both",
                                      "generator")
-        if max_length < 2 or rollouts < 1 or discriminator_steps < 0 or eval_samples < 0:
-            raise nlpzoo.ConfigError("expected max_length >= 2, rollouts >= 1, discriminator_steps >= 0 and "
-                                     "eval_samples >= 0", "max_length")
-        if gumbel_temperature <= 0 or temperature < 0:
-            raise nlpzoo.ConfigError("expected a positive gumbel_temperature and a temperature >= 0", "gumbel_temperature")
         self.generator, self.generator_run = generator, generator_run
-        self.pretrain = {**DEFAULT_PRETRAIN, **(pretrain or {})}
+        self.pretrain = pretrain_settings(pretrain)
         self.pretrain_optimizer, self.pretrain_scheduler = pretrain_optimizer, pretrain_scheduler
         self.discriminator, self.discriminator_steps = discriminator, discriminator_steps
         self.conditional, self.max_length, self.rollouts = conditional, max_length, rollouts
@@ -175,9 +194,11 @@ class SeqGAN(nlpzoo.GAN):
         kept = Path(run.dir) / PRETRAINED
         if run.resume and kept.is_dir():  # pretraining finished before the run stopped: its result was kept
             return type(self.generator).load(str(kept))
-        sub = Run(Path(run.dir) / "pretrain-generator", seed=run.seed, config=self.pretrain, resume=run.resume,
-                  optimizer=self.pretrain_optimizer or nlpzoo.build({"name": "adamw", "lr": 2e-3}, "optimizer"),
-                  scheduler=self.pretrain_scheduler)
+        # where and how the run trains, unless pretrain: says otherwise
+        inherited = {k: getattr(run.config, k) for k in ("device", "deterministic", "progress", "plots")}
+        optimizer = self.pretrain_optimizer or nlpzoo.build({"name": "adamw", "lr": 2e-3}, "optimizer")
+        sub = Run(Path(run.dir) / "pretrain-generator", seed=run.seed, config={**inherited, **self.pretrain},
+                  resume=run.resume, optimizer=optimizer, scheduler=self.pretrain_scheduler)
         if run.is_main:
             print(f"seqgan: pretraining {type(self.generator).__name__} by maximum likelihood", flush=True)
         metrics = self.generator.fit({k: self._labelled(data.get(k) or []) for k in ("train", "validation", "test")}, sub)
@@ -228,7 +249,8 @@ class SeqGAN(nlpzoo.GAN):
                       config={"epochs": 1_000_000, "max_steps": self.discriminator_steps, "batch_size": cfg.batch_size,
                               "eval_every": self.discriminator_steps, "log_every": min(cfg.log_every, self.discriminator_steps),
                               "clip_grad_norm": cfg.clip_grad_norm, "precision": cfg.precision, "progress": cfg.progress,
-                              "keep_best": False, "plots": cfg.plots, "metric": "d_accuracy"})
+                              "keep_best": False, "plots": cfg.plots, "metric": "d_accuracy", "device": cfg.device,
+                              "deterministic": cfg.deterministic})
             if run.is_main:
                 print(f"seqgan: pretraining the discriminator for {self.discriminator_steps} steps", flush=True)
             sub.fit(DiscriminatorPretraining(game, net, self.discriminator_net, real, splits, references, **common))

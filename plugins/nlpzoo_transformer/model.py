@@ -10,9 +10,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import nlpzoo
+from nlpzoo import Range
 from nlpzoo.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WEIGHTS, ARCH, TOKENIZER = "model.safetensors", "architecture.json", "tokenizer.json"
 INIT_STD = 0.02  # of every weight of a new network (GPT-2's initialisation)
+Size = Annotated[int, Range(1, 10**6)]
+Context = Annotated[int, Range(2, 10**5)]  # tokens a window holds: learned positions are a table this long
+
+
+def _has(data: dict, split: str) -> bool:
+    """A split that is there and not empty (a streamed split is there when it is given)."""
+    value = data.get(split)
+    return value is not None and (not isinstance(value, Sequence) or len(value) > 0)
 
 
 class TransformerLanguageModel(nlpzoo.LanguageModel):
@@ -34,22 +43,23 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
     nucleus sampling (never ``[UNK]``; it stops at ``[EOS]``).
     """
 
-    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word", vocab_size: int = 10000,
-                 min_frequency: int = 2, lowercase: bool = True, d_model: int = 256, num_layers: int = 4,
-                 num_heads: int = 4, block_size: int = 128, dropout: float = 0.1,
+    validation_metrics = ("loss", "perplexity")
+
+    def __init__(self, tokenizer: Literal["word", "bpe", "char"] = "word",
+                 vocab_size: Annotated[int, Range(3, 10**8)] = 10000, min_frequency: Annotated[int, Range(0)] = 2,
+                 lowercase: bool = True, d_model: Size = 256, num_layers: Annotated[int, Range(1, 1000)] = 4,
+                 num_heads: Annotated[int, Range(1, 10**4)] = 4, block_size: Context = 128,
+                 dropout: Annotated[float, Range(0, lt=1)] = 0.1,
                  positions: Literal["learned", "rotary"] = "learned", tie_weights: bool = True,
-                 embedding_dim: int | None = None, eval_stride: int | None = None,
+                 embedding_dim: Size | None = None, eval_stride: Annotated[int, Range(1, 10**5)] | None = None,
                  embedder: nlpzoo.Embedder | None = None, freeze_embeddings: bool = False):
-        if d_model < 1 or num_layers < 1 or num_heads < 1 or d_model % num_heads:
-            raise nlpzoo.ConfigError(f"expected d_model divisible by num_heads, both positive; got {d_model} and {num_heads}",
-                                     "d_model")
+        if d_model % num_heads:
+            raise nlpzoo.ConfigError(f"expected d_model divisible by num_heads; got {d_model} and {num_heads}", "d_model")
         if positions == "rotary" and (d_model // num_heads) % 2:
             raise nlpzoo.ConfigError(f"rotary positions need an even head size; d_model / num_heads is {d_model // num_heads}",
                                      "positions")
-        if block_size < 2:
-            raise nlpzoo.ConfigError(f"expected a context of at least 2 tokens, got {block_size}", "block_size")
-        stride = block_size // 2 if eval_stride is None else eval_stride
-        if not 1 <= stride <= block_size:
+        stride = max(block_size // 2, 1) if eval_stride is None else eval_stride
+        if stride > block_size:
             raise nlpzoo.ConfigError(f"expected 1 to block_size ({block_size}) tokens, got {eval_stride}", "eval_stride")
         self.tokenizer_kind, self.vocab_size, self.min_frequency, self.lowercase = tokenizer, vocab_size, min_frequency, lowercase
         self.d_model, self.num_layers, self.num_heads, self.block_size = d_model, num_layers, num_heads, block_size
@@ -58,7 +68,7 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         self.embedder, self.freeze_embeddings = embedder, freeze_embeddings
         self.tokenizer: TextTokenizer | None = None
         self.net = None
-        self._arch: dict = {}
+        self.arch: dict = {}  # what training decided about the network's shape, saved with the weights
         self.embedding_report: dict[str, float] = {}
 
     # ------------------------------------------------------------ network
@@ -102,9 +112,14 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
                   f"({'frozen' if self.freeze_embeddings else 'trainable'})")
         return matrix
 
-    def _stream(self, examples: Sequence):
+    def _stream(self, examples):
+        """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
         import torch
 
+        from nlpzoo.training import TokenFile
+
+        if not isinstance(examples, Sequence):  # a split read from disk as it is used: ids go to disk too
+            return TokenFile.write((ex["text"] for ex in examples), self.tokenizer.encode_batch, self.tokenizer.eos_id)
         return torch.as_tensor(self.tokenizer.stream([ex["text"] for ex in examples]), dtype=torch.long)
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -112,7 +127,11 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
 
         from .nets import LanguageModelTask
 
-        texts = [ex["text"] for ex in data["train"]]
+        streamed = not isinstance(data["train"], Sequence)
+        if streamed and self.embedder is not None:
+            raise nlpzoo.ConfigError("initialising from an embedder needs the training texts in memory: drop the "
+                                     "embedder or the dataset's stream: true", "model.embedder")
+        texts = (ex["text"] for ex in data["train"]) if streamed else [ex["text"] for ex in data["train"]]
         self.tokenizer = TextTokenizer.train(texts, self.tokenizer_kind, vocab_size=self.vocab_size,
                                              min_frequency=self.min_frequency, lowercase=self.lowercase)
         if run.is_main:
@@ -122,16 +141,19 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         width = matrix.shape[1] if matrix is not None else (self.embedding_dim or self.d_model)
         # a frozen embedding cannot also be the (trained) decoder
         tie = self.tie_weights and not (matrix is not None and self.freeze_embeddings)
-        self._arch = {"vocab_size": self.tokenizer.vocab_size, "embedding_dim": width, "tie_weights": tie}
-        self.net = self._make_net(**self._arch)
+        self.arch = {"vocab_size": self.tokenizer.vocab_size, "embedding_dim": width, "tie_weights": tie}
+        self.net = self._make_net(**self.arch)
         if matrix is not None:
             # the vectors' directions carry over; their scale is brought to the network's own initial one, so
             # that the tied decoder's first logits are as small as those of a randomly initialised model
             scale = INIT_STD / max(float(matrix.std()), 1e-12)
             self.net.embedding.weight.data.copy_(torch.from_numpy(matrix) * scale)
             self.net.embedding.weight.requires_grad_(not self.freeze_embeddings)
-        streams = {k: self._stream(data[k]) for k in ("train", "validation", "test") if data.get(k)}
+        # several processes on a streamed corpus: each writes and reads its own shard of the training split
+        shards = {"train": data["train"].shard(run.rank, run.world_size)} if streamed and run.world_size > 1 else {}
+        streams = {k: self._stream(shards.get(k, data[k])) for k in ("train", "validation", "test") if _has(data, k)}
         task = LanguageModelTask(self.net, streams, run=run, block_size=self.block_size, eval_stride=self.eval_stride)
+        task.shards_itself = bool(shards)
         metrics = run.fit(task)
         if self.embedding_report:
             run.log(self.embedding_report)
@@ -188,16 +210,16 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         self._need_net()
         self.tokenizer.save(directory / TOKENIZER)
         save_weights(self.net, directory / WEIGHTS)
-        atomic_write(directory / ARCH, json.dumps(self._arch, indent=2) + "\n")
+        atomic_write(directory / ARCH, json.dumps(self.arch, indent=2) + "\n")
 
     def load_state(self, directory: Path) -> None:
         from nlpzoo.training import load_weights
 
         try:
-            self._arch = json.loads((directory / ARCH).read_text(encoding="utf-8"))
+            self.arch = json.loads((directory / ARCH).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise nlpzoo.ConfigError(f"not a saved transformer-lm (no {ARCH})", file=str(directory)) from None
         self.tokenizer = TextTokenizer.load(directory / TOKENIZER, self.tokenizer_kind)
-        self.net = self._make_net(**self._arch)
+        self.net = self._make_net(**self.arch)
         load_weights(self.net, directory / WEIGHTS)
         self.net.eval()

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpzoo.training import TorchTask, device_of, evaluating
+from nlpzoo.training import TokenFile, TorchTask, device_of, evaluating
 
 #: what a network returns as ``state``: per layer, the keys and values of every position read so far
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -175,17 +175,46 @@ class TransformerNet(nn.Module):
 
 
 # -- training ------------------------------------------------------------------------------------
+def read_span(stream, start: int, count: int) -> torch.Tensor:
+    """``count`` ids of ``stream`` from ``start`` (fewer at its end): a view of a tensor, or read from a
+    :class:`~nlpzoo.training.TokenFile` (a streamed split, on disk)."""
+    if isinstance(stream, TokenFile):
+        return torch.from_numpy(stream.read(start, count))
+    return stream[start:start + count]
+
+
+class Windows(Sequence):
+    """The training batches of one epoch, each made when the loop asks for it: ``(inputs, targets)``.
+
+    Only the shuffled window starts are held (8 bytes a window); the tokens of a batch are read from
+    the stream, in memory or on disk, when the batch is made.
+    """
+
+    def __init__(self, stream, starts: np.ndarray, length: int, batch_size: int):
+        self.stream, self.starts, self.length, self.batch_size = stream, starts, length, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.starts) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        chunk = self.starts[i * self.batch_size:(i + 1) * self.batch_size]
+        both = torch.stack([read_span(self.stream, int(s), self.length + 1) for s in chunk])  # (B, T + 1)
+        return both[:, :-1], both[:, 1:]
+
+
 class LanguageModelTask(TorchTask):
     """Windows of ``block_size`` tokens cut from one token stream per split.
 
     Each epoch cuts the training stream at a seeded offset into windows that do not overlap and
     shuffles them (seeded by the run's seed and the epoch), so every token is read once an epoch
     and a resumed run sees the same batches. Validation and test streams are scored by sliding
-    windows (:func:`stream_nll`).
+    windows (:func:`stream_nll`). A stream is a tensor of ids or, for a streamed split, a
+    :class:`~nlpzoo.training.TokenFile` read a batch at a time.
     """
 
-    def __init__(self, net: TransformerNet, streams: dict[str, torch.Tensor], *, run, block_size: int,
-                 eval_stride: int):
+    def __init__(self, net: TransformerNet, streams: dict, *, run, block_size: int, eval_stride: int):
         self.nets = {"model": net}
         self.streams = streams
         self.block_size, self.eval_stride = block_size, eval_stride
@@ -193,19 +222,15 @@ class LanguageModelTask(TorchTask):
         self.batch_size_ = run.config.batch_size
         self.eval_batch_size = run.config.eval_batch_size or 2 * run.config.batch_size
 
-    def train_batches(self, epoch: int):
+    def train_batches(self, epoch: int) -> Windows:
         stream = self.streams["train"]
+        n = len(stream)
         rng = np.random.default_rng([self.seed, epoch])
         offset = int(rng.integers(0, self.block_size))
-        starts = np.arange(offset, stream.numel() - self.block_size - 1 + 1, self.block_size)
+        starts = np.arange(offset, n - self.block_size - 1 + 1, self.block_size)
         if len(starts) == 0:  # a stream shorter than a window: one window from the start
             starts = np.zeros(1, dtype=np.int64)
-        starts = starts[rng.permutation(len(starts))]
-        length = min(self.block_size, stream.numel() - 1)
-        windows = torch.stack([stream[s:s + length + 1] for s in starts.tolist()])  # (N, T + 1)
-        for i in range(0, len(windows), self.batch_size_):
-            chunk = windows[i:i + self.batch_size_]
-            yield chunk[:, :-1], chunk[:, 1:]
+        return Windows(stream, starts[rng.permutation(len(starts))], min(self.block_size, n - 1), self.batch_size_)
 
     def training_step(self, batch, stage: str):
         x, y = batch
@@ -218,7 +243,6 @@ class LanguageModelTask(TorchTask):
                                 self.eval_batch_size)
         loss = nll / max(count, 1)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
-
 
 def score_windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
     """``(start, end, first)`` windows that score each next token of an ``n``-token stream exactly once.
@@ -238,11 +262,12 @@ def score_windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, 
 
 
 @torch.no_grad()
-def stream_nll(net: nn.Module, stream: torch.Tensor, block_size: int, stride: int, batch_size: int = 32) -> tuple[float, int]:
-    """Summed negative log-likelihood of every next token of ``stream``, and how many were scored."""
-    windows = score_windows(stream.numel(), block_size, stride)
+def stream_nll(net: nn.Module, stream, block_size: int, stride: int, batch_size: int = 32) -> tuple[float, int]:
+    """Summed negative log-likelihood of every next token of ``stream`` (a tensor of ids or a
+    :class:`~nlpzoo.training.TokenFile`), and how many were scored."""
+    windows = score_windows(len(stream), block_size, stride)
     device = device_of(net)
-    total, count = 0.0, 0
+    total, count = None, 0
     with evaluating(net):
         by_length: dict[int, list] = {}
         for w in windows:
@@ -250,15 +275,17 @@ def stream_nll(net: nn.Module, stream: torch.Tensor, block_size: int, stride: in
         for length, group in by_length.items():
             for i in range(0, len(group), batch_size):
                 chunk = group[i:i + batch_size]
-                x = torch.stack([stream[s:e] for s, e, _ in chunk]).to(device)  # (B, T)
-                y = torch.stack([stream[s + 1:e + 1] for s, e, _ in chunk]).to(device)
+                both = torch.stack([read_span(stream, s, length + 1) for s, _, _ in chunk]).to(device)  # (B, T + 1)
+                x, y = both[:, :-1], both[:, 1:]
                 logits, _ = net(x)
                 nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
                                       reduction="none").view(len(chunk), length)  # (B, T)
-                keep = torch.arange(length, device=device)[None, :] >= torch.tensor([f for _, _, f in chunk], device=device)[:, None]
-                total += float(nll[keep].sum())
-                count += int(keep.sum())
-    return total, count
+                first = torch.tensor([f for _, _, f in chunk], device=device)
+                keep = torch.arange(length, device=device)[None, :] >= first[:, None]
+                part = nll[keep].sum()
+                total = part if total is None else total + part  # summed where computed: one read at the end
+                count += sum(length - f for _, _, f in chunk)  # known here: no read from the device
+    return (float(total) if total is not None else 0.0), count
 
 
 # -- generation ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Registers the Transformer language model."""
 import nlpzoo
 
+PLUGIN_API = 2
+
 
 @nlpzoo.hookimpl
 def register_components(register):
