@@ -113,6 +113,7 @@ def main() -> None:
             return
         runs = {name: (OUT / f"dcgan-{name}", VARIANTS[name][2]) for name in names}
     handles = {name: nlpzoo.open_run(path) for name, (path, _) in runs.items()}
+    measured: dict[str, dict] = {}
     first = next(iter(handles.values()))
     data = first.dataset().load()
     train_split, val, test = data["train"], data["validation"], data["test"]
@@ -137,10 +138,19 @@ def main() -> None:
         path, what = runs[name]
         bench = json.loads((path / BENCH).read_text()) if (path / BENCH).exists() else {}
         r = scores(judge, torch.from_numpy(handle.model.sample(n, seed=99)), reference)
-        lines.append(_row(f"{name}: {what}", r, bench, bench.get("command", f"(run {path})")))
+        shown_path = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+        lines.append(_row(f"{name}: {what}", r, bench, bench.get("command", f"(run {shown_path})")))
+        measured[name] = r
     table = "\n".join(lines)
     targets = (f"Targets: confident at least 0.85, coverage at least 0.95 x the ceiling's "
                f"({0.95 * ceiling['coverage']:.3f}), FD below 150.")
+    if measured:
+        best_fd = min(measured, key=lambda k: measured[k]["frechet_distance"])
+        best_conf = max(measured, key=lambda k: measured[k]["confident"])
+        targets += (f" Lowest FD: {best_fd}; most confidently recognised: {best_conf}. A row without training "
+                    "figures is a run that was not trained by this script in one go (given with --run, or "
+                    "interrupted and resumed from its last checkpoint with `nlpzoo train --resume`): its time is "
+                    "not recorded.")
     print(table)
     threads = os.environ.get("OMP_NUM_THREADS")
     cmd = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python " + shlex.join(

@@ -179,10 +179,56 @@ def _cdcgan(_, tmp_path):
     return model
 
 
+def _transformer_lm(hamlet, tmp_path):
+    spec = {"name": "transformer-lm", "d_model": 16, "num_layers": 1, "num_heads": 2, "block_size": 12, "vocab_size": 500,
+            "positions": "rotary"}
+    with simulated_gpu():
+        model, metrics = train_on_gpu(spec, hamlet, tmp_path, "language_model")
+        assert metrics["val_perplexity"] > 1 and device_of(model.net).type == "cuda"
+        assert model.evaluate(hamlet["test"])["perplexity"] > 1
+        text = model.generate("the king", max_tokens=14, seed=1, top_p=0.9)  # past the context: read afresh
+        assert text.startswith("the king") and model.next_word_distribution("the", k=3)
+    assert model.generate("the king", max_tokens=14, seed=1, top_p=0.9) == text  # the same words on the CPU
+    return model
+
+
+def _cnn_classifier(polarity, tmp_path):
+    spec = {"name": "cnn-classifier", "embedding_dim": 16, "num_filters": 8, "filter_sizes": [2, 3]}
+    with simulated_gpu():
+        model, metrics = train_on_gpu(spec, polarity, tmp_path, "classifier", metric="accuracy")
+        assert device_of(model.net).type == "cuda"
+        probs = model.predict_proba(["a fine film", "dull"])
+        assert probs.shape == (2, 2) and model.evaluate(polarity["test"])["accuracy"] >= 0
+    return model
+
+
+def _seqgan(polarity, tmp_path):
+    generator = {"name": "transformer-lm", "d_model": 16, "num_layers": 1, "num_heads": 2, "block_size": 24,
+                 "min_frequency": 1}
+    pretrain = {"epochs": 1, "max_steps": 2, "batch_size": 8, "progress": False, "plots": False}
+    spec = {"name": "seqgan", "generator": generator, "pretrain": pretrain, "conditional": True, "max_length": 10,
+            "discriminator": {"name": "cnn-classifier", "embedding_dim": 8, "num_filters": 4, "filter_sizes": [2, 3]},
+            "discriminator_steps": 2, "rollouts": 2, "mle_weight": 0.1, "eval_samples": 8}
+    with simulated_gpu():
+        model, metrics = train_on_gpu(spec, polarity, tmp_path / "reinforce", "gan", max_steps=2, keep_best=False)
+        assert {"val_d_accuracy", "val_bleu4"} <= set(metrics)
+        assert device_of(model.token_network()).type == device_of(model.discriminator_net).type == "cuda"
+        texts = model.sample(4, seed=1, labels="pos")
+        assert model.evaluate(polarity["test"][:8])["perplexity"] > 1
+        relaxed, _ = train_on_gpu({**spec, "relaxation": "gumbel", "conditional": False}, polarity, tmp_path / "gumbel",
+                                  "gan", max_steps=2, keep_best=False)
+        assert len(relaxed.sample(3, seed=1)) == 3
+    assert model.sample(4, seed=1, labels="pos") == texts  # the same draws on the CPU
+    return model
+
+
 COMPONENT_CASES = {
     "dcgan": _dcgan,
     "cdcgan": _cdcgan,
     "lstm-lm": _lstm_lm,
+    "transformer-lm": _transformer_lm,
+    "cnn-classifier": _cnn_classifier,
+    "seqgan": _seqgan,
     "lstm-classifier": _lstm_classifier,
     "bert-classifier": _bert_classifier,
     "bert": _bert_embedder,
@@ -192,7 +238,7 @@ WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
 
 @pytest.mark.parametrize("name", sorted(COMPONENT_CASES))
 def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, polarity, hamlet, tmp_path):
-    data = hamlet if name == "lstm-lm" else polarity
+    data = hamlet if name in ("lstm-lm", "transformer-lm") else polarity
     COMPONENT_CASES[name](data, tmp_path)
 
 

@@ -47,7 +47,8 @@ def test_every_first_party_plugin_loads_cleanly(monkeypatch):
     monkeypatch.setenv("NLPZOO_STRICT", "1")
     manager = PluginManager().load_entry_points()
     first_party = {n: h for n, h in manager.health.items() if h.distribution == "nlpzoo"}
-    assert set(first_party) == {"optim", "datasets", "word2vec", "lstm", "bert", "dcgan", "augment"}
+    assert set(first_party) == {"optim", "datasets", "word2vec", "lstm", "bert", "dcgan", "augment", "transformer",
+                                "textgan"}
     assert all(h.status == "ok" and h.components > 0 for h in first_party.values()), first_party
 
 

@@ -244,3 +244,31 @@ def test_a_gan_run_reports_its_sample_grids(cli, tmp_path):
     gif = run / "samples" / "progress.gif"
     if gif.exists():
         assert "data:image/gif;base64," + base64.b64encode(gif.read_bytes()).decode("ascii") in page
+
+
+def test_an_image_gan_that_drew_no_grids_gets_one_through_its_own_save_samples(tmp_path):
+    import nlpzoo
+    from nlpzoo.report import record_generations
+
+    class Quiet(nlpzoo.GAN):
+        """A GAN that wrote no samples while training."""
+
+        written = []
+
+        def fit(self, data, run):
+            return {}
+
+        def evaluate(self, examples):
+            return {}
+
+        def sample(self, n, seed=0):
+            return [[[[0.5]]]] * n
+
+        def save_samples(self, samples, path, nrow=None):
+            Path(path).write_bytes(b"\x89PNG grid")
+            self.written.append((len(samples), Path(path)))
+            return f"wrote {len(samples)} images to {path}"
+
+    record_generations(tmp_path, Quiet(), {})
+    assert Quiet.written == [(64, tmp_path / "samples" / "samples.png")]
+    assert (tmp_path / "samples" / "samples.png").read_bytes().startswith(b"\x89PNG")

@@ -582,32 +582,44 @@ def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("-n", "count", default=64, show_default=True, type=Bounded(int, Range(1, 10**4)), help="How many images.")
-@click.option("--output", "-o", default="samples.png", show_default=True, help="A PNG grid; - for standard output.")
+@click.option("-n", "count", default=64, show_default=True, type=Bounded(int, Range(1, 10**4)), help="How many samples.")
+@click.option("--output", "-o", default=None,
+              help="Where to write them; - for standard output. Default: printed one a line (text GANs), "
+                   "samples.png (image GANs).")
 @click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--interpolate", nargs=2, type=SEED, metavar="SEED_A SEED_B", help="A strip from one latent seed to another instead.")
 def sample(run, count, output, parents, seed, interpolate):
-    """Draw images from a trained GAN run into a PNG grid."""
+    """Draw samples from a trained GAN run: sentences (text GANs) or a PNG grid (image GANs)."""
     import tempfile
 
     from .runs import open_run
     from .yamlio import check_output
 
-    check_output(output, parents=parents)
+    if output is not None:
+        check_output(output, parents=parents)
     model = open_run(run).model_for("sample", "sample")
+    if interpolate and not callable(getattr(model, "interpolate", None)):
+        raise click.UsageError(f"{type(model).__name__} cannot interpolate; leave out --interpolate")
+    if output is None:
+        if model.modality == "text" and not interpolate:  # sentences, printed one a line
+            for text in model.sample(count, seed=seed):
+                click.echo(text)
+            return
+        output = "samples.png"
+        check_output(output, parents=parents)
     if interpolate:
-        images = model.interpolate(interpolate[0], interpolate[1], steps=count)
-        extra = {"nrow": len(images)}
+        samples = model.interpolate(interpolate[0], interpolate[1], steps=count)
+        extra = {"nrow": len(samples)}
     else:
-        images = model.sample(count, seed=seed)
+        samples = model.sample(count, seed=seed)
         extra = {}
     if output != "-":
-        click.echo(model.save_samples(images, output, **extra))
+        click.echo(model.save_samples(samples, output, **extra))
         return
     with tempfile.TemporaryDirectory() as folder:  # the model writes its own format; stdout gets the bytes
         written = Path(folder) / ("samples.txt" if model.modality == "text" else "samples.png")
-        model.save_samples(images, written, **extra)
+        model.save_samples(samples, written, **extra)
         sys.stdout.buffer.write(written.read_bytes())
         sys.stdout.flush()
 

@@ -192,6 +192,18 @@ class LanguageModel(Trainable, ABC):
     # Optional: ``next_word_distribution(context, k) -> [(word, probability), ...]``, best first
     # (what the lm-substitution augmenter samples from).
 
+    def token_network(self) -> "torch.nn.Module":
+        """The model's own network as a next-token model over the ids of ``self.tokenizer``.
+
+        Optional: models that train a language model further (a text GAN's policy gradient) need it.
+        ``net(ids, state=None) -> (logits, state)`` with ``ids`` ``(B, T)`` and ``logits`` ``(B, T, V)``
+        for the token after each position; the returned ``state`` continues those sequences when given
+        with the next ids. ``net.reorder_state(state, index)`` keeps batch rows ``index`` (repeats
+        allowed), ``net.max_positions`` is the longest sequence it reads (``None``: no limit).
+        Training the network trains the model.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not expose a token network")
+
 
 class Classifier(Trainable, ABC):
     """Assigns one of ``labels`` to a text. ``predict``, ``evaluate`` are built on :meth:`predict_proba`."""
@@ -202,6 +214,15 @@ class Classifier(Trainable, ABC):
     @abstractmethod
     def predict_proba(self, texts: list[str]) -> "np.ndarray":
         """Probabilities, shape ``(len(texts), len(self.labels))``, rows summing to 1."""
+
+    def text_network(self, vocab_size: int, num_classes: int, pad_id: int) -> "torch.nn.Module":
+        """A new, untrained network of this classifier's design that reads another model's token ids.
+
+        Optional: a text GAN makes its discriminator with it. ``net(ids)`` maps ids ``(B, T)``, padded
+        with ``pad_id``, to logits ``(B, num_classes)``; when ``net.reads_distributions`` is true it also
+        takes floats ``(B, T, vocab_size)``, one distribution over tokens per position (Gumbel-softmax).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not make a network for other token ids")
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """``{"label": str, "probabilities": {label: p}}`` per text."""

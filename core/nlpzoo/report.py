@@ -197,8 +197,9 @@ def record_generations(run_dir: str | Path, model, data: dict) -> None:
     elif isinstance(model, GAN) and model.modality == "text":
         record = {"what": "texts sampled from the generator", "settings": {"seed": 0},
                   "samples": [{"prompt": "", "text": str(t)} for t in model.sample(8, seed=0)]}
-    elif isinstance(model, GAN) and not list((run_dir / "samples").glob("*.png")):
-        model.save_samples(model.sample(64, seed=0), run_dir / "samples" / "samples.png")  # the GAN's own format
+    elif isinstance(model, GAN) and model.modality == "image" and not list((run_dir / "samples").glob("*.png")):
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        model.save_samples(model.sample(64, seed=0), run_dir / "samples" / "samples.png")  # the GAN's own grid
         return
     else:
         return

@@ -266,6 +266,12 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
         loss = nll / max(count, 1)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "tokens": float(count)}
 
+    def token_network(self):
+        """The LSTM network itself: ``net(ids, state) -> (logits, state)`` over :attr:`tokenizer`'s ids."""
+        if self.net is None:
+            raise RuntimeError("lstm-lm has not been trained or loaded")
+        return self.net
+
     def next_word_distribution(self, context: str, k: int = 20) -> list[tuple[str, float]]:
         """The ``k`` most likely next tokens after ``context`` with their probabilities, best first.
 

@@ -76,6 +76,13 @@ class LSTMLanguageModelNet(nn.Module):
             out = self.proj(out)  # (B, T, E)
         return self.decoder(out), state  # (B, T, V)
 
+    max_positions = None  # reads sequences of any length
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The ``(h, c)`` of batch rows ``index`` (rows may repeat): the token-network protocol."""
+        return tuple(s.index_select(1, index) for s in state)
+
 
 # -- classifier data and task -------------------------------------------------------------------
 class ClassifierTask(TorchTask):
