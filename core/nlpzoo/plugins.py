@@ -106,6 +106,20 @@ def _timeout() -> float:
         return 10.0
 
 
+_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
+
+
+def _name_and_version(dist) -> tuple[str, str]:
+    """A distribution's name and version, read once per distribution (each read parses its metadata)."""
+    if dist is None:
+        return "", ""
+    key = str(getattr(dist, "_path", "")) or repr(dist)
+    if key not in _DISTRIBUTIONS:
+        meta = dist.metadata
+        _DISTRIBUTIONS[key] = (meta["Name"] or "", meta["Version"] or "")
+    return _DISTRIBUTIONS[key]
+
+
 class PluginManager:
     """Loads plugins from entry points (or objects handed to it) into a :class:`Registry` and a catalogue."""
 
@@ -124,7 +138,7 @@ class PluginManager:
     def load_entry_points(self) -> "PluginManager":
         only = os.environ.get("NLPZOO_PLUGINS")
         wanted = None if only is None else {p.strip() for p in only.split(",") if p.strip()}
-        found = [(ep.name, ep.value, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "", ep.load)
+        found = [(ep.name, ep.value, *_name_and_version(ep.dist), ep.load)
                  for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name)]
         found += self._plugin_folders()
         for name, module, dist, version, load in found:
