@@ -107,7 +107,7 @@ def test_text_file_errors_name_the_file_and_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine\nalso fine\nbroken \xff byte\n")
     with pytest.raises(ConfigError, match=r"bad\.txt:3: not valid utf-8 text"):
-        load({"name": "text-file", "path": str(bad)})
+        load({"name": "text-file", "path": str(bad), "encoding": "utf-8"})
     labels = tmp_path / "labels.txt"
     labels.write_text("__label__pos ok\nno label here\n")
     with pytest.raises(ConfigError, match=r"labels\.txt:2: expected the line to start with __label__LABEL"):
@@ -121,11 +121,11 @@ def test_text_file_errors_name_the_file_and_line(tmp_path):
 
 def test_csv_and_tsv_with_named_columns_and_fixed_splits(tmp_path):
     (tmp_path / "train.csv").write_text('review,stars\n"great, really",5\nawful,1\nfine,3\n')
-    (tmp_path / "test.csv").write_text("review,stars\nok,4\n")
+    (tmp_path / "test.csv").write_text("review,stars\nok,3\n")
     spec = {"name": "csv", "path": str(tmp_path / "train.csv"), "text_column": "review", "label_column": "stars",
             "test_path": str(tmp_path / "test.csv"), "validation": 0.0}
     splits = load(spec)
-    assert splits["train"][0] == {"text": "great, really", "label": "5"} and splits["test"] == [{"text": "ok", "label": "4"}]
+    assert splits["train"][0] == {"text": "great, really", "label": "5"} and splits["test"] == [{"text": "ok", "label": "3"}]
     with bz2.open(tmp_path / "t.tsv.bz2", "wt") as fh:
         fh.write("text\tlabel\nhello world\tx\n")
     assert load({"name": "csv", "path": str(tmp_path / "t.tsv.bz2"), "validation": 0.0, "test": 0.0})["train"] == [
@@ -139,8 +139,8 @@ def test_csv_and_tsv_with_named_columns_and_fixed_splits(tmp_path):
     ("text,label\na,x\nb,y,extra\n", r"bad\.csv:3: row has 3 fields, the header has 2"),
     ("text,label\na,x\n,y\n", r"bad\.csv:3: empty 'text'"),
     ("text,label\na,x\nb,\n", r"bad\.csv:3: empty 'label'"),
-    ("txt,label\na,x\n", r"bad\.csv:1: no column 'text' \(did you mean 'txt'\?\); columns: txt, label"),
-    ("text,class\na,x\n", r"bad\.csv:1: no column 'label'.*set label_column: null"),
+    ("txt,label\na,x\n", r"bad\.csv:1: text_column: no column 'text' \(did you mean 'txt'\?\); columns: txt, label"),
+    ("text,class\na,x\n", r"bad\.csv:1: label_column: no column 'label'.*set label_column: null"),
     ('text,label\n"a\nb",x\nc,"unterminated\n', r"bad\.csv:\d+: malformed CSV"),
     ("", r"bad\.csv:1: empty file"),
 ])
@@ -173,8 +173,8 @@ def test_jsonl_with_named_fields(tmp_path):
 @pytest.mark.parametrize("line, message", [
     ('{"text": "a", "label": "x"', r"bad\.jsonl:2: invalid JSON"),
     ('["a", "x"]', r"bad\.jsonl:2: expected a JSON object, got list"),
-    ('{"txt": "a", "label": "x"}', r"bad\.jsonl:2: no field 'text' \(did you mean 'txt'\?\)"),
-    ('{"text": "a"}', r"bad\.jsonl:2: no field 'label'.*set label_field: null"),
+    ('{"txt": "a", "label": "x"}', r"bad\.jsonl:2: text_field: no field 'text' \(did you mean 'txt'\?\)"),
+    ('{"text": "a"}', r"bad\.jsonl:2: label_field: no field 'label'.*set label_field: null"),
     ('{"text": 3, "label": "x"}', r"bad\.jsonl:2: 'text' must be non-empty text, got 3"),
     ('{"text": "a", "label": [1]}', r"bad\.jsonl:2: 'label' must be a string or an integer"),
 ])

@@ -283,21 +283,88 @@ def assets(install, install_missing, verify):
 @click.option("--run-dir", type=click.Path(file_okay=False), help="Where the run goes (default runs/<recipe>-<time>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a recipe value (repeatable).")
-def train(recipe, run_dir, resume, overrides):
-    """Build, train, evaluate and save the run that RECIPE describes."""
+@click.option("--data", type=click.Path(), help="Train on this file or folder instead of the recipe's dataset: "
+              ".csv/.tsv, .jsonl, .parquet, .txt (also .gz/.bz2), or a folder with one subfolder per label.")
+@click.option("--text-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the text  [default: text]")
+@click.option("--label-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the label  "
+              "[default: label for classifiers]; 'none': unlabelled")
+def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
+    """Build, train, evaluate and save the run that RECIPE describes.
+
+    With --data the recipe's dataset is replaced by the reader for that file (split 80/10/10 by seed,
+    stratified by label); --set dataset.KEY=VALUE still applies, e.g. --set dataset.validation_path=dev.csv.
+    """
     from .recipe import load_recipe
 
-    r = load_recipe(recipe, overrides)
+    r = load_recipe(recipe, [o for o in overrides if not o.startswith("dataset")] if data is not None else overrides)
+    if data is not None:
+        spec = _data_spec(data, text_column, label_column, r.specs["model"].kind)
+        r = load_recipe(recipe, (f"dataset={json.dumps(spec)}", *overrides))
+    elif text_column is not None or label_column is not None:
+        raise ConfigError("goes with --data, the file to train on", "--text-column" if text_column else "--label-column")
     if resume and not run_dir:
         raise ConfigError("--resume needs --run-dir, the run to continue", "--resume")
     if run_dir is None:
         run_dir = os.path.join("runs", f"{Path(recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     from .training import train_recipe
 
-    metrics = train_recipe(r, run_dir, resume=resume)
+    try:
+        metrics = train_recipe(r, run_dir, resume=resume)
+    except ConfigError as exc:  # a column the reader did not find is named by the option that chose it
+        option = _DATA_OPTIONS.get(exc.loc) if data is not None else None
+        if option is None:
+            raise
+        hint = "choose one with --label-column" if r.specs["model"].kind == "classifier" else \
+            "use --label-column none for unlabelled text"
+        message = exc.message.replace("set label_column: null for unlabelled text", hint)
+        raise ConfigError(message.replace("set label_field: null for unlabelled text", hint), option, exc.file,
+                          exc.line) from None
     click.echo(f"run: {run_dir}")
     for k, v in sorted(metrics.items()):
         click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+
+
+_DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
+                 "label_field": "--label-column"}
+_DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                 ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
+
+
+def _data_spec(path: str, text_column: str | None, label_column: str | None, model_kind: str) -> dict:
+    """The dataset spec ``--data`` stands for: the reader chosen by extension (or folder layout)."""
+    if not os.path.exists(path):
+        raise ConfigError(f"{path}: file not found", "--data")
+    if os.path.isdir(path):
+        with os.scandir(path) as entries:
+            labelled = any(e.is_dir() and not e.name.startswith(".") for e in entries)
+        reader = "text-folder" if labelled else "text-file"
+    else:
+        bare = path.removesuffix(".gz").removesuffix(".bz2")
+        reader = _DATA_READERS.get(os.path.splitext(bare)[1].lower())
+        if reader is None:
+            from .errors import did_you_mean
+
+            suffix = os.path.splitext(bare)[1] or "(none)"
+            hint = "; .json: convert to JSON Lines, one object per line" if suffix.lower() == ".json" else \
+                did_you_mean(suffix, _DATA_READERS)
+            raise ConfigError(f"cannot tell the format of {path} from its extension {suffix}{hint}; expected "
+                              f"{', '.join(_DATA_READERS)} (or .gz/.bz2 of them) or a folder", "--data")
+    spec: dict = {"name": reader, "path": path}
+    labels = label_column if label_column is not None else ("label" if model_kind == "classifier" else None)
+    if labels is not None and labels.lower() in ("none", "null", ""):
+        labels = None
+    if reader in ("text-file", "text-folder"):
+        for option, value in (("--text-column", text_column), ("--label-column", label_column)):
+            if value is not None:
+                what = "labels are the names of its subfolders" if reader == "text-folder" else "one text per line"
+                raise ConfigError(f"{path} has no columns ({what})", option)
+        return spec
+    text_key, label_key = ("text_field", "label_field") if reader == "jsonl" else ("text_column", "label_column")
+    spec[text_key] = text_column or "text"
+    spec[label_key] = labels
+    if labels is None and model_kind == "classifier":
+        raise ConfigError("a classifier needs labels: name the label column", "--label-column")
+    return spec
 
 
 @cli.command()

@@ -112,7 +112,10 @@ class Trainable(Component):
 class Dataset(Component, ABC):
     """Examples split into ``train``, ``validation`` and ``test``, the same for the same seed.
 
-    Text datasets give dicts with ``"text"`` and, when labelled, ``"label"`` (a string).
+    Text datasets give dicts with ``"text"`` and, when labelled, ``"label"`` (a string). A split
+    may be a ``Sequence`` held in memory, or a stream for data larger than memory: an iterable
+    that can be iterated any number of times (each pass reads the files again), with no ``len``,
+    and whose ``shard(rank, world_size)`` is the part one process reads.
     """
 
     kind = "dataset"
@@ -124,6 +127,11 @@ class Dataset(Component, ABC):
     def files(self) -> list[str]:
         """Files the data came from, so a run can record their sha256."""
         return []
+
+    def describe(self) -> dict[str, Any]:
+        """How the last :meth:`load` read and split the data (split seed and sizes, encodings), as
+        JSON-able values; a run records it in ``provenance.json`` under ``dataset``."""
+        return {}
 
 
 class Embedder(Trainable, ABC):

@@ -64,12 +64,20 @@ def load_encoder(source: str):
         return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
 
 
-def save_trained(model, tokenizer, directory: str | Path) -> None:
+def save_trained(model, tokenizer, directory: str | Path, max_length: int | None = None) -> None:
+    """``save_pretrained`` of both; the tokenizer keeps ``max_length`` as its ``model_max_length``, so that
+    ``transformers.pipeline(..., truncation=True)`` cuts texts where nlpzoo trained and predicts."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    pretrained_length = tokenizer.model_max_length
     with quiet():
         model.save_pretrained(directory, safe_serialization=True)
-        tokenizer.save_pretrained(directory)
+        try:
+            if max_length is not None:
+                tokenizer.model_max_length = max_length
+            tokenizer.save_pretrained(directory)
+        finally:
+            tokenizer.model_max_length = pretrained_length
 
 
 # ---------------------------------------------------------------- batching

@@ -124,7 +124,7 @@ class BertClassifier(Classifier):
         from . import hf
 
         self._require()
-        hf.save_trained(self.model, self.tokenizer, directory)
+        hf.save_trained(self.model, self.tokenizer, directory, self.max_length)
 
     def load_state(self, directory: Path) -> None:
         from . import hf

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 VECTORS, TOKENIZER = "vectors.bin", "tokenizer.json"
 # gensim's Cython routines cut sentences at 10,000 tokens; longer documents are fed in pieces.
 MAX_SENTENCE = 10_000
+CHUNK = 1000  # texts tokenized at once when streaming: the Rust tokenizer's batches, bounded memory
 _FALLBACK_SPLIT = re.compile(r"\w+|[^\w\s]+")
 
 
@@ -96,32 +97,42 @@ class Word2Vec(Embedder):
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
-        """Tokenize the training texts once, train, and report the intrinsic evaluations."""
+        """Tokenize the training texts, train, and report the intrinsic evaluations.
+
+        A training split held in memory is tokenized once. A streamed split (an iterable that is not
+        a ``Sequence``, re-read on every pass) is tokenized a chunk at a time on every pass, so memory
+        stays flat whatever the size of the corpus.
+        """
         from nlpzoo.tokenization import TextTokenizer
 
-        texts = [ex["text"] for ex in data["train"]]
+        train = data["train"]
+        texts = [ex["text"] for ex in train] if isinstance(train, Sequence) else _Texts(train)
         # Every training word stays in the tokenizer; gensim's min_count decides the vocabulary.
         tokenizer = TextTokenizer.train(texts, "word", vocab_size=10_000_000, min_frequency=1,
                                         lowercase=self.params["lowercase"])
         if run.is_main:
             tokenizer.save(Path(run.dir) / TOKENIZER)
-        self.fit_tokens(tokenizer.tokens(texts), run=run, tokenizer=tokenizer)
+        sentences = tokenizer.tokens(texts) if isinstance(texts, list) else _Tokens(tokenizer, texts)
+        self.fit_tokens(sentences, run=run, tokenizer=tokenizer)
         metrics = self.intrinsic()
         if data.get("validation"):
-            metrics["val_oov_rate"] = self.oov_rate([ex["text"] for ex in data["validation"]])
+            metrics["val_oov_rate"] = self.oov_rate(ex["text"] for ex in data["validation"])
         run.log(metrics)
         return metrics
 
-    def fit_tokens(self, sentences: list[list[str]], *, run: "Run | None" = None, seed: int | None = None,
+    def fit_tokens(self, sentences: Iterable[list[str]], *, run: "Run | None" = None, seed: int | None = None,
                    tokenizer: "TextTokenizer | None" = None) -> None:
-        """Train on already tokenized sentences (a model combining this embedder passes its own tokens)."""
+        """Train on already tokenized sentences (a model combining this embedder passes its own tokens).
+
+        ``sentences`` is a list, or any iterable that can be iterated again (gensim reads it once for
+        the vocabulary and once per epoch).
+        """
         from gensim.models import Word2Vec as GensimWord2Vec
         from gensim.models.callbacks import CallbackAny2Vec
 
         p = self.params
         seed = run.seed if seed is None and run is not None else (seed or 0)
-        sentences = [s[i:i + MAX_SENTENCE] for s in sentences for i in range(0, max(len(s), 1), MAX_SENTENCE) if s]
-        total_words = sum(len(s) for s in sentences)
+        sentences = _Pieces(sentences)
 
         class _Progress(CallbackAny2Vec):
             def __init__(self):
@@ -129,7 +140,7 @@ class Word2Vec(Embedder):
 
             def on_epoch_end(self, model):
                 now = time.perf_counter()
-                logs = {"epoch": self.epoch + 1, "words_per_sec": total_words / max(now - self.t0, 1e-9)}
+                logs = {"epoch": self.epoch + 1, "words_per_sec": model.corpus_total_words / max(now - self.t0, 1e-9)}
                 if p["compute_loss"]:
                     cumulative = model.get_latest_training_loss()
                     logs["loss"], self.loss = cumulative - self.loss, cumulative
@@ -222,16 +233,18 @@ class Word2Vec(Embedder):
                 metrics[f"analogy_accuracy[{r['section']}]"] = len(r["correct"]) / answered[r["section"]]
         return metrics
 
-    def oov_rate(self, texts: Sequence[str]) -> float:
-        """Share of the tokens of ``texts`` that have no vector."""
-        tokens = [t for ts in self._split(texts) for t in ts]
-        if not tokens:
-            return 0.0
-        return sum(t not in self.wv.key_to_index for t in tokens) / len(tokens)
+    def oov_rate(self, texts: Iterable[str]) -> float:
+        """Share of the tokens of ``texts`` that have no vector (read a chunk at a time)."""
+        known, tokens, missing = self.wv.key_to_index, 0, 0
+        for chunk in _chunks(texts, CHUNK):
+            for ts in self._split(chunk):
+                tokens += len(ts)
+                missing += sum(t not in known for t in ts)
+        return missing / tokens if tokens else 0.0
 
-    def evaluate(self, examples: Sequence) -> dict[str, float]:
+    def evaluate(self, examples: Iterable) -> dict[str, float]:
         """Intrinsic evaluations, and the out-of-vocabulary rate on ``examples``."""
-        return {**self.intrinsic(), "oov_rate": self.oov_rate([ex["text"] for ex in examples])}
+        return {**self.intrinsic(), "oov_rate": self.oov_rate(ex["text"] for ex in examples)}
 
     # -- embedder interface -------------------------------------------------------------------
     def _split(self, texts: Sequence[str]) -> list[list[str]]:
@@ -330,6 +343,50 @@ def _lines(path: str):
         raise ConfigError("file not found", file=path) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
+
+
+def _chunks(items: Iterable, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Texts:
+    """The texts of a streamed split, re-read on every pass."""
+
+    def __init__(self, examples: Iterable[dict]):
+        self.examples = examples
+
+    def __iter__(self):
+        return (ex["text"] for ex in self.examples)
+
+
+class _Tokens:
+    """Token lists of streamed texts, tokenized a chunk at a time on every pass."""
+
+    def __init__(self, tokenizer: "TextTokenizer", texts: Iterable[str]):
+        self.tokenizer, self.texts = tokenizer, texts
+
+    def __iter__(self):
+        for chunk in _chunks(self.texts, CHUNK):
+            yield from self.tokenizer.tokens(chunk)
+
+
+class _Pieces:
+    """Sentences cut into pieces gensim accepts (at most MAX_SENTENCE tokens), empty ones left out."""
+
+    def __init__(self, sentences: Iterable[list[str]]):
+        self.sentences = sentences
+
+    def __iter__(self):
+        for s in self.sentences:
+            for i in range(0, len(s), MAX_SENTENCE):
+                yield s[i:i + MAX_SENTENCE]
 
 
 def _one_blas_thread():

@@ -131,6 +131,7 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
             atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved_dict(), sort_keys=False, allow_unicode=True))
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
         record = provenance(recipe.seed, dataset.files(), run.world_size)
+        record["dataset"] = dataset.describe()  # how the data was split and read: sizes, split seed, encodings
         if resume and (run_dir / "provenance.json").exists():
             first = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8"))
             record["resumed_from"] = first
