@@ -164,6 +164,35 @@ def test_layer_wise_decay_and_no_weight_decay_on_biases_and_layernorm(data, tmp_
     assert len(plain.task(data, standalone(tmp_path / "plain")).parameter_groups("model", 0.01)) == 2
 
 
+@pytest.mark.parametrize("scheduler", [{"name": "cosine-warmup", "warmup": 0.5, "min_ratio": 0.5}, {"name": "one-cycle"}],
+                         ids=["cosine-warmup", "one-cycle"])
+def test_the_optimizer_keeps_the_layer_wise_rates_through_the_schedule(scheduler, data, tmp_path):
+    """After steps of the shared loop, each optimizer group still runs at layer_decay**depth times the head's
+    rate, and the frozen embeddings are not in the optimizer at all."""
+    import torch
+
+    from nlpzoo.training.run import Run
+
+    model = nlpzoo.build({"name": "minilm-l6", "layer_decay": 0.5, "freeze": "embeddings", "max_length": 32},
+                         "classifier")
+    model.prepare(["fresh", "rotten"])
+    embeddings = {n: p.detach().clone() for n, p in model.model.named_parameters() if ".embeddings." in n}
+    run = Run.standalone(tmp_path, seed=0, train={**TRAIN, "max_steps": 2}, optimizer={"name": "adamw", "lr": 1e-3},
+                         scheduler=scheduler)
+    model.fit(data, run)
+    state, = [json.loads(p.read_text()) for p in (tmp_path / "checkpoints").glob("step-*/state.json")]
+    groups = state["optimizers"]["model"]["param_groups"]
+    head = next(g["lr"] for g in groups if g["lr_scale"] == 1.0)
+    assert 0 < head < 1e-3  # the schedule has moved the rate ...
+    for g in groups:  # ... and every group with it, in proportion
+        assert g["lr"] == pytest.approx(head * g["lr_scale"], rel=1e-6)
+        assert g.get("max_lr", g["initial_lr"]) == pytest.approx(1e-3 * g["lr_scale"])  # the peak (one-cycle) or base rate
+    assert sorted({g["lr_scale"] for g in groups}) == [0.5 ** k for k in range(6, -1, -1)]  # head and 6 layers, no embeddings
+    for n, p in model.model.named_parameters():
+        if n in embeddings:
+            assert torch.equal(p.detach(), embeddings[n]), f"{n} is frozen but changed"
+
+
 # ---------------------------------------------------------------- batches
 
 
