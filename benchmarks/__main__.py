@@ -67,10 +67,20 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("word2vec_speed.py", "Word2Vec training against gensim called directly",
               ("--epochs", "1", "--repeats", "1", "--workers", "1", "--output", "{tree}/benchmarks/results/word2vec_speed.md"),
               ("word2vec_speed.md",)),
-    Benchmark("lm_quality.py", "LSTM language model perplexity against a Kneser-Ney trigram on the same split",
-              ("--run", "{tree}/runs/lstm-lm", "--output", "{tree}/benchmarks/results/lm_quality.md"), ("lm_quality.md",),
+    Benchmark("lm_quality.py", "LSTM and Transformer language model perplexity against a Kneser-Ney trigram on the "
+              "same split", ("--run", "{tree}/runs/lstm-lm", "--transformer-run", "{tree}/runs/transformer-lm",
+                             "--output", "{tree}/benchmarks/results/lm_quality.md"), ("lm_quality.md",),
               before=((*NLPZOO, "train", "recipes/lstm-lm-wiki.yaml", "--run-dir", "{tree}/runs/lstm-lm",
-                       "--set", "train.max_steps=120", "--set", "train.epochs=1"),)),
+                       "--set", "train.max_steps=120", "--set", "train.epochs=1"),
+                      (*NLPZOO, "train", "recipes/transformer-lm-wiki.yaml", "--run-dir", "{tree}/runs/transformer-lm",
+                       "--set", "train.max_steps=60", "--set", "train.epochs=1"))),
+    Benchmark("transformer_speed.py", "Transformer language model training steps against a plain torch loop, with "
+              "achieved FLOP/s against the machine's matmul peak",
+              ("--steps", "6", "--warmup", "2", "--repeats", "1", "--output",
+               "{tree}/benchmarks/results/transformer_speed.md"), ("transformer_speed.md",)),
+    Benchmark("textgan.py", "SeqGAN against its maximum-likelihood generator across temperatures (BLEU-4, self-BLEU-4, "
+              "perplexity); generated snippets as classifier training data", None, ("textgan.md", "textgan.png"),
+              why_not="it trains the SeqGAN recipe and a judge language model (tens of minutes)"),
     Benchmark("bert_speed.py", "BERT fine-tuning throughput against the transformers `Trainer`; inference against "
               "`transformers.pipeline`", ("--steps", "4", "--warmup", "1", "--rounds", "1", "--texts", "500"),
               ("bert_speed.md",)),

@@ -228,7 +228,7 @@ def classifier_accuracy(train: list[dict], data: dict, seed: int, run_dir: Path,
                                 "early_stopping": 16, "progress": False, "plots": False})
     model = nlpzoo.build(CLASSIFIER, "classifier")
     model.fit({"train": train, "validation": data["validation"], "test": data["test"]}, run)
-    return model.evaluate(data["test"], show=False)["accuracy"]
+    return model.evaluate(data["test"])["accuracy"]
 
 
 def augmentation(args, out: Path) -> list[str]:

@@ -15,10 +15,10 @@ from nlpzoo.cli import cli as nlpzoo_cli
 from nlpzoo.plugins import get_manager
 from nlpzoo.starters import STARTERS
 
-TASKS = ["classify-bert", "classify-lstm", "language-model", "word2vec", "gan-images"]
+TASKS = ["classify-bert", "classify-lstm", "language-model", "word2vec", "gan-images", "gan-text"]
 
 
-def test_every_task_of_the_issue_has_a_starter():
+def test_every_user_task_has_a_starter():
     assert set(TASKS) <= set(STARTERS)
 
 

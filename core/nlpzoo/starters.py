@@ -192,6 +192,45 @@ train:
   mode: min
 """,
     ),
+    "gan-text": Starter(
+        "train SeqGAN: a language model, then adversarial training against a text classifier",
+        """\
+# Write labelled sentences with SeqGAN: a language model trained by maximum likelihood first, then
+# by policy gradient against a CNN classifier that tells real sentences from generated ones.
+#   nlpzoo validate {file}
+#   nlpzoo train {file} --run-dir runs/textgan    (pretrained-generator/ keeps the first stage)
+#   nlpzoo sample runs/textgan -n 20               (prints sentences, one a line)
+name: gan-text
+seed: 0
+
+# Rotten Tomatoes snippets; with conditional: true each is written after its label's token.
+# Your own texts instead: {name: csv, path: my-data.csv, text_column: text, label_column: label}
+dataset: {name: rotten-tomatoes, seed: 0}
+
+model:
+  name: seqgan                # nlpzoo info seqgan: every parameter
+  conditional: true           # sample(n) writes sentences of each label in turn
+  generator:                  # any zoo language model: lstm-lm or transformer-lm
+    name: lstm-lm
+    vocab_size: 5000
+    embedding_dim: 64
+    hidden_size: 192
+    num_layers: 1
+  pretrain: {epochs: 4, batch_size: 32, metric: perplexity}   # maximum likelihood first
+  discriminator: {name: cnn-classifier, embedding_dim: 64, num_filters: 64}
+  discriminator_steps: 100
+  max_length: 32              # tokens per generated sentence
+  rollouts: 4                 # Monte Carlo completions that score each token
+
+# train: the adversarial stage on the shared loop (every key: docs/reference/training.md).
+train:
+  epochs: 1
+  max_steps: 100
+  batch_size: 32
+  eval_every: 25
+  keep_best: false
+""",
+    ),
 }
 
 

@@ -210,7 +210,6 @@ except NlpzooError as exc:
 """
 
 
-@pytest.mark.xfail(reason="the image readers' own fix (label bombs): reported, not fixed here", strict=False)
 @pytest.mark.parametrize("case", sorted(LABEL_BOMBS))
 def test_label_bombs_are_refused_with_the_limit(tmp_path, case):
     import subprocess
