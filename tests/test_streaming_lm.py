@@ -76,3 +76,28 @@ def test_a_language_model_trains_on_a_corpus_larger_than_the_memory_it_may_use(t
     metrics = json.loads((tmp_path / "streamed" / "metrics.json").read_text())
     assert metrics["test_perplexity"] > 1
     assert abs(peak - baseline) < headroom  # twelve times the corpus, about the same peak
+
+
+@pytest.mark.slow
+def test_two_processes_stream_uneven_shards_of_a_file_and_step_together(tmp_path):
+    """Each process reads its own shard of the lines; shards differ in length, so each would make a
+    different number of batches. Both take as many as the smallest share: no process waits forever."""
+    lines = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(3 + (i % 5) * 9)) for i in range(120)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    (tmp_path / "recipe.yaml").write_text(
+        "seed: 0\ndataset: hamlet\n"
+        "model: {name: lstm-lm, embedding_dim: 16, hidden_size: 16, num_layers: 1, vocab_size: 60, bptt: 8}\n"
+        "train: {epochs: 1, batch_size: 2, log_every: 1, progress: false, plots: false}\n")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "nlpzoo.cli", "train", str(tmp_path / "recipe.yaml"), "--data", str(corpus),
+                           "--set", "dataset.stream=true", "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["status"] == "finished"
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+             if "train_loss" in line]
+    assert steps and steps == list(range(1, len(steps) + 1))  # one record per step taken by both together
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_perplexity"] > 1
