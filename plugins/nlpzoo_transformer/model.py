@@ -114,13 +114,9 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
 
     def _stream(self, examples):
         """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
-        import torch
+        from nlpzoo.training import token_ids
 
-        from nlpzoo.training import TokenFile
-
-        if not isinstance(examples, Sequence):  # a split read from disk as it is used: ids go to disk too
-            return TokenFile.write((ex["text"] for ex in examples), self.tokenizer.encode_batch, self.tokenizer.eos_id)
-        return torch.as_tensor(self.tokenizer.stream([ex["text"] for ex in examples]), dtype=torch.long)
+        return token_ids(examples, self.tokenizer)
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         import torch

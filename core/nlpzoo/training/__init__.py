@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
     from .seeds import derive_seed
     from .task import TorchTask
-    from .tokens import TokenFile
+    from .tokens import TokenFile, token_ids
 
 __all__ = [
     "Run",
@@ -48,12 +48,13 @@ __all__ = [
     "seeded_sample",
     "seeded_split",
     "sha256_file",
+    "token_ids",
     "train_recipe",
     "weight_decay_groups",
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "classification_metrics": ".metrics",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",

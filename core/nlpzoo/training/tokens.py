@@ -87,3 +87,15 @@ class Rows:
         n = self.shape[1]
         window = np.stack([self.tokens.read(b * n + start, stop - start) for b in range(self.batch_size)])
         return torch.from_numpy(window)  # (B, stop - start)
+
+
+def token_ids(examples, tokenizer) -> "torch.Tensor | TokenFile":
+    """A split's token ids, ``tokenizer.eos_id`` after each text: a tensor for a split held in memory (a
+    sequence), a :class:`TokenFile` for a split streamed from disk, so that memory does not grow with it."""
+    from collections.abc import Sequence
+
+    if not isinstance(examples, Sequence):
+        return TokenFile.write((ex["text"] for ex in examples), tokenizer.encode_batch, tokenizer.eos_id)
+    import torch
+
+    return torch.as_tensor(tokenizer.stream([ex["text"] for ex in examples]), dtype=torch.long)
