@@ -24,12 +24,7 @@ TINY_CLS = {"embedding_dim": 24, "hidden_size": 24}
 TINY_LM = {"embedding_dim": 32, "hidden_size": 32, "num_layers": 2, "bptt": 16, "vocab_size": 2000}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,7 @@ TINY_LM = {"name": "lstm-lm", "embedding_dim": 16, "hidden_size": 16, "num_layer
 TINY_D = {"name": "cnn-classifier", "embedding_dim": 8, "num_filters": 4, "filter_sizes": [2, 3]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

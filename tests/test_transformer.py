@@ -20,12 +20,7 @@ from nlpzoo_transformer.nets import TransformerNet, score_windows, stream_nll  #
 TINY = {"d_model": 32, "num_layers": 2, "num_heads": 4, "block_size": 24, "dropout": 0.1, "vocab_size": 1500}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
