@@ -103,6 +103,30 @@ def test_a_hub_id_fails_at_once_offline_and_points_to_the_packaged_preset(tmp_pa
     assert "google-bert/bert-base-uncased" in line and "offline" in line and "minilm-l6" in line
 
 
+def _transformers_has_hub_kernels() -> bool:
+    from transformers import PreTrainedModel
+
+    return isinstance(getattr(PreTrainedModel, "use_kernels", None), property)
+
+
+def test_training_the_packaged_minilm_makes_no_network_request_and_keeps_hub_kernels_off(data, tmp_path, no_network):
+    model = nlpzoo.build("minilm-l6", "classifier")
+    metrics = model.fit(data, standalone(tmp_path))
+    model.save_state(tmp_path / "saved")
+    model.load_state(tmp_path / "saved")
+    assert "val_accuracy" in metrics and no_network == []
+    if _transformers_has_hub_kernels():
+        assert model.model.use_kernels is False
+
+
+def test_a_recipe_may_ask_for_hub_kernels():
+    if not _transformers_has_hub_kernels():
+        pytest.skip("this transformers has no hub kernels (they arrived in 5.0)")
+    model = nlpzoo.build({"name": "minilm-l6", "hub_kernels": True}, "classifier")
+    model.prepare(["fresh", "rotten"])
+    assert model.model.use_kernels is True
+
+
 # ---------------------------------------------------------------- freezing and learning rates
 
 

@@ -99,6 +99,48 @@ def test_a_batch_that_does_not_fit_names_the_batch_size(tmp_path):
         Run.standalone(tmp_path, train=QUICK).fit(Huge())
 
 
+# ---------------------------------------------------------------- libraries that probe CUDA
+
+
+def test_cuda_probes_get_a_documented_stand_in_and_are_restored_after():
+    true_answers = (torch.cuda.is_available(), torch.cuda.device_count())
+    with simulated_gpu() as gpu:
+        assert torch.cuda.get_device_capability() == (9, 0)
+        assert torch.cuda.get_device_capability(gpu) == (9, 0)
+        assert torch.cuda.get_device_properties(gpu.index).major == 9
+        assert "simulated" in torch.cuda.get_device_name()
+        assert torch.cuda.current_device() == 0
+        # no CUDA runtime is there: code that decides by these takes its CPU path
+        assert (torch.cuda.is_available(), torch.cuda.device_count()) == true_answers
+    if not torch.cuda.is_available():
+        with pytest.raises((AssertionError, RuntimeError)):
+            torch.cuda.get_device_capability()
+
+
+def test_hub_kernels_are_off_for_models_loaded_on_the_simulated_gpu(monkeypatch):
+    monkeypatch.delenv("USE_HUB_KERNELS", raising=False)
+    with simulated_gpu():
+        import os
+
+        assert os.environ["USE_HUB_KERNELS"] == "NO"
+    assert "USE_HUB_KERNELS" not in os.environ
+
+
+def test_a_decoder_with_hub_kernel_layers_trains_on_the_simulated_gpu_without_the_network(tmp_path, no_network):
+    """transformers 5 kernelizes a model when it enters training mode; on ``cuda`` that means the hub."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=1)
+    transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+    with simulated_gpu() as gpu:
+        model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path).to(gpu)
+        model.eval()
+        model.train()
+        loss = model(input_ids=torch.tensor([[1, 2, 3]]).to(gpu), labels=torch.tensor([[1, 2, 3]]).to(gpu)).loss
+        loss.backward()
+    assert loss.item() > 0 and no_network == []
+
+
 # ---------------------------------------------------------------- every torch component
 
 

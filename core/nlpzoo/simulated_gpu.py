@@ -8,11 +8,21 @@ calls on marked tensors are marked, factories called with ``device="cuda"`` make
 
 The training loop is told to train on ``cuda:0``; everything else runs as the plugin wrote it. What
 works here moves its batches, noise and prompts to the device of its networks.
+
+Libraries probe CUDA about the device their tensors report (transformers' hub kernels ask for the compute
+capability when a model on ``cuda`` is put in training mode). Inside the block those probes get stand-ins
+for one H100/H200-class device: ``get_device_capability`` answers ``(9, 0)``, ``get_device_properties``
+and ``get_device_name`` describe a "simulated GPU", ``current_device`` is 0. ``is_available`` and
+``device_count`` keep their true answers (no CUDA runtime is there): code that decides by them takes its
+CPU path. Hub kernels themselves are switched off (``USE_HUB_KERNELS=NO``) for models loaded in the block:
+they would be fetched from the Hugging Face hub, which a test must not reach.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -32,6 +42,17 @@ CROSS_DEVICE = {
 CPU_INTEGERS_ALLOWED = {"lstm", "gru", "rnn_tanh", "rnn_relu", "_pad_packed_sequence"}
 # Calls whose results are partly on the CPU on a real GPU: only the first result is on the device.
 FIRST_RESULT_ON_DEVICE = {"_pack_padded_sequence", "_pad_packed_sequence"}  # batch sizes, lengths stay on the CPU
+
+
+# What CUDA probes answer about the simulated device: a compute-capability 9.0 card (the reference GPU's).
+PROPERTIES = SimpleNamespace(name="simulated GPU (tensors on the CPU)", major=9, minor=0,
+                             total_memory=80 * 2**30, multi_processor_count=132, is_integrated=False)
+STAND_INS = {
+    "get_device_capability": lambda device=None: (PROPERTIES.major, PROPERTIES.minor),
+    "get_device_properties": lambda device=None: PROPERTIES,
+    "get_device_name": lambda device=None: PROPERTIES.name,
+    "current_device": lambda: 0,
+}
 
 
 class SimulatedGPUError(RuntimeError):
@@ -148,7 +169,32 @@ def simulated_gpu() -> Iterator[torch.device]:
     Accelerator.device = property(lambda self: GPU)  # where the loop puts networks and batches
     try:
         # the tensors really live on the CPU: a CUDA build of torch must not hand "cuda" RNN weights to cuDNN
-        with torch.backends.cudnn.flags(enabled=False), _SimulatedGPU():
+        with torch.backends.cudnn.flags(enabled=False), _cuda_probes_answered(), _hub_kernels_off(), _SimulatedGPU():
             yield GPU
     finally:
         Accelerator.device = original
+
+
+@contextlib.contextmanager
+def _cuda_probes_answered() -> Iterator[None]:
+    originals = {name: getattr(torch.cuda, name) for name in STAND_INS}
+    for name, stand_in in STAND_INS.items():
+        setattr(torch.cuda, name, stand_in)
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch.cuda, name, original)
+
+
+@contextlib.contextmanager
+def _hub_kernels_off() -> Iterator[None]:
+    before = os.environ.get("USE_HUB_KERNELS")
+    os.environ["USE_HUB_KERNELS"] = "NO"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("USE_HUB_KERNELS", None)
+        else:
+            os.environ["USE_HUB_KERNELS"] = before

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from nlpzoo import ConfigError
 from nlpzoo.training import (TorchTask, classification_metrics, evaluating, length_bucketed_batches,
                              longest_first_batches, no_weight_decay, on_device_of, pad_sequences)
 
@@ -40,7 +41,24 @@ def quiet():
             logging.enable_progress_bar()
 
 
-def load_classifier(source: str, labels: list[str], dropout: float | None = None):
+def kernel_options(hub_kernels: bool) -> dict:
+    """``from_pretrained`` keywords for hub kernels. transformers 5 turns them on by default and, on a GPU, fetches
+    kernels from the Hugging Face hub when the model first enters training or evaluation mode; nlpzoo trains
+    offline and by recipe, so they stay off unless the recipe asks (``hub_kernels: true``)."""
+    import transformers
+    from transformers import PreTrainedModel
+
+    if isinstance(getattr(PreTrainedModel, "use_kernels", None), property):  # transformers 5
+        return {"use_kernels": hub_kernels}
+    if hub_kernels:  # transformers 4: kernels were opt-in, where they existed at all
+        if tuple(int(p) for p in transformers.__version__.split(".")[:2]) < (4, 54):
+            raise ConfigError(f"hub kernels need transformers 4.54 or newer, this is {transformers.__version__}; "
+                              "upgrade transformers or leave hub_kernels off", "model.hub_kernels")
+        return {"use_kernels": True}
+    return {}
+
+
+def load_classifier(source: str, labels: list[str], dropout: float | None = None, hub_kernels: bool = False):
     """A sequence-classification model with a fresh head for ``labels`` (names kept in config.id2label)."""
     config = AutoConfig.from_pretrained(source, trust_remote_code=False, num_labels=len(labels),
                                         id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
@@ -49,19 +67,21 @@ def load_classifier(source: str, labels: list[str], dropout: float | None = None
     config.problem_type = "single_label_classification"
     with quiet():
         return AutoModelForSequenceClassification.from_pretrained(source, config=config, trust_remote_code=False,
-                                                                  use_safetensors=True)
+                                                                  use_safetensors=True, **kernel_options(hub_kernels))
 
 
-def load_trained(directory: str):
+def load_trained(directory: str, hub_kernels: bool = False):
     """A classifier saved by :func:`save_trained` (or any save_pretrained folder)."""
     with quiet():
-        model = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True)
+        model = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True,
+                                                                   **kernel_options(hub_kernels))
     return model, load_tokenizer(directory)
 
 
-def load_encoder(source: str):
+def load_encoder(source: str, hub_kernels: bool = False):
     with quiet():
-        return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
+        return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True,
+                                         **kernel_options(hub_kernels))
 
 
 def save_trained(model, tokenizer, directory: str | Path, max_length: int | None = None) -> None:

@@ -29,7 +29,9 @@ class BertClassifier(Classifier):
     at each new epoch (gradual unfreezing). ``rdrop`` > 0 runs each training batch twice, under two
     dropout masks, and adds ``rdrop`` times their symmetric KL divergence to the loss (R-Drop), at
     twice the cost of a step. ``pad_to_multiple_of`` rounds each batch's length up (a few shapes, which
-    compiled or captured GPU steps need). The saved model loads with ``transformers.pipeline``.
+    compiled or captured GPU steps need). ``hub_kernels`` lets transformers swap layers for kernels fetched
+    from the Hugging Face hub on a GPU (off: training stays offline and reproducible). The saved model loads
+    with ``transformers.pipeline``.
     """
 
     validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
@@ -44,7 +46,7 @@ class BertClassifier(Classifier):
                  label_smoothing: Annotated[float, Range(0, lt=1)] = 0.0, rdrop: Annotated[float, Range(0)] = 0.0,
                  dropout: Annotated[float, Range(0, lt=1)] | None = None, sort_by_length: bool = True,
                  pad_to_multiple_of: Annotated[int, Range(1, 4096)] = 1, predict_batch_size: Annotated[int, Range(1)] = 64,
-                 predict_precision: Literal["fp32", "bf16"] = "fp32"):
+                 predict_precision: Literal["fp32", "bf16"] = "fp32", hub_kernels: bool = False):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
         if not 0 < layer_decay <= 1:
@@ -68,7 +70,7 @@ class BertClassifier(Classifier):
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
         self.label_smoothing, self.rdrop = label_smoothing, rdrop
         self.predict_batch_size, self.predict_precision = predict_batch_size, predict_precision
-        self.pad_to_multiple_of = pad_to_multiple_of
+        self.pad_to_multiple_of, self.hub_kernels = pad_to_multiple_of, hub_kernels
         self.model = self.tokenizer = None
 
     # -- building
@@ -78,7 +80,7 @@ class BertClassifier(Classifier):
 
         self.labels = list(labels)
         self.tokenizer = hf.load_tokenizer(self.source)
-        self.model = hf.load_classifier(self.source, self.labels, self.dropout)
+        self.model = hf.load_classifier(self.source, self.labels, self.dropout, self.hub_kernels)
 
     def task(self, data: dict[str, Sequence], run: "Run"):
         """The :class:`~nlpzoo.training.task.TorchTask` that ``fit`` hands to the shared loop."""
@@ -131,7 +133,7 @@ class BertClassifier(Classifier):
     def load_state(self, directory: Path) -> None:
         from . import hf
 
-        self.model, self.tokenizer = hf.load_trained(str(directory))
+        self.model, self.tokenizer = hf.load_trained(str(directory), self.hub_kernels)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
 
@@ -139,17 +141,18 @@ class BertEmbedder(Embedder):
     """Sentence embeddings: the mean of a pretrained encoder's last hidden states over real tokens.
 
     ``word_vectors`` gives the WordPiece vocabulary and input embedding matrix, so models that take an
-    embedder can start from BERT's token embeddings.
+    embedder can start from BERT's token embeddings. ``hub_kernels`` as in ``bert-classifier``.
     """
 
     initialised_from = ("pretrained",)
 
     def __init__(self, pretrained: str, max_length: Annotated[int, Range(2, 10**6)] = 256,
-                 batch_size: Annotated[int, Range(1)] = 64, normalize: bool = True):
+                 batch_size: Annotated[int, Range(1)] = 64, normalize: bool = True, hub_kernels: bool = False):
         if max_length < 2:
             raise ConfigError(f"expected at least 2, got {max_length}", "max_length")
         self.pretrained, self.source = pretrained, locate(pretrained)
         self.max_length, self.batch_size, self.normalize = max_length, batch_size, normalize
+        self.hub_kernels = hub_kernels
         self.encoder = self.tokenizer = None
 
     def _require(self) -> None:
@@ -157,7 +160,7 @@ class BertEmbedder(Embedder):
             from . import hf
 
             self.tokenizer = hf.load_tokenizer(self.source)
-            self.encoder = hf.load_encoder(self.source)
+            self.encoder = hf.load_encoder(self.source, self.hub_kernels)
 
     def embed_batch(self, texts: list[str]) -> "np.ndarray":
         from . import hf
@@ -185,4 +188,4 @@ class BertEmbedder(Embedder):
         from . import hf
 
         self.tokenizer = hf.load_tokenizer(str(directory))
-        self.encoder = hf.load_encoder(str(directory))
+        self.encoder = hf.load_encoder(str(directory), self.hub_kernels)
