@@ -17,7 +17,10 @@ CPU with tiny settings, to check the script itself before a GPU is at hand. Part
 4. a run killed with SIGKILL after its first checkpoint, resumed, and compared with an uninterrupted one;
 5. inference on 10,000 texts: ``nlpzoo``'s predict against ``transformers.pipeline(device=0)``, and the
    saved model loaded by the pipeline on the GPU;
-6. a profile of one BERT training step, eager and compiled: kernel launches and the slowest operators.
+6. a profile of one BERT training step, eager and compiled: kernel launches and the slowest operators;
+7. hub kernels: the packaged MiniLM trained 20 steps with ``hub_kernels`` off (the default: nothing is
+   fetched) and on (transformers kernelizes layers from the Hugging Face hub when the model enters
+   training mode on a GPU; without a network that fails, and the line says how).
 
 Writes benchmarks/results/gpu_check.md (device, versions, every figure); ``--quick`` writes
 benchmarks/out/gpu_check_quick.md instead (a check of the script, not a result).
@@ -332,6 +335,34 @@ def part_profile(check: Check) -> None:
         check.say()
 
 
+# ---------------------------------------------------------------- 7. hub kernels
+
+
+def part_kernels(check: Check) -> None:
+    import nlpzoo
+    from nlpzoo.training import Run
+
+    from _bert_common import rotten_tomatoes
+
+    check.say("## 7. Hub kernels off and on (20 steps of the packaged MiniLM)\n")
+    data = {split: examples[:256] for split, examples in rotten_tomatoes(seed=0).items()}
+    for hub_kernels in (False, True):
+        model = nlpzoo.build({"name": "minilm-l6", "hub_kernels": hub_kernels}, "classifier")
+        train = {"epochs": 1, "batch_size": BATCH, "max_steps": 4 if check.args.quick else 20, "progress": False,
+                 "plots": False, "keep_best": False, "device": check.args.device}
+        run = Run.standalone(check.scratch / f"kernels-{hub_kernels}", seed=0, train=train,
+                             optimizer={"name": "adamw", "lr": LR})
+        t0 = time.perf_counter()
+        try:
+            metrics = model.fit(data, run)
+            outcome = f"trained in {time.perf_counter() - t0:.1f} s, val_accuracy {metrics['val_accuracy']:.3f}"
+        except Exception as exc:  # the hub is out of reach on the reference machine: say how it failed
+            outcome = f"failed after {time.perf_counter() - t0:.1f} s: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        used = getattr(model.model, "use_kernels", "n/a") if model.model is not None else "n/a"
+        check.say(f"- `hub_kernels: {str(hub_kernels).lower()}`: model.use_kernels {used}; {outcome}")
+    check.say()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -359,7 +390,7 @@ def main() -> int:
         return 0
     check.say(f"Machine: {versions()}; {time.strftime('%Y-%m-%d %H:%M')}\n")
     try:
-        for part in (part_cli, part_bert, part_recipes, part_resume, part_inference, part_profile):
+        for part in (part_cli, part_bert, part_recipes, part_resume, part_inference, part_profile, part_kernels):
             try:
                 part(check)
             except Exception as exc:  # report and go on: one broken part must not hide the others
