@@ -6,12 +6,15 @@ libraries appear only in strings.
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import ConfigError, PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -324,19 +327,38 @@ class Scheduler(Component, ABC):
     def create(self, optimizer: "torch.optim.Optimizer", total_steps: int) -> "torch.optim.lr_scheduler.LRScheduler":
         """A torch scheduler for ``optimizer`` over ``total_steps`` optimizer steps."""
 
+    def checked_create(self, optimizer: "torch.optim.Optimizer", total_steps: int):
+        """:meth:`create`, refused with the contract when it returns something that cannot ``step()``."""
+        made = self.create(optimizer, total_steps)
+        if not callable(getattr(made, "step", None)):
+            raise PluginError(f"scheduler {type(self).__name__}.create returned a {type(made).__name__}, not a torch "
+                              "scheduler: create(optimizer, total_steps) must return an object with step(), "
+                              "such as torch.optim.lr_scheduler.LambdaLR(optimizer, ...)")
+        return made
+
     def curve(self, total_steps: int, base_lr: float = 1.0) -> list[float]:
         """The learning rate at each step, as the trainer would see it (metric-driven ones: flat metric)."""
         import torch
 
         param = torch.nn.Parameter(torch.zeros(1))
         opt = torch.optim.SGD([param], lr=base_lr)
-        sched = self.create(opt, total_steps)
+        sched = self.checked_create(opt, total_steps)
         lrs = []
-        for _ in range(total_steps):
-            lrs.append(opt.param_groups[0]["lr"])
+        for step in range(total_steps):
+            lr = opt.param_groups[0]["lr"]
+            check_learning_rate(lr, step, type(self).__name__)
+            lrs.append(lr)
             opt.step()
             sched.step(1.0) if self.steps_on == "metric" else sched.step()
         return lrs
+
+
+def check_learning_rate(lr, step: int, by: str) -> None:
+    """A negative or non-finite learning rate trains backwards or blows up: refused, as a NaN loss is."""
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+        shown = f"{lr:.4g}" if isinstance(lr, float) else repr(lr)
+        raise ConfigError(f"{by} gives a learning rate of {shown} at step {step}; a learning rate must be a finite "
+                          "number >= 0 (check the scheduler's parameters and the optimizer's lr)", "scheduler")
 
 
 class Callback(Component):

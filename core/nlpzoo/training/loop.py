@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NlpzooError
+from ..kinds import check_learning_rate
 from .checkpoint import Checkpointer, rng_state, set_rng_state
 from .progress import Progress, Records, Window, plot_run_curves
 from .seeds import derive_seed, seed_everything
@@ -156,7 +157,7 @@ class Trainer:
         self.schedulers = {}
         if run.scheduler is not None:
             for stage, opt in self.optimizers.items():
-                self.schedulers[stage] = run.scheduler.create(opt, max(1, self.total_steps))
+                self.schedulers[stage] = run.scheduler.checked_create(opt, max(1, self.total_steps))
         self.metric_scheduled = getattr(run.scheduler, "steps_on", "step") == "metric"
         self.window = Window()
         self._task_state = None
@@ -349,9 +350,15 @@ class Trainer:
             scheduler = self.schedulers.get(stage)
             if scheduler is not None and not self.metric_scheduled:
                 scheduler.step()
+                self._check_lrs(opt)
         if self.average is not None:
             self.average.update()
         return loss
+
+    def _check_lrs(self, opt) -> None:
+        """The rates a scheduler set are plain floats on the host: checking them costs no device sync."""
+        for group in opt.param_groups:
+            check_learning_rate(group["lr"], self.state.step + 1, type(self.run.scheduler).__name__)
 
     def _batch_size(self, batch) -> int:
         try:
@@ -439,8 +446,9 @@ class Trainer:
         for cb in self.run.callbacks:
             cb.on_evaluate(self.run, st.step, {f"val_{k}": v for k, v in metrics.items()})
         if self.metric_scheduled:
-            for scheduler in self.schedulers.values():
+            for stage, scheduler in self.schedulers.items():
                 scheduler.step(value)
+                self._check_lrs(self.optimizers[stage])
         if cfg.early_stopping and st.bad_evals >= cfg.early_stopping:
             st.stopped = True
             self.records.write({"step": st.step, "epoch": epoch, "early_stop": True})
