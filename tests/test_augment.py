@@ -303,6 +303,18 @@ def test_pipelines_apply_in_order_and_choose_by_weight(sentences):
     assert sum(bool(ops) for _, ops in some.explain(texts)) / len(texts) == pytest.approx(0.3, abs=0.08)
 
 
+def test_a_recipe_list_and_the_sequential_augmenter_give_the_same_texts(sentences, tmp_path):
+    from nlpzoo.training import Run
+
+    texts, children = sentences[:200], [{"name": "random-swap", "rate": 0.2}, "random-deletion"]
+    as_list = Run.standalone(tmp_path / "list", seed=3, augment=children)
+    as_spec = Run.standalone(tmp_path / "spec", seed=3, augment={"name": "sequential", "augmenters": children})
+    for epoch in (0, 1):
+        listed = as_list.augment_texts(texts, epoch)
+        assert listed == as_spec.augment_texts(texts, epoch)
+        assert sum(a != b for a, b in zip(listed, texts)) > 100
+
+
 def test_nested_pipelines_are_deterministic(sentences):
     spec = {"name": "sometimes", "p": 0.9, "augmenter": {"name": "one-of", "augmenters": [
         {"name": "sequential", "augmenters": ["synonym-replacement", {"name": "keyboard-typos", "rate": 0.02}]},

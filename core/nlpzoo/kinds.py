@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigError, PluginError
+from .rng import child as child_rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -293,6 +294,24 @@ class Augmenter(Component, ABC):
 
     def explain(self, texts: list[str], seed: int = 0) -> list[tuple[str, list[str]]]:
         return [self.augment_one(t, rng_for(seed, t)) for t in texts]
+
+
+class SequentialAugmenter(Augmenter):
+    """Augmenters applied one after the other, each drawing from its own generator split off the text's.
+
+    A recipe's ``augment:`` list and the ``sequential`` augmenter are this one implementation, so both
+    give the same texts for the same seed; a child's draws never shift those of the children after it.
+    """
+
+    def __init__(self, augmenters: list[Augmenter]):
+        self.augmenters = list(augmenters)
+
+    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
+        ops: list[str] = []
+        for augmenter in self.augmenters:
+            text, applied = augmenter.augment_one(text, child_rng(rng))
+            ops += applied
+        return text, ops
 
 
 def rng_for(seed: int, text: str, salt: str = "") -> random.Random:

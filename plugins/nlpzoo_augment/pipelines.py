@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Annotated
 
-from nlpzoo import Augmenter, ConfigError, Range
+from nlpzoo import Augmenter, ConfigError, Range, SequentialAugmenter
 
 from .base import Rate, SeededAugmenter
 from nlpzoo.rng import child as child_rng
@@ -23,20 +23,14 @@ def _check_children(augmenters, loc: str = "augmenters") -> list[Augmenter]:
     return augmenters
 
 
-class Sequential(SeededAugmenter):
-    """Apply every augmenter in order, each to the output of the previous one."""
+class Sequential(SequentialAugmenter, SeededAugmenter):
+    """Apply every augmenter in order, each to the output of the previous one (what a recipe's
+    ``augment:`` list does: the same implementation, the same texts)."""
 
     def __init__(self, augmenters: list[Augmenter]):
         if not augmenters:
             raise ConfigError("expected at least one augmenter", "augmenters")
-        self.augmenters = _check_children(augmenters)
-
-    def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
-        ops: list[str] = []
-        for child in self.augmenters:
-            text, applied = child.augment_one(text, child_rng(rng))
-            ops += applied
-        return text, ops
+        super().__init__(_check_children(augmenters))
 
 
 class OneOf(SeededAugmenter):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..kinds import Augmenter, Callback
+from ..kinds import Augmenter, Callback, SequentialAugmenter
 from .config import TrainConfig
 from .seeds import derive_seed, seed_everything
 
@@ -37,20 +37,6 @@ def _built(spec, kind: str):
     from ..kinds import Component
 
     return spec if spec is None or isinstance(spec, Component) else build(spec, kind)
-
-
-class AugmentPipeline(Augmenter):
-    """Several augmenters applied one after the other (a recipe's ``augment:`` list)."""
-
-    def __init__(self, augmenters: Sequence[Augmenter]):
-        self.augmenters = list(augmenters)
-
-    def augment_one(self, text, rng):
-        ops: list[str] = []
-        for aug in self.augmenters:
-            text, more = aug.augment_one(text, rng)
-            ops += more
-        return text, ops
 
 
 class MetricsLog:
@@ -198,7 +184,7 @@ class Run:
         self.optimizer = optimizer
         self.scheduler = scheduler
         if isinstance(augmenter, (list, tuple)):
-            augmenter = augmenter[0] if len(augmenter) == 1 else AugmentPipeline(augmenter) if augmenter else None
+            augmenter = augmenter[0] if len(augmenter) == 1 else SequentialAugmenter(augmenter) if augmenter else None
         self.augmenter = augmenter
         self.callbacks = list(callbacks)
         self.resume = resume

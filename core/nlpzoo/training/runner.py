@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..kinds import SequentialAugmenter
 from ..report import finish_run, write_card
 from ..runs import RunLock, model_digest
 from ..yamlio import atomic_write
-from .run import AugmentPipeline, Run, derive_seed, seed_everything, train_config
+from .run import Run, derive_seed, seed_everything, train_config
 
 #: recipe keys that must not change when a run is resumed
 FIXED_ON_RESUME = ("seed", "dataset", "model", "augment", "optimizer", "scheduler")
@@ -134,7 +135,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
     if augment is not None:
         augmenters = recipe.build("augment")
         augmenters = augmenters if isinstance(augmenters, list) else [augmenters]
-        run.augmenter = augmenters[0] if len(augmenters) == 1 else AugmentPipeline(augmenters)
+        run.augmenter = augmenters[0] if len(augmenters) == 1 else SequentialAugmenter(augmenters)
     run.callbacks = recipe.build("callbacks") if "callbacks" in specs else []
     data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
     if run.augmenter is not None and config.augment_mode == "offline":
