@@ -97,7 +97,10 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
         contract(component)
     model_contract = MODEL_CONTRACTS.get(kind)
     if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
-        model_contract(component, data or tiny_text_data(), {**QUICK_TRAIN, **(train or {})})
+        settings = {**QUICK_TRAIN, **(train or {})}
+        model_contract(component, data or tiny_text_data(), settings)
+        _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or tiny_text_data(), settings,
+                         METRICS[kind])
     return component
 
 
@@ -138,6 +141,34 @@ def _reloaded(model, folder):
     return type(model).load(folder / "saved")
 
 
+def _resume_contract(build_model, data: dict, train: dict, metric: str) -> None:
+    """A run stopped after step 3 and resumed must end with the metrics of a run never stopped."""
+    import tempfile
+    from pathlib import Path
+
+    from .kinds import Callback
+    from .training import Run
+
+    class StopAfterStep3(Callback):
+        def on_step(self, run, step, logs):
+            if step == 3:
+                run.request_stop()
+
+    # the last evaluation's metrics, not the best one's (which may come before the stop)
+    folder, settings = Path(tempfile.mkdtemp(prefix="nlpzoo-contract-resume-")), {"metric": metric, **train, "keep_best": False}
+
+    def fit(name: str, **run_options) -> dict:
+        run = Run.standalone(folder / name, seed=0, train=settings, **run_options)  # seeds, then the model is built
+        return build_model().fit(data, run)
+
+    whole = fit("whole")
+    fit("stopped", callbacks=[StopAfterStep3()])
+    resumed = fit("stopped", resume=True)
+    differ = {k: (v, resumed.get(k)) for k, v in whole.items()
+              if not (k in resumed and math.isclose(v, resumed[k], rel_tol=1e-6, abs_tol=1e-9))}
+    assert not differ, f"a run stopped after step 3 and resumed must end as one never stopped; (whole, resumed): {differ}"
+
+
 def _classifier_contract(model, data: dict, train: dict) -> None:
     import numpy as np
 
@@ -146,6 +177,11 @@ def _classifier_contract(model, data: dict, train: dict) -> None:
     probs = np.asarray(model.predict_proba(texts))
     assert probs.shape == (len(texts), len(model.labels)), "predict_proba must give (texts, labels) probabilities"
     assert np.allclose(probs.sum(1), 1.0, atol=1e-4) and (probs >= 0).all(), "each row of predict_proba must sum to 1"
+    alone = np.vstack([np.asarray(model.predict_proba([text])) for text in texts[:4]])
+    assert np.allclose(alone, probs[:4], atol=1e-4), \
+        "a text's probabilities must not depend on the batch it is in (mask the padding)"
+    assert np.allclose(np.asarray(model.predict_proba(texts[::-1]))[::-1], probs, atol=1e-4), \
+        "a text's probabilities must not depend on the order of the batch"
     assert all(p["label"] in model.labels for p in model.predict(texts)), "predict must name one of the labels"
     scores = model.evaluate(data["test"])
     assert {"loss", "accuracy"} <= set(scores), f"evaluate must report loss and accuracy, got {sorted(scores)}"
@@ -186,6 +222,7 @@ def _gan_contract(model, data: dict, train: dict) -> None:
 
 
 MODEL_CONTRACTS = {"classifier": _classifier_contract, "language_model": _language_model_contract, "gan": _gan_contract}
+METRICS = {"classifier": "accuracy", "language_model": "loss", "gan": "loss"}  # what each kind's runs keep the best by
 
 
 def _augmenter_contract(aug) -> None:
