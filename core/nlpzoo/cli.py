@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .constraints import SEED_RANGE, Range
-from .errors import ConfigError, NlpzooError
+from .errors import ConfigError, NlpzooError, located
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
@@ -103,7 +103,11 @@ class _Group(click.Group):
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if isinstance(exc, KeyError) and not isinstance(exc, NlpzooError):
                 message = message.strip("'")  # str(KeyError) quotes its message
-            if isinstance(exc, (NlpzooError, KeyError, FileNotFoundError, ValueError, NotImplementedError)):
+            where = located(exc)
+            if where:  # plugin code failed during a run: say whose code, doing what, at which line
+                click.echo(f"nlpzoo: error: {type(exc).__name__}: {message} (in {where}; run with --debug for the "
+                           "traceback)", err=True)
+            elif isinstance(exc, (NlpzooError, KeyError, FileNotFoundError, ValueError, NotImplementedError)):
                 click.echo(f"nlpzoo: error: {message}", err=True)
             else:
                 click.echo(f"nlpzoo: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", err=True)

@@ -21,6 +21,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(repr(h) for h in hits) + "?)"
 
 
+PLACE_NOTE = "nlpzoo: in "  # starts the note on an error from plugin code: component, phase, file and line
+
+
+def located(exc: BaseException) -> str:
+    """Where plugin code raised ``exc`` during a run ("model tiny (provider p), training step 3, at f.py:9"), or ""."""
+    return next((n[len(PLACE_NOTE):] for n in getattr(exc, "__notes__", ()) if n.startswith(PLACE_NOTE)), "")
+
+
 class NlpzooError(Exception):
     """Base class: every error the CLI prints as one line."""
 

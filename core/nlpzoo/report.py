@@ -237,8 +237,10 @@ def render_report(run: RunFolder) -> str:
              ("processes", info.get("world_size", "-")),
              ("started", info.get("started", "-")), ("finished", info.get("finished", "-")),
              ("directory", str(run.dir.resolve()))]
+    if run.error:  # a failed or interrupted run says how it ended, at the top
+        facts.insert(1, ("ended with", run.error + (f" (in {run.info['where']})" if run.info.get("where") else "")))
     body = [f"<h1>{escape(run.name)}</h1>", _key_values(facts, "facts")]
-    body += ["<h2>Metrics</h2>", _metrics_table(run.metrics)]
+    body += ["<h2>Metrics</h2>", _metrics_table(run.metrics, run.status)]
     evaluations = _evaluations(run.records, run.metric)
     if evaluations:
         body += ["<h2>Evaluations during training</h2>", evaluations]
@@ -276,9 +278,10 @@ def component(described) -> str:
     return f"{described.get('name', '-')} ({described.get('kind', '?')} from {described.get('provider', '?')})"
 
 
-def _metrics_table(metrics: dict) -> str:
+def _metrics_table(metrics: dict, status: str = "finished") -> str:
     if not metrics:
-        return "<p>No metrics yet (the run has not finished).</p>"
+        return ("<p>No metrics yet (the run has not finished).</p>" if status == "running"
+                else f"<p>No final metrics: the run is {escape(status)}.</p>")
     order = sorted(metrics, key=lambda k: (0 if k.startswith("test_") else 1 if k.startswith("val_") else 2, k))
     rows = "".join(f"<tr><th>{escape(k)}</th><td class='num'>{escape(fmt(metrics[k]))}</td></tr>" for k in order)
     return f"<table class='metrics'><tr><th>metric</th><th>value</th></tr>{rows}</table>"

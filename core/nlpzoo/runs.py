@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from functools import cached_property
 from pathlib import Path
@@ -107,7 +108,19 @@ class RunHandle:
 
     @property
     def status(self) -> str:
-        return str(self.info.get("status", "unknown"))
+        """As run.json says; a run recorded as running whose process is gone (killed) is ``interrupted``."""
+        recorded = str(self.info.get("status", "unknown"))
+        if recorded == "running" and not lock_is_held(self.dir):
+            return "interrupted"
+        return recorded
+
+    @property
+    def error(self) -> str:
+        """How a failed or interrupted run ended: the error line and where, as run.json records it."""
+        error = self.info.get("error")
+        if error:
+            return str(error)
+        return "the training process ended without a word (killed?)" if self.status == "interrupted" else ""
 
     @property
     def kind(self) -> str:
@@ -299,6 +312,29 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def lock_is_held(run_dir: str | os.PathLike) -> bool:
+    """Whether a live process holds the run folder's lock (a run still writing there)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock here: trust run.json
+        return True
+    try:  # never follow a link, never wait on a FIFO
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def _holder(fd: int) -> str:

@@ -283,6 +283,7 @@ class Trainer:
                 self.window.examples += examples
                 self.clock.examples += examples
                 st.step += 1
+                self.run.step = st.step
                 st.micro += len(group)
                 end_of_epoch = st.micro >= len(order)
                 if end_of_epoch:
@@ -415,8 +416,10 @@ class Trainer:
         # with train.ema the average is what is evaluated, kept as the best and shown to callbacks
         averaged = self.average.swapped_in() if self.average is not None else contextlib.nullcontext()
         with averaged:
+            self.run.evaluating = True
             with self._memory_errors("evaluating"), torch.no_grad(), self.acc.autocast():
                 raw = self.task.evaluate("validation") or {}
+            self.run.evaluating = False
             self._judge({k: float(v) for k, v in raw.items()}, epoch)
 
     def _judge(self, metrics: dict[str, float], epoch: int) -> None:

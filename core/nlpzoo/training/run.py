@@ -189,6 +189,8 @@ class Run:
         self.callbacks = list(callbacks)
         self.resume = resume
         self.stop_requested = False
+        self.step = 0  # the optimizer steps taken so far (set by the loop): where a failed run says it stopped
+        self.evaluating = False  # set by the loop while it evaluates
         self._accelerator = None
         self.peak_memory: dict[str, float] = {}
         self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
@@ -267,6 +269,11 @@ class Run:
         from .loop import Trainer
 
         return Trainer(self, task, optimizers).fit()
+
+    @property
+    def phase(self) -> str:
+        """What the run is doing, in words, for an error's place: "training step 3", "evaluation after step 2"."""
+        return f"evaluation after step {self.step}" if self.evaluating else f"training step {self.step + 1}"
 
     def request_stop(self) -> None:
         """Stop after the current optimizer step (callbacks use this); the run ends normally."""

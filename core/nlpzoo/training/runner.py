@@ -6,11 +6,12 @@ Under torchrun every process trains; only the first writes.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import PLACE_NOTE, ConfigError, NlpzooError, located
 from ..kinds import SequentialAugmenter
 from ..report import finish_run, write_card
 from ..runs import RunLock, model_digest
@@ -113,9 +114,82 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
     lock = RunLock(run_dir).acquire() if run.is_main else None
     try:
         return _train(recipe, run_dir, run, config, resume)
+    except BaseException as exc:
+        if run.is_main:
+            _record_end(run_dir, run, exc)
+        raise
     finally:
         if lock is not None:
             lock.release(remove_empty_dir=True)  # a folder made for a run that failed to start goes again
+
+
+def _record_end(run_dir: Path, run: Run, exc: BaseException) -> None:
+    """A run that ends without finishing says so in run.json: ``failed`` or ``interrupted``, the error and the step."""
+    path = run_dir / "run.json"
+    if not path.is_file() or path.is_symlink():
+        return  # it failed before it wrote anything: nothing claims it is running
+    from ..runs import read_run_json
+
+    try:
+        info = read_run_json(run_dir, "run.json")
+    except (NlpzooError, OSError, ValueError):
+        return
+    if not isinstance(info, dict) or info.get("status") != "running":
+        return
+    interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+    message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    info.update(status="interrupted" if interrupted else "failed", ended=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                step=run.step, error=f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+    where = located(exc)
+    if where:
+        info["where"] = where
+    try:
+        atomic_write(path, json.dumps(info, indent=1))
+    except OSError:  # a full disk: the error itself still reaches the user
+        pass
+
+
+@contextlib.contextmanager
+def _noting(phase, specs: dict, default: str):
+    """Errors from plugin code (not nlpzoo's own, which say where already) get a note naming the component
+    whose code raised, the phase (``phase()`` at the time of the error) and the plugin's file and line."""
+    try:
+        yield
+    except Exception as exc:
+        if not isinstance(exc, NlpzooError) and not located(exc):
+            exc.add_note(PLACE_NOTE + _place(exc, specs, default, phase()))
+        raise
+
+
+def _place(exc: BaseException, specs: dict, default: str, phase: str) -> str:
+    frame = _plugin_frame(exc.__traceback__)
+    resolved = [s for spec in specs.values() for s in (spec if isinstance(spec, list) else [spec])
+                if getattr(s, "target", None)]
+    owner = None
+    if frame is not None:  # the component whose method raised, else the one from the same package
+        classes = {f"{c.__module__}:{c.__qualname__}" for c in type(frame[3]).__mro__} if frame[3] is not None else set()
+        owner = (next((s for s in resolved if s.target in classes), None)
+                 or next((s for s in resolved if s.target.split(".")[0].split(":")[0] == frame[0]), None))
+    owner = owner or (specs.get(default) if not isinstance(specs.get(default), list) else None)
+    who = f"{owner.kind} {owner.name} (provider {owner.provider}), " if owner is not None else ""
+    return who + phase + (f", at {frame[1]}:{frame[2]}" if frame else "")
+
+
+# code that is not a plugin's: nlpzoo's core and the libraries plugins call into
+_NOT_PLUGIN_CODE = ("nlpzoo", "torch", "transformers", "accelerate", "numpy", "gensim", "safetensors", "tokenizers",
+                    "click", "pluggy", "yaml", "contextlib", "functools", "importlib", "abc", "typing")
+
+
+def _plugin_frame(tb) -> tuple | None:
+    """The deepest frame of plugin code: (its top-level package, its file, its line, its ``self`` or None)."""
+    found = None
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "") or ""
+        top = module.split(".")[0]
+        if top and top not in _NOT_PLUGIN_CODE and top != "__main__":
+            found = (top, tb.tb_frame.f_code.co_filename, tb.tb_lineno, tb.tb_frame.f_locals.get("self"))
+        tb = tb.tb_next
+    return found
 
 
 def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, float]:
@@ -128,20 +202,26 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
     run.barrier()
     started = time.time()
     seed_everything(recipe.seed)
-    dataset = recipe.build("dataset")
-    run.optimizer = recipe.build("optimizer") if "optimizer" in specs else None
-    run.scheduler = recipe.build("scheduler") if "scheduler" in specs else None
+
+    def built(key: str):
+        with _noting(lambda: "building it", specs, key):
+            return recipe.build(key)
+
+    dataset = built("dataset")
+    run.optimizer = built("optimizer") if "optimizer" in specs else None
+    run.scheduler = built("scheduler") if "scheduler" in specs else None
     augment = specs.get("augment")
     if augment is not None:
-        augmenters = recipe.build("augment")
+        augmenters = built("augment")
         augmenters = augmenters if isinstance(augmenters, list) else [augmenters]
         run.augmenter = augmenters[0] if len(augmenters) == 1 else SequentialAugmenter(augmenters)
-    run.callbacks = recipe.build("callbacks") if "callbacks" in specs else []
-    data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
+    run.callbacks = built("callbacks") if "callbacks" in specs else []
+    with _noting(lambda: "loading the data", specs, "dataset"):
+        data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
     if run.augmenter is not None and config.augment_mode == "offline":
         data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
     seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
-    model = recipe.build("model")
+    model = built("model")
     # the run directory is written only once everything is built: a bad recipe leaves nothing behind
     info = {"status": "running", "model": _describe(specs["model"]), "dataset": _describe(specs["dataset"]),
             "seed": recipe.seed, "world_size": run.world_size, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -157,19 +237,22 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
 
             record["resumed_from"] = read_run_json(run_dir, "provenance.json")
         atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
-    metrics = dict(model.fit(data, run) or {})
+    with _noting(lambda: run.phase, specs, "model"):
+        metrics = dict(model.fit(data, run) or {})
     run.metrics.finish()
     if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
         info.update(device=str(run.device), **run.training_time)
         metrics.update(run.peak_memory)
     if data.get("test"):
         try:
-            test = held_out_scores(model, data, run) or {}
+            with _noting(lambda: "evaluation on the test split", specs, "model"):
+                test = held_out_scores(model, data, run) or {}
         except NotImplementedError:  # a model without held-out metrics still trains and saves
             test = {}
         metrics.update({f"test_{k}": float(v) for k, v in test.items()})
     if run.is_main:
-        _save_model_atomically(model, run_dir / "model")
+        with _noting(lambda: "saving the model", specs, "model"):
+            _save_model_atomically(model, run_dir / "model")
         write_card(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # a classifier's README.md
         info["model_sha256"] = model_digest(run_dir / "model")  # checked whenever the run's model is loaded
         atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1))
