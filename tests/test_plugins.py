@@ -79,3 +79,20 @@ def test_plugins_can_add_cli_commands(nlpzoo_isolated):
     nlpzoo_isolated.add_commands(group)
     result = CliRunner().invoke(group, ["hello-plugin", "world"])
     assert result.exit_code == 0 and result.output == "hello world\n"
+
+
+def test_a_name_nothing_provides_points_at_the_plugin_that_failed(nlpzoo_isolated):
+    nlpzoo_isolated.add_plugin(ExplodesHalfway(), "oops")
+    with pytest.raises(nlpzoo.UnknownComponent, match=r"unknown augmenter 'oops'.*plugin 'oops' failed to load \(nlpzoo plugins says why\)"):
+        nlpzoo.build("oops", "augmenter")
+
+
+def test_an_empty_listing_says_which_plugin_failed(nlpzoo_isolated):
+    from click.testing import CliRunner
+
+    from nlpzoo.cli import cli
+
+    nlpzoo_isolated.add_plugin(ExplodesHalfway(), "oops")
+    result = CliRunner().invoke(cli, ["list", "oops*"])
+    assert result.exit_code == 0 and "nothing matches 'oops*'" in result.stdout
+    assert "nlpzoo: note: plugin 'oops' failed to load (nlpzoo plugins says why)" in result.stderr

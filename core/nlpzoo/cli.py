@@ -13,6 +13,7 @@ import click
 
 from .constraints import SEED_RANGE, Range
 from .errors import ConfigError, NlpzooError, located
+from .registry import KINDS
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
@@ -136,7 +137,7 @@ def cli(ctx, catalogs, plugin_dirs, debug):
 
 @cli.command("list")
 @click.argument("pattern", default="*")
-@click.option("--kind", "-k", help="Only this kind (embedder, language_model, gan, augmenter, scheduler, optimizer, dataset, callback).")
+@click.option("--kind", "-k", help=f"Only this kind ({', '.join(KINDS)}).")
 @click.option("--tag", "-t", help="Only entries with this tag.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(pattern, kind, tag, as_json):
@@ -165,6 +166,9 @@ def list_(pattern, kind, tag, as_json):
         return
     if not rows:
         click.echo(f"nothing matches {pattern!r}" + (f" of kind {kind}" if kind else ""))
+        failed = get_manager().failed_note()
+        if failed:
+            click.echo(f"nlpzoo: note: {failed.removeprefix('; ')}", err=True)
         return
     width = max(len(r["name"]) for r in rows)
     current = None

@@ -350,7 +350,17 @@ class PluginManager:
                 msg = (f"{kind} {bare!r} comes from plugin {plugin!r}, which is not installed; install it with: "
                        f"{body.get('install', 'pip install ' + plugin)}")
             break
+        else:
+            msg += self.failed_note()
         return UnknownComponent(msg, loc)
+
+    def failed_note(self) -> str:
+        """"; plugin 'x' failed to load (nlpzoo plugins says why)": a name it would have given may be missing."""
+        failed = sorted(name for name, row in self.health.items() if row.status == "failed")
+        if not failed:
+            return ""
+        names = ", ".join(repr(n) for n in failed)
+        return f"; plugin{'s' if len(failed) > 1 else ''} {names} failed to load (nlpzoo plugins says why)"
 
     def check_targets(self) -> None:
         """Import every registered target (``nlpzoo plugins --check``); failures go to the plugin's row."""
