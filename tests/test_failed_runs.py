@@ -76,6 +76,7 @@ class KeyErrorAugmenter(nlpzoo.Augmenter):
 class _Broken:
     @nlpzoo.hookimpl
     def register_components(self, register):
+        register("classifier", "sound", target="training_tasks:TinyTextModel", summary="A model that works.")
         for name, cls in (("breaks-at-step-3", "BreaksAtStep3"), ("breaks-when-built", "BreaksWhenBuilt"),
                           ("interrupted-at-step-2", "InterruptedAtStep2"), ("augments", "AugmentsEveryEpoch"),
                           ("nan-loss", "NanLoss")):
@@ -95,6 +96,7 @@ def broken(nlpzoo_isolated):
 
 
 def train(tmp_path, model: str, extra: str = ""):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"dataset: {{name: polarity-200}}\nmodel: {{name: {model}}}\n{extra}"
                       "train: {epochs: 2, metric: accuracy, progress: false, plots: false}\n")
@@ -184,3 +186,27 @@ def test_the_cli_prints_one_line_with_the_component_the_phase_and_the_line(tmp_p
     assert lines[0].startswith("nlpzoo: error: TypeError: unsupported operand in my step (in classifier "
                                "breaks-at-step-3 (provider broken), training step 3, at ")
     assert "Traceback" not in result.output
+
+
+def test_an_augmenter_the_task_never_asks_for_is_warned_about(tmp_path, broken):
+    import nlpzoo_augment.plugin
+
+    broken.add_plugin(nlpzoo_augment.plugin, "augment")
+    with pytest.warns(UserWarning, match="epoch 0 ended without the model's task calling run.augment_texts"):
+        train(tmp_path, "sound", "augment: {name: random-swap}\n")
+
+
+def test_the_scaffolds_classifier_augments_its_training_texts(tmp_path, broken, monkeypatch):
+    import nlpzoo_augment.plugin
+
+    from nlpzoo.scaffold import new_plugin
+
+    broken.add_plugin(nlpzoo_augment.plugin, "augment")
+    root = new_plugin("made-here", "classifier", tmp_path)
+    monkeypatch.syspath_prepend(str(root))
+    import nlpzoo_made_here.plugin
+
+    broken.add_plugin(nlpzoo_made_here.plugin, "made-here")
+    plain = train(tmp_path / "plain", "made-here")
+    augmented = train(tmp_path / "augmented", "made-here", "augment: {name: random-deletion, rate: 0.5}\n")
+    assert augmented != plain  # the recipe's augmenter changed what the model learned

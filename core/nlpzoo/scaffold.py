@@ -66,6 +66,7 @@ COMPONENTS = {
 from __future__ import annotations
 
 import random
+from typing import Annotated
 
 import nlpzoo
 
@@ -73,9 +74,7 @@ import nlpzoo
 class {cls}(nlpzoo.Augmenter):
     """Repeats each word with probability ``rate`` ("a very nice film" -> "a very very nice film")."""
 
-    def __init__(self, rate: float = 0.1):
-        if not 0.0 <= rate <= 1.0:
-            raise nlpzoo.ConfigError(f"expected a rate between 0 and 1, got {{rate}}", "rate")
+    def __init__(self, rate: Annotated[float, nlpzoo.Range(0, 1)] = 0.1):  # the range is checked before this runs
         self.rate = rate
 
     def augment_one(self, text: str, rng: random.Random) -> tuple[str, list[str]]:
@@ -90,15 +89,15 @@ class {cls}(nlpzoo.Augmenter):
     "scheduler": '''"""The {component} learning-rate schedule."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import nlpzoo
 
 
 class {cls}(nlpzoo.Scheduler):
     """Linear warm-up over ``warmup`` (a share of the steps), then the rate falls as 1/sqrt(step)."""
 
-    def __init__(self, warmup: float = 0.05):
-        if not 0.0 <= warmup < 1.0:
-            raise nlpzoo.ConfigError(f"expected a share of the steps in [0, 1), got {{warmup}}", "warmup")
+    def __init__(self, warmup: Annotated[float, nlpzoo.Range(0, lt=1)] = 0.05):  # checked before this runs
         self.warmup = warmup
 
     def create(self, optimizer, total_steps: int):
@@ -115,6 +114,7 @@ class {cls}(nlpzoo.Scheduler):
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import nlpzoo
 from nlpzoo.training import TorchTask
@@ -123,9 +123,12 @@ from nlpzoo.training import TorchTask
 class {cls}(nlpzoo.Classifier):
     """The mean of the words' embeddings, then a linear layer (fastText-like)."""
 
-    def __init__(self, dim: int = 32, vocab_size: int = 5000, max_length: int = 64):
-        if dim < 1 or vocab_size < 4 or max_length < 1:
-            raise nlpzoo.ConfigError("expected positive sizes", "dim")
+    # what evaluate reports: `nlpzoo validate` refuses a train.metric outside these before training
+    validation_metrics = ("loss", "accuracy", "macro_f1")
+
+    def __init__(self, dim: Annotated[int, nlpzoo.Range(1, 4096)] = 32,
+                 vocab_size: Annotated[int, nlpzoo.Range(4, 10**7)] = 5000,
+                 max_length: Annotated[int, nlpzoo.Range(1, 10**5)] = 64):  # ranges are checked before this runs
         self.dim, self.vocab_size, self.max_length = dim, vocab_size, max_length
         self.labels: list[str] = []
         self.tokenizer = self.net = None
@@ -150,7 +153,7 @@ class {cls}(nlpzoo.Classifier):
         self.labels = sorted({{ex["label"] for ex in data["train"]}})
         self.tokenizer = TextTokenizer.train([ex["text"] for ex in data["train"]], "word", vocab_size=self.vocab_size)
         self.net = self._make_net()
-        return run.fit(_Task(self, data, run.config.batch_size, run.seed))
+        return run.fit(_Task(self, data, run))
 
     def predict_proba(self, texts):
         import numpy as np
@@ -187,22 +190,23 @@ class {cls}(nlpzoo.Classifier):
 class _Task(TorchTask):
     """Batches of similar length made on the CPU (the loop moves them), cross-entropy, validation scores."""
 
-    def __init__(self, model, data, batch_size: int, seed: int):
+    def __init__(self, model, data, run):
         index = {{label: i for i, label in enumerate(model.labels)}}
-        self.model, self.nets = model, {{"model": model.net}}
-        self.ids = model.tokenizer.encode_batch([ex["text"] for ex in data["train"]])
+        self.model, self.nets, self.run = model, {{"model": model.net}}, run
+        self.texts = [ex["text"] for ex in data["train"]]
         self.y = [index[ex["label"]] for ex in data["train"]]
         self.validation = data.get("validation") or data["train"]
-        self.batch_size, self.seed = batch_size, seed
 
     def train_batches(self, epoch):
         import torch
 
         from nlpzoo.training import length_bucketed_batches, pad_sequences
 
-        for b in length_bucketed_batches([len(x) for x in self.ids], self.batch_size, self.seed + epoch):
-            ids, _ = pad_sequences([self.ids[i] for i in b], self.model.tokenizer.pad_id, self.model.max_length)
-            yield ids, torch.tensor([self.y[i] for i in b])
+        # the recipe's augmenter (if any) rewrites the texts each epoch; without one they come back unchanged
+        ids = self.model.tokenizer.encode_batch(self.run.augment_texts(self.texts, epoch))
+        for b in length_bucketed_batches([len(x) for x in ids], self.run.config.batch_size, self.run.seed + epoch):
+            batch, _ = pad_sequences([ids[i] for i in b], self.model.tokenizer.pad_id, self.model.max_length)
+            yield batch, torch.tensor([self.y[i] for i in b])
 
     def training_step(self, batch, stage):
         import torch.nn.functional as F

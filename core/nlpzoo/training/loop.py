@@ -112,6 +112,7 @@ class Trainer:
         self.run, self.task, self.cfg = run, task, run.config
         self.stage_optimizers = dict(optimizers or {})
         self.checkpoints = Checkpointer(run.dir / CHECKPOINTS, writes=run.is_main)
+        self.warned_unaugmented = False
 
     # ------------------------------------------------------------ set-up
 
@@ -315,6 +316,7 @@ class Trainer:
             self.clock.stop()
             if st.micro == 0:
                 self._batches_cache = None  # free the finished epoch before making the next
+                self._check_augmented(epoch)
         if st.last_eval_step is None and st.step > 0:  # e.g. stopped before any evaluation
             self._evaluate(st.epoch)
             self._save_checkpoint()
@@ -355,6 +357,19 @@ class Trainer:
         if self.average is not None:
             self.average.update()
         return loss
+
+    def _check_augmented(self, epoch: int) -> None:
+        """A recipe's augmenter that the task never asked for would be listed in the report yet change nothing."""
+        run = self.run
+        if run.augmenter is None or run.config.augment_mode == "offline" or epoch in run.augmented_epochs:
+            return
+        if not self.warned_unaugmented and run.is_main:
+            import warnings
+
+            warnings.warn(f"the recipe sets an augmenter ({type(run.augmenter).__name__}) but epoch {epoch} ended "
+                          "without the model's task calling run.augment_texts: its training texts were not augmented",
+                          UserWarning, stacklevel=2)
+        self.warned_unaugmented = True
 
     def _check_lrs(self, opt) -> None:
         """The rates a scheduler set are plain floats on the host: checking them costs no device sync."""

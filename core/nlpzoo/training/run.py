@@ -191,6 +191,7 @@ class Run:
         self.stop_requested = False
         self.step = 0  # the optimizer steps taken so far (set by the loop): where a failed run says it stopped
         self.evaluating = False  # set by the loop while it evaluates
+        self.augmented_epochs: set[int] = set()  # epochs whose texts went through augment_texts
         self._accelerator = None
         self.peak_memory: dict[str, float] = {}
         self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
@@ -293,6 +294,7 @@ class Run:
         Identity without an augmenter, and when ``train.augment_mode`` is ``offline`` (the training
         split was already expanded once).
         """
+        self.augmented_epochs.add(epoch)
         if self.augmenter is None or self.config.augment_mode == "offline":
             return list(texts)
         return self.augmenter.augment(list(texts), seed=derive_seed(self.seed, "augment", epoch))
