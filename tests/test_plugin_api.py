@@ -232,6 +232,25 @@ def test_a_malformed_preset_is_dropped_and_reported_and_the_rest_works(nlpzoo_is
     assert "good-preset" in nlpzoo_isolated.catalog.presets and "bad-preset" not in nlpzoo_isolated.catalog.presets
 
 
+def test_a_preset_whose_parameters_do_not_resolve_fails_the_check_at_the_plugins_line(nlpzoo_isolated):
+    class Presets:
+        @nlpzoo.hookimpl
+        def register_presets(self, register):
+            register("typo-preset", kind="augmenter", component="swap", params={"rat": 0.2})
+
+    core_and_guest(nlpzoo_isolated)
+    nlpzoo_isolated.add_plugin(Presets(), "presets")
+    assert nlpzoo_isolated.health["presets"].status == "ok"  # well-formed: it loads, and the listing shows it
+    from nlpzoo.testing import check_plugin
+
+    with pytest.raises(AssertionError, match=r"test_plugin_api.py:\d+: preset 'typo-preset': rat: unknown parameter"):
+        check_plugin("presets")
+    nlpzoo_isolated.check_targets()  # nlpzoo plugins --check
+    row = nlpzoo_isolated.health["presets"]
+    assert row.status == "failed" and "preset 'typo-preset': rat: unknown parameter" in row.error
+    assert "test_plugin_api.py:" in row.hint
+
+
 def test_a_constructors_value_error_points_at_the_recipe_line_and_nested_path(tmp_path, cli):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: {name: minilm-l6}\naugment:\n  name: sequential\n  augmenters:\n"

@@ -118,12 +118,17 @@ def test_a_run_still_training_gets_a_page_and_a_row_too(runs, cli, tmp_path):
     for key in ("finished", "seconds", "metrics"):
         info.pop(key)
     (copy / "run.json").write_text(json.dumps({**info, "status": "running"}))
-    done = cli("report", str(copy))
-    assert done.returncode == 0, done.stderr
-    page = (copy / "report.html").read_text(encoding="utf-8")
-    assert "No metrics yet (the run has not finished)." in page and "<h2>Evaluations during training</h2>" in page
+    from nlpzoo.runs import RunLock
+
+    with RunLock(copy):  # the training process holds its folder's lock while it runs
+        done = cli("report", str(copy))
+        assert done.returncode == 0, done.stderr
+        page = (copy / "report.html").read_text(encoding="utf-8")
+        assert "No metrics yet (the run has not finished)." in page and "<h2>Evaluations during training</h2>" in page
+        line = cli("runs", str(tmp_path)).stdout.strip().splitlines()[1].split()
+        assert line[:2] == ["training", "running"] and line[4] == "-"  # no key metric yet; the time runs from its start
     line = cli("runs", str(tmp_path)).stdout.strip().splitlines()[1].split()
-    assert line[:2] == ["training", "running"] and line[4] == "-"  # no key metric yet; the time runs from its start
+    assert line[:2] == ["training", "interrupted"]  # nobody holds the lock: the process that wrote "running" is gone
 
 
 def test_runs_in_an_empty_or_missing_folder(cli, tmp_path):

@@ -62,6 +62,7 @@ class PresetDecl:
     name: str
     provider: str
     fields: dict = field(default_factory=dict)
+    where: str = ""  # the plugin's file:line that registered it
 
 
 def _where(fn) -> str:
@@ -266,7 +267,7 @@ class PluginManager:
             except ConfigError as exc:
                 row.warnings.append(f"{where}: preset {name!r} dropped: {exc.loc}: {exc.message}")
                 return
-            self.presets.append(PresetDecl(name, row.name, fields))
+            self.presets.append(PresetDecl(name, row.name, fields, where))
             row.presets += 1
 
         _call_hook(impl, register=register)
@@ -363,7 +364,8 @@ class PluginManager:
         return f"; plugin{'s' if len(failed) > 1 else ''} {names} failed to load (nlpzoo plugins says why)"
 
     def check_targets(self) -> None:
-        """Import every registered target (``nlpzoo plugins --check``); failures go to the plugin's row."""
+        """Import every registered target and resolve every plugin's preset (``nlpzoo plugins --check``);
+        failures go to the plugin's row."""
         for entry in self.registry.all():
             try:
                 entry.load()
@@ -373,6 +375,25 @@ class PluginManager:
                     row.status = "failed"
                     row.error = str(exc).splitlines()[0]
                     row.hint = f"fix the target of {entry.kind} {entry.name!r} ({entry.where}) or its module"
+        for decl, problem in self.preset_problems():
+            row = self.health.get(decl.provider)
+            if row is not None:
+                row.status, row.error = "failed", problem
+                row.hint = f"fix preset {decl.name!r} where the plugin registers it ({decl.where})"
+
+    def preset_problems(self, provider: str | None = None) -> list[tuple[PresetDecl, str]]:
+        """Plugins' presets that do not resolve: an unknown component, a parameter it does not take, a bad value."""
+        from .config import resolve
+
+        problems = []
+        for decl in self.presets:
+            if provider is not None and decl.provider != provider:
+                continue
+            try:
+                resolve({"name": decl.name}, decl.fields.get("kind"))
+            except ConfigError as exc:
+                problems.append((decl, f"preset {decl.name!r}: {exc}"))
+        return problems
 
     # ------------------------------------------------------------ failures
 

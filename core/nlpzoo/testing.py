@@ -53,6 +53,8 @@ def check_plugin(name: str) -> None:
     assert entries or health.presets, f"plugin {name!r} registered nothing"
     for entry in entries:
         check_entry(entry)
+    for decl, problem in manager.preset_problems(name):
+        raise AssertionError(f"{decl.where}: {problem}")
     import warnings
 
     for providers, line in manager.shadowed():
