@@ -382,3 +382,15 @@ def test_a_plugin_loads_from_a_folder_without_installing(cli, tmp_path):
     env_listing = cli("list", "folder-*", env={"NLPZOO_PLUGIN_PATH": str(tmp_path / "nlpzoo-folder-only")})
     assert "folder-only" in env_listing.stdout
     assert "folder-only" not in cli("list", "folder-*").stdout
+
+
+def test_an_alias_that_is_already_a_name_is_reported_where_it_was_registered(nlpzoo_isolated):
+    core_and_guest(nlpzoo_isolated, {**SWAP, "name": "twirl", "aliases": ("swap",)})
+    assert nlpzoo_isolated.registry.get("augmenter", "swap").provider == "augment"  # the name wins
+    lines = [line for providers, line in nlpzoo_isolated.shadowed() if providers == ["guest"]]
+    assert len(lines) == 1 and "test_plugin_api.py:" in lines[0]
+    assert "augmenter alias 'swap' of guest:twirl is never used: augment:swap has that name" in lines[0]
+    from nlpzoo.testing import check_plugin
+
+    with pytest.warns(UserWarning, match="alias 'swap' of guest:twirl is never used"):
+        check_plugin("guest")

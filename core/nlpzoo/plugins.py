@@ -328,6 +328,13 @@ class PluginManager:
             others = ", ".join(f"{p}:{name}" for p in providers)
             lines.append((providers, f"{kind} {name!r} is registered by {', '.join(providers)}: the bare name {means}; "
                                      f"write one of {others}, or set 'prefer: {{{kind}/{name}: <provider>}}' in a catalogue"))
+        for entry in self.registry.all():  # names beat aliases: an alias that is someone's name never resolves
+            for alias in entry.aliases:
+                owners = [e.qualified_name for e in self.registry.entries.get((entry.kind, alias), [])]
+                if owners:
+                    lines.append(([entry.provider], f"{entry.where}: {entry.kind} alias {alias!r} of {entry.qualified_name} "
+                                                    f"is never used: {', '.join(owners)} has that name, and names beat "
+                                                    f"aliases; drop the alias, or write {entry.qualified_name}"))
         return lines
 
     def unknown(self, kinds: tuple[str, ...], name: str, loc: str = "") -> UnknownComponent:
