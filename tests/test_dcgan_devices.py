@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 import nlpzoo  # noqa: E402
 from nlpzoo.training import device_of  # noqa: E402
 
+pytestmark = pytest.mark.slow  # every GAN on the simulated GPU
+
 META = torch.device("meta")
 
 

@@ -13,6 +13,8 @@ import torch
 
 from nlpzoo.plugins import get_manager
 
+pytestmark = pytest.mark.slow  # torchrun: several processes each
+
 TESTS = Path(__file__).resolve().parent
 
 # Runs in each process. On every rank but 0, any attempt to create or open for writing a file under

@@ -278,6 +278,7 @@ COMPONENT_CASES = {
 WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMPONENT_CASES))
 def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, polarity, hamlet, tmp_path):
     data = hamlet if name in ("lstm-lm", "transformer-lm") else polarity

@@ -11,8 +11,9 @@ import pytest
 
 from nlpzoo.plugins import get_manager
 
-pytestmark = pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"),
-                                reason="needs the lstm plugin's lstm-classifier")
+pytestmark = [pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"),
+                                 reason="needs the lstm plugin's lstm-classifier"),
+              pytest.mark.slow]  # kill and resume: whole trainings
 
 RECIPE = """\
 seed: 3

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # kill and resume: whole trainings
 
 KILLER = '''
 import os, signal

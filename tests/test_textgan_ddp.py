@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # torchrun: several processes each
 
 RECIPE = """\
 seed: 0
