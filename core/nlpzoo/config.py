@@ -242,7 +242,6 @@ def check_value(value, ann, loc: str):
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for a in args:
             if a is type(None):
                 continue
@@ -253,7 +252,6 @@ def check_value(value, ann, loc: str):
             except ConfigError as exc:
                 if exc.loc != loc:  # the error is deeper inside a nested spec: that is the real one
                     raise
-                errors.append(exc)
         raise ConfigError(f"expected {_type_name(ann)}, got {_short(value)}", loc)
     if origin is typing.Literal:
         if value in args:

@@ -195,10 +195,8 @@ def _check_metric(recipe: Recipe) -> None:
 
 
 def _check_train(train: dict) -> dict:
-    try:
-        from .training.config import TrainConfig
-    except ImportError:  # the training package is optional for recipes that only build
-        return dict(train)
+    from .training.config import TrainConfig
+
     checked = check_params(TrainConfig, train, "train")
     TrainConfig(**checked).check()
     return checked
