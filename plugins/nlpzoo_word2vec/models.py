@@ -123,6 +123,8 @@ class Word2Vec(Embedder):
         sentences = tokenizer.tokens(texts) if isinstance(texts, list) else _Tokens(tokenizer, texts)
         self.fit_tokens(sentences, run=run, tokenizer=tokenizer)
         metrics = self.intrinsic()
+        for name, reason in self.unavailable.items():
+            run.missing(name, reason)
         if data.get("validation"):
             metrics["val_oov_rate"] = self.oov_rate(ex["text"] for ex in data["validation"])
         run.log(metrics)
@@ -174,20 +176,32 @@ class Word2Vec(Embedder):
 
     # -- evaluation ---------------------------------------------------------------------------
     def intrinsic(self) -> dict[str, float]:
-        """WordSim-353 (Pearson, Spearman, share of pairs out of vocabulary) and Google-analogy accuracy."""
+        """WordSim-353 (Pearson, Spearman, share of pairs out of vocabulary) and Google-analogy accuracy.
+
+        A vocabulary without one WordSim-353 pair (German text, a small domain corpus) has no
+        correlation to report: those scores are left out, and :attr:`unavailable` says why.
+        """
         import warnings
 
         wv = self.wv
+        self.unavailable: dict[str, str] = {}
+        metrics: dict[str, float] = {}
         with warnings.catch_warnings(), _one_blas_thread():
             warnings.simplefilter("ignore")  # scipy warns on constant input for tiny vocabularies
-            pearson, spearman, oov = wv.evaluate_word_pairs(wordsim353_path(), case_insensitive=True)
+            try:
+                pearson, spearman, oov = wv.evaluate_word_pairs(wordsim353_path(), case_insensitive=True)
+                metrics.update(wordsim353_spearman=_finite(spearman[0]), wordsim353_pearson=_finite(pearson[0]),
+                               wordsim353_oov_ratio=float(oov) / 100.0)
+            except (ValueError, ZeroDivisionError, IndexError):
+                reason = (f"no WordSim-353 pair has both words among the {len(wv.index_to_key)} words of the "
+                          "vocabulary (another language or domain?); score your own pairs with nlpzoo evaluate RUN --pairs")
+                self.unavailable = dict.fromkeys(("wordsim353_spearman", "wordsim353_pearson"), reason)
             accuracy, sections = wv.evaluate_word_analogies(
                 analogies_path(), restrict_vocab=self.params["analogy_restrict_vocab"], case_insensitive=True)
         total = next((s for s in sections if s["section"] == "Total accuracy"), None)
         answered = len(total["correct"]) + len(total["incorrect"]) if total else 0
-        return {"wordsim353_spearman": _finite(spearman[0]), "wordsim353_pearson": _finite(pearson[0]),
-                "wordsim353_oov_ratio": float(oov) / 100.0, "analogy_accuracy": _finite(accuracy),
-                "analogy_questions": float(answered), "vocab_size": float(len(wv.index_to_key))}
+        return {**metrics, "analogy_accuracy": _finite(accuracy), "analogy_questions": float(answered),
+                "vocab_size": float(len(wv.index_to_key))}
 
     def evaluate_pairs(self, path: str) -> dict[str, float | int]:
         """Correlation of the vectors' cosine similarities with the scores of your own word-pair file.
