@@ -667,11 +667,14 @@ def augment(spec, copies, seed, explain):
     """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file); stdin is UTF-8 text."""
     from .config import build, resolve
 
+    from .text import one_line
+
     augmenter = build(resolve(_parse_spec(spec), "augmenter", "SPEC"))
     out = sys.stdout
     for text in _stdin_lines():
         for c in range(copies):
             new, ops = augmenter.explain([text], seed=seed + c)[0] if explain else (augmenter.augment([text], seed=seed + c)[0], None)
+            new = one_line(new)  # one line out per line in, with no control character a terminal would obey
             out.write(f"{new}\t{','.join(ops) or '-'}\n" if explain else new + "\n")
     out.flush()
 

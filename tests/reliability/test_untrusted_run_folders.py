@@ -214,9 +214,10 @@ def test_runs_json_writes_a_nan_metric_as_null(finished_run, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(finished_run, root / "nan", symlinks=True)
     metrics = json.loads((root / "nan" / "metrics.json").read_text())
-    key = next(k for k in metrics if k.startswith("test_"))
-    write(root / "nan" / "metrics.json", json.dumps({**metrics, key: float("nan")}))
+    write(root / "nan" / "metrics.json", json.dumps(dict.fromkeys(metrics, float("nan"))))
+    info = json.loads((root / "nan" / "run.json").read_text())
+    write(root / "nan" / "run.json", json.dumps({**info, "metrics": dict.fromkeys(metrics, float("nan"))}))
     done = nlpzoo("runs", str(root), "--json")
     no_traceback_seen(done)
     rows = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the output is not JSON"))
-    assert rows[0]["value"] is None
+    assert rows[0]["run"] == "nan" and rows[0]["value"] is None
