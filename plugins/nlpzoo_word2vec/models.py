@@ -99,6 +99,7 @@ class Word2Vec(Embedder):
                 raise FileNotFoundError(f"no {VECTORS} in {path} or {path / 'model'}: not a word2vec model or run directory")
             self.load_state(model_dir)
         elif path.exists():
+            check_vectors_header(path, binary=path.suffix == ".bin")
             self._wv = KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
         else:
             raise FileNotFoundError(f"pretrained word vectors not found: {source}")
@@ -312,6 +313,7 @@ class Word2Vec(Embedder):
     def load_state(self, directory: Path) -> None:
         from gensim.models import KeyedVectors
 
+        check_vectors_header(directory / VECTORS, binary=True)
         self._wv = KeyedVectors.load_word2vec_format(str(directory / VECTORS), binary=True)
         if (directory / TOKENIZER).exists():
             from nlpzoo.tokenization import TextTokenizer
@@ -424,6 +426,26 @@ def _one_blas_thread():
 
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+def check_vectors_header(path: Path, binary: bool) -> None:
+    """Refuse a word2vec file whose header (``COUNT DIMENSIONS``) declares more than the file holds.
+
+    gensim allocates ``COUNT x DIMENSIONS`` floats from the header before it reads a vector: a header of
+    ``999999999 300`` would take over a terabyte. Each vector takes at least ``4 x DIMENSIONS`` bytes
+    in the binary format and ``2 x DIMENSIONS`` in the text format, plus its word.
+    """
+    with open(path, "rb") as fh:
+        header = fh.readline(200)
+    parts = header.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"expected a header line 'COUNT DIMENSIONS', got {header[:60]!r}", file=str(path))
+    count, dims = int(parts[0]), int(parts[1])
+    need = count * ((4 if binary else 2) * dims + 2)
+    size = path.stat().st_size
+    if dims == 0 or need > size:
+        raise ConfigError(f"the header declares {count:,} vectors of {dims:,} dimensions (at least {need:,} bytes), but "
+                          f"the file holds {size:,} bytes; refusing to allocate them", file=str(path))
 
 
 def _finite(x) -> float:

@@ -221,3 +221,50 @@ def test_runs_json_writes_a_nan_metric_as_null(finished_run, tmp_path):
     no_traceback_seen(done)
     rows = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the output is not JSON"))
     assert rows[0]["run"] == "nan" and rows[0]["value"] is None
+
+
+# ---------------------------------------------------------------- declared sizes against file sizes
+
+
+def limited_memory():
+    """At most 3 GiB of address space: a regression fails with MemoryError, it does not take the machine down."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
+@pytest.mark.parametrize("header", [b"999999999 300\n", b"1000000 1000\n", b"5 99999999\n", b"-1 300\n", b"x y\n"])
+def test_a_word2vec_header_that_declares_more_than_the_file_holds_is_refused(tmp_path, header):
+    import subprocess
+    import sys
+
+    vectors = tmp_path / "vectors.bin"
+    vectors.write_bytes(header + b"word " + b"\x00" * 1200)
+    code = ("import sys; from pathlib import Path; from nlpzoo_word2vec.models import Word2Vec; "
+            "Word2Vec().load_state(Path(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          preexec_fn=limited_memory)
+    TALLY.cases += 1
+    TALLY.count(FAMILY)
+    assert "MemoryError" not in done.stderr, done.stderr[-1000:]
+    assert "ConfigError" in done.stderr and str(vectors) in done.stderr, done.stderr[-1000:]
+
+
+@pytest.mark.parametrize("layers, hidden", [(10000, 768), (100, 4096), (2, 10 ** 7)])
+def test_a_bert_config_that_declares_more_than_its_weights_is_refused(tmp_path, layers, hidden):
+    import subprocess
+    import sys
+
+    write(tmp_path / "config.json", json.dumps({"model_type": "bert", "architectures": ["BertForSequenceClassification"],
+                                                "num_hidden_layers": layers, "hidden_size": hidden,
+                                                "num_attention_heads": 4, "intermediate_size": 4 * hidden,
+                                                "vocab_size": 30, "max_position_embeddings": 16}))
+    (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    code = "import sys; from nlpzoo_bert.hf import load_trained; load_trained(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          preexec_fn=limited_memory)
+    TALLY.cases += 1
+    TALLY.count(FAMILY)
+    assert "MemoryError" not in done.stderr, done.stderr[-1000:]
+    assert "ConfigError" in done.stderr and "config.json" in done.stderr and "refusing to build it" in done.stderr, \
+        done.stderr[-1000:]
