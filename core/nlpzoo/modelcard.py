@@ -44,7 +44,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     base = base_model(model_spec)
     dataset = dataset_info.get("name", "unknown")
     labels = [str(label) for label in getattr(model, "labels", [])]
-    shown = ", ".join(md_text(label) for label in labels)
+    shown = ", ".join(md_code(label) for label in labels)
     transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
     data_licenses = _data_licenses(provenance.get("data") or [])
 
@@ -131,6 +131,16 @@ def md_text(value) -> str:
 
     text = html.escape(one_line(str(value)), quote=False)
     return re.sub(r"([\\`*\[\]|~])", r"\\\1", text)
+
+
+def md_code(value) -> str:
+    """``value`` as inline code on one line: delimited by more backticks than it holds, so it cannot end early."""
+    from .text import one_line
+
+    text = one_line(str(value))
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def fence(content: str) -> str:

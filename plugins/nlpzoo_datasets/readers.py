@@ -22,7 +22,7 @@ from typing import Literal
 from nlpzoo import ConfigError, did_you_mean
 
 from .base import SPLITS, TextDataset, check_labels_trained, sample
-from .sources import (AUTO, MAX_RECORD_BYTES, DataError, LineReader, check_encoding, check_positive, check_regular,
+from .sources import (AUTO, MAX_RECORD_BYTES, MAX_RECORD_LIMIT, DataError, LineReader, check_encoding, check_positive, check_regular,
                       mib, read_document, splittable)
 from .streams import TextStream, check_shard, shard_range, split_of
 
@@ -54,6 +54,10 @@ class FileDataset(TextDataset):
         self.stratify, self.stream, self.max_record_bytes = stratify, stream, max_record_bytes
         self.check_common()
         check_positive(max_record_bytes, "max_record_bytes", "a size in bytes")
+        if max_record_bytes > MAX_RECORD_LIMIT:
+            raise ConfigError(f"expected at most {mib(MAX_RECORD_LIMIT)}, got {mib(max_record_bytes)}: the tokenizers "
+                              "take about 170 bytes of memory per byte of a record (a 20 MB line took 3.3 GB) and "
+                              "abort the process on a 50 MB one; split such records instead", "max_record_bytes")
         if stream and (limit is not None or train_limit is not None):
             key = "limit" if limit is not None else "train_limit"
             raise ConfigError("limit and train_limit sample from all the examples in memory; a streamed dataset "

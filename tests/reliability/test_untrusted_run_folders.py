@@ -139,17 +139,21 @@ def test_an_alias_bomb_in_a_runs_recipe_is_refused_not_expanded(run_copy, finish
     assert command == "runs" or "expands to more than 100,000 nodes" in done.stderr, done.stderr[-2000:]
 
 
-@pytest.mark.parametrize("kind", ["fifo", "fifo-in-subfolder", "symlink-to-dev-zero"])
-def test_a_model_folder_with_files_that_are_not_regular_is_refused(run_copy, kind):
+@pytest.mark.parametrize("name, kind", list(itertools.product(["model.safetensors", "component.json", "extra/x.bin"],
+                                                               ["fifo", "symlink-to-dev-zero"])))
+def test_a_model_folder_with_files_that_are_not_regular_is_refused(run_copy, name, kind):
+    """A file loading reads, swapped for a FIFO (or a symlink to /dev/zero) and dropped from the recorded digests."""
     model = run_copy / "model"
-    victim = model / ("tokenizer" if kind == "fifo-in-subfolder" else ".") / "extra.bin"
+    victim = model / name
     victim.parent.mkdir(parents=True, exist_ok=True)
-    if kind.startswith("fifo"):
+    if victim.exists():
+        victim.unlink()
+    if kind == "fifo":
         os.mkfifo(victim)
     else:
         victim.symlink_to("/dev/zero")
     info = json.loads((run_copy / "run.json").read_text())
-    info["model_sha256"][victim.relative_to(model).as_posix()] = "0" * 64
+    info["model_sha256"].pop(name, None)
     write(run_copy / "run.json", json.dumps(info))
     done = nlpzoo("predict", str(run_copy), "a fine film", timeout=60)
     no_traceback_seen(done)
