@@ -7,6 +7,14 @@ Components come from plugins (entry point group ``nlpzoo``) and are mixed by nam
 
 A constructor declares the range of a numeric parameter with ``Annotated[float, nlpzoo.Range(0, 1)]``.
 """
+import sys as _sys
+
+if "nlpzoo.cli" in _sys.orig_argv[1:] and _sys.orig_argv[_sys.orig_argv.index("nlpzoo.cli") - 1] == "-m":
+    # ``python -m nlpzoo.cli`` (torchrun's form) puts the working directory first on sys.path, where a
+    # stray ``yaml.py`` or ``click.py`` would run in place of the library: the command line does not need it
+    import os as _os
+
+    _sys.path[:] = [p for p in _sys.path if p and _os.path.abspath(p) != _os.getcwd()]
 from .config import build, resolve
 from .constraints import Range
 from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, UnknownComponent, did_you_mean

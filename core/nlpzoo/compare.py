@@ -3,11 +3,10 @@ their curves overlaid (``nlpzoo compare``)."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from .report import RunFolder, component, curves_uri, duration, escape, figure, fmt, page
+from .report import RunFolder, component, curves_uri, duration, escape, figure, fmt, number, page
 
 LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error", "fid", "frechet", "distance", "oov")
 NOT_CURVES = ("step", "epoch", "best", "early_stop")  # bookkeeping in metrics.jsonl, not quantities
@@ -19,7 +18,13 @@ def write_comparison(run_dirs: Sequence[str | Path], output: str | Path) -> Path
     from .yamlio import atomic_write
 
     runs = [RunFolder(d) for d in run_dirs]
-    atomic_write(output, render_comparison(runs))
+    page_text = render_comparison(runs)
+    if str(output) == "-":
+        from .yamlio import write_output
+
+        write_output("-", page_text)
+    else:
+        atomic_write(output, page_text)
     return Path(output)
 
 
@@ -40,7 +45,7 @@ def render_comparison(runs: Sequence[RunFolder]) -> str:
              row("wall time", [duration(r.seconds) for r in runs]), row("device", [r.device for r in runs])]
     body = [f"<h1>Comparison of {len(runs)} runs</h1>", f"<table class='facts'>{head}{''.join(facts)}</table>"]
 
-    names = sorted({k for r in runs for k, v in r.metrics.items() if isinstance(v, (int, float))},
+    names = sorted({k for r in runs for k in r.metrics},
                    key=lambda k: (0 if k.startswith("test_") else 1 if k.startswith("val_") else 2, k))
     rows = []
     for name in names:
@@ -70,7 +75,7 @@ def _labels(runs: Sequence[RunFolder]) -> list[str]:
 
 
 def _best(name: str, values: list) -> set[int]:
-    numbers = [(i, float(v)) for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
+    numbers = [(i, number(v)) for i, v in enumerate(values) if number(v) is not None]
     if len(numbers) < 2 or len({v for _, v in numbers}) == 1:
         return set()
     pick = min if any(word in name.lower() for word in LOWER_IS_BETTER) else max
@@ -97,9 +102,10 @@ def _overlaid_curves(runs: Sequence[RunFolder], labels: list[str]) -> list[tuple
     series: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for run, label in zip(runs, labels):
         for r in run.records:
+            step = number(r.get("step"))
             for k, v in r.items():
-                if k not in NOT_CURVES and isinstance(v, (int, float)) and not isinstance(v, bool) and "step" in r:
-                    series.setdefault(k, {}).setdefault(label, []).append((r["step"], v))
+                if k not in NOT_CURVES and number(v) is not None and step is not None:
+                    series.setdefault(k, {}).setdefault(label, []).append((step, number(v)))
 
     def order(key: str):
         return (0 if key.startswith("train_") else 1 if key == "val_loss" else 2 if key.startswith("val_") else 3, key)

@@ -7,7 +7,9 @@ not to. Everything comes from the run, so the saved folder can be published as i
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 CARD = "README.md"
@@ -42,6 +44,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     base = base_model(model_spec)
     dataset = dataset_info.get("name", "unknown")
     labels = [str(label) for label in getattr(model, "labels", [])]
+    shown = ", ".join(md_code(label) for label in labels)
     transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
     data_licenses = _data_licenses(provenance.get("data") or [])
 
@@ -64,7 +67,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     name = run_dir.resolve().name
     sizes = ", ".join(f"{len(data[s]):,} {s}" for s in ("train", "validation", "test") if data.get(s))
     lines = [f"# {name}", "",
-             f"A text classifier that assigns one of {len(labels)} labels ({', '.join(f'`{l}`' for l in labels)}) "
+             f"A text classifier that assigns one of {len(labels)} labels ({shown}) "
              f"to a text. Trained with nlpzoo "
              f"(`{model_info.get('name', '?')}` from the `{model_info.get('provider', '?')}` plugin) on the "
              f"`{dataset}` data set" + (f" ({sizes} examples)." if sizes else "."), ""]
@@ -87,13 +90,14 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     lines += ["", "## Metrics", ""]
     if metrics:
         lines += ["| metric | value |", "| --- | ---: |"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items(), key=_metric_order) if isinstance(v, (int, float))]
+        lines += [f"| {md_text(k)} | {v:.4f} |" for k, v in sorted(metrics.items(), key=_metric_order)
+                  if isinstance(v, (int, float))]
         lines += ["", "`test_` metrics are measured once, on the held-out test split; `val_` metrics on the "
                   "validation split, by which the training run was judged."]
     else:
         lines += ["None recorded."]
     lines += ["", "## Intended use", "",
-              f"Sorting texts like those of `{dataset}` into {', '.join(f'`{l}`' for l in labels)}. The model has only "
+              f"Sorting texts like those of `{dataset}` into {shown}. The model has only "
               "seen those texts: expect lower accuracy on other domains, styles or languages, and measure it on your "
               "own labelled sample before relying on it. It knows no other labels: every text gets one of these, "
               "however unlike the training data it is. Not for decisions about people without human review.", ""]
@@ -107,7 +111,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
               f'model = {cls}.load("path/to/this/folder")', 'print(model.predict(["a gorgeous, witty, seductive movie"]))',
               "```", "", "or, from the run directory: `nlpzoo predict RUN \"a gorgeous, witty, seductive movie\"`.", ""]
     lines += ["## Training", "", "The resolved recipe (every component pinned to the plugin that provided it):", "",
-              "```yaml", recipe.rstrip(), "```", ""]
+              fence(recipe) + "yaml", recipe.rstrip(), fence(recipe), ""]
     versions = provenance.get("libraries") or {}
     if provenance:
         lines += [f"nlpzoo {provenance.get('nlpzoo', '?')}, Python {provenance.get('python', '?')}"
@@ -115,6 +119,34 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
                   + (f"; trained in {info['seconds']:.0f} s" if isinstance(info.get("seconds"), (int, float)) else "")
                   + (f" on {info['device']}" if isinstance(info.get("device"), str) else "") + ".", ""]
     return f"---\n{front}---\n\n" + "\n".join(lines)
+
+
+def md_text(value) -> str:
+    """``value`` as literal Markdown text on one line: no markup, no HTML, no table cell boundary.
+
+    Label names and metric names come from the data (``a|b``, ``<img ...>``, a newline): each character
+    Markdown or HTML would act on is escaped, and newlines are shown as ``\\n``.
+    """
+    from .text import one_line
+
+    text = html.escape(one_line(str(value)), quote=False)
+    return re.sub(r"([\\`*\[\]|~])", r"\\\1", text)
+
+
+def md_code(value) -> str:
+    """``value`` as inline code on one line: delimited by more backticks than it holds, so it cannot end early."""
+    from .text import one_line
+
+    text = one_line(str(value))
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def fence(content: str) -> str:
+    """A code fence longer than any run of backticks in ``content``, so that nothing in it closes the block."""
+    longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def base_model(model_spec) -> dict | None:

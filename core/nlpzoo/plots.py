@@ -1,7 +1,47 @@
-"""Small PNG plots (matplotlib, imported only when a plot is drawn)."""
+"""Small PNG plots (matplotlib, imported only when a plot is drawn).
+
+Labels, titles and legends come from data (class names such as ``$$``, run names): each is drawn as
+plain text, never parsed as math, and cut to :data:`MAX_LABEL` characters so that one huge label
+cannot stall the layout.
+"""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+
+#: the most characters of a label, title or legend entry drawn (the rest is cut, with an ellipsis)
+MAX_LABEL = 60
+
+
+def plain(text) -> str:
+    """``text`` as matplotlib shows it literally: ``$`` escaped (no math text), controls and length bounded."""
+    from .text import one_line
+
+    text = one_line(str(text))
+    if len(text) > MAX_LABEL:
+        text = text[:MAX_LABEL - 1] + "\u2026"
+    return text.replace("$", r"\$")
+
+
+@contextlib.contextmanager
+def quiet_plots():
+    """Draw without matplotlib writing to stderr; yields the list of what it warned about."""
+    import logging
+    import warnings
+
+    heard: list[str] = []
+    logger = logging.getLogger("matplotlib")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield heard
+        heard += sorted({str(w.message).splitlines()[0][:200] for w in caught})
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def plot_curves(curves: dict[str, list[float]], path: str | Path, *, title: str = "", xlabel: str = "step",
@@ -25,12 +65,12 @@ def _curves_figure(curves, *, title, xlabel, xs, logy):
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     for label, ys in curves.items():
         x = (xs or {}).get(label) or list(range(len(ys)))
-        ax.plot(x, ys, label=label, marker="o" if len(ys) <= 20 else None)  # a lone point still shows
-    ax.set_xlabel(xlabel)
+        ax.plot(x, ys, label=plain(label), marker="o" if len(ys) <= 20 else None)  # a lone point still shows
+    ax.set_xlabel(plain(xlabel))
     if logy:
         ax.set_yscale("log")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     if len(curves) > 1:
         ax.legend()
     return fig
@@ -44,14 +84,15 @@ def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix"
     import matplotlib.pyplot as plt
 
     n = len(labels)
+    shown = [plain(label) for label in labels]
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2), dpi=100)
     ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(n), labels, rotation=45, ha="right")
-    ax.set_yticks(range(n), labels)
+    ax.set_xticks(range(n), shown, rotation=45, ha="right")
+    ax.set_yticks(range(n), shown)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     top = cm.max() if cm.size else 0
     for i in range(n):
         for j in range(n):
@@ -82,8 +123,11 @@ def figure_png(fig) -> bytes:
 
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    try:
+        with quiet_plots():
+            fig.tight_layout()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
     return buf.getvalue()

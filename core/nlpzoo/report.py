@@ -13,23 +13,33 @@ import base64
 import html
 import json
 import math
+import os
+import stat
 import sys
 import tempfile
 import time
 from functools import cached_property
 from pathlib import Path
 
-from .runs import RunHandle
+from .errors import ConfigError, NlpzooError
+from .runs import RunHandle, read_run_json, read_run_text
+from .yamlio import confined
 
 REPORT = "report.html"
 GENERATED = Path("samples") / "generated.json"  # texts a model generated at the end of its run
 PICTURE_TYPES = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                  ".svg": "image/svg+xml"}
 NOT_PICTURES_OF_THE_RUN = ("checkpoints", "model", "tensorboard")  # weights and raw logs, not pictures to read
+MAX_PICTURE = 32 * 1024 * 1024  # the largest picture put on a page (the plots of a run are tens of KB)
 
 
 class RunFolder(RunHandle):
-    """A run directory seen as a page sees it; files a run has not written yet read as empty."""
+    """A run directory seen as a page sees it; files a run has not written yet read as empty.
+
+    Every file is read with the run folder's confined, size-bounded reader (:func:`nlpzoo.runs.read_run_text`):
+    nothing outside the folder, no FIFO or device, nothing beyond the size limit. Every value is
+    checked for its type before it is used: a damaged record shows as ``-``, never as a traceback.
+    """
 
     @property
     def name(self) -> str:
@@ -37,50 +47,47 @@ class RunFolder(RunHandle):
 
     @property
     def metrics(self) -> dict[str, float]:
-        return super().metrics or dict(self.info.get("metrics") or {})
+        recorded = super().metrics or self.info.get("metrics")
+        if not isinstance(recorded, dict):
+            return {}
+        return {str(k): v for k, v in recorded.items() if number(v) is not None}
 
     @cached_property
     def records(self) -> list[dict]:
-        """``metrics.jsonl``, one dict per line; a line cut short by a killed process is skipped."""
+        """``metrics.jsonl``, one dict per line; a line cut short by a killed process, or not a mapping, is skipped."""
         out = []
-        try:
-            lines = (self.dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return out
-        for line in lines:
+        for line in (read_run_text(self.dir, "metrics.jsonl") or "").splitlines():
             try:
-                out.append(json.loads(line))
-            except ValueError:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
                 continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
-    @property
+    @cached_property
     def recipe_text(self) -> str:
-        try:
-            return (self.dir / "recipe.yaml").read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ""
+        return read_run_text(self.dir, "recipe.yaml", "recipe") or ""
 
     @cached_property
     def recipe(self) -> dict:
-        import yaml
+        return super().recipe if self.recipe_text else {}
 
-        return yaml.safe_load(self.recipe_text) or {}
-
-    @property
+    @cached_property
     def provenance(self) -> dict:
-        try:
-            return json.loads((self.dir / "provenance.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+        if not os.path.lexists(self.dir / "provenance.json"):
             return {}
+        record = read_run_json(self.dir, "provenance.json")
+        return record if isinstance(record, dict) else {}
 
     @property
     def model_name(self) -> str:
-        return (self.info.get("model") or {}).get("name", "-")
+        return _text((self.info.get("model") or {}).get("name"))
 
     @property
     def dataset_name(self) -> str:
-        return (self.info.get("dataset") or {}).get("name", "-")
+        dataset = self.info.get("dataset")
+        return _text(dataset.get("name") if isinstance(dataset, dict) else None)
 
     @property
     def device(self) -> str:
@@ -88,37 +95,51 @@ class RunFolder(RunHandle):
         device = self.info.get("device")
         if isinstance(device, dict):
             device = device.get("name") or device.get("type")
-        return str(device) if device else "-"
+        return _text(device)
+
+    @property
+    def status(self) -> str:
+        return _text(self.info.get("status"), "unknown")
 
     @property
     def seconds(self) -> float | None:
         """Wall time: recorded when the run finished, counted from its start while it runs."""
-        if self.info.get("seconds") is not None:
-            return float(self.info["seconds"])
-        if self.status == "running" and self.info.get("started"):
+        recorded = number(self.info.get("seconds"))
+        if recorded is not None:
+            return recorded
+        started = self.info.get("started")
+        if self.status == "running" and isinstance(started, str):
             try:
-                return time.time() - time.mktime(time.strptime(self.info["started"], "%Y-%m-%dT%H:%M:%S"))
-            except ValueError:
+                return time.time() - time.mktime(time.strptime(started, "%Y-%m-%dT%H:%M:%S"))
+            except (ValueError, OverflowError):
                 return None
         return None
 
     @property
+    def started(self) -> str:
+        return _text(self.info.get("started"), "")
+
+    @property
     def metric(self) -> str:
         """The recipe's ``train.metric``: the one the run was judged by."""
-        return str((self.recipe.get("train") or {}).get("metric", "loss"))
+        train = self.recipe.get("train")
+        return _text(train.get("metric") if isinstance(train, dict) else None, "loss")
 
     def key_metric(self) -> tuple[str, float] | None:
         """The test value of the run's metric, else its validation value, else the first metric recorded."""
         metrics = self.metrics
         for name in (f"test_{self.metric}", f"val_{self.metric}", self.metric):
-            if isinstance(metrics.get(name), (int, float)):
-                return name, float(metrics[name])
-        first = next(((k, v) for k, v in metrics.items() if isinstance(v, (int, float))), None)
-        return (first[0], float(first[1])) if first else None
+            if number(metrics.get(name)) is not None:
+                return name, number(metrics[name])
+        first = next(((k, number(v)) for k, v in metrics.items() if number(v) is not None), None)
+        return first
 
     def pictures(self) -> list[Path]:
-        """Every picture the run drew: its plots first, then the rest by folder, samples last."""
-        found = [p for p in self.dir.rglob("*") if p.suffix.lower() in PICTURE_TYPES and p.is_file()
+        """Every picture the run drew: its plots first, then the rest by folder, samples last.
+
+        Only regular files inside the run folder count: a symlink out, a FIFO or a device is left out.
+        """
+        found = [p for p in self.dir.rglob("*") if p.suffix.lower() in PICTURE_TYPES and _regular_inside(self.dir, p)
                  and p.relative_to(self.dir).parts[0] not in NOT_PICTURES_OF_THE_RUN]
 
         def order(path: Path):
@@ -129,14 +150,56 @@ class RunFolder(RunHandle):
         return sorted(found, key=order)
 
     def generated(self) -> dict | None:
-        try:
-            return json.loads((self.dir / GENERATED).read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+        if not os.path.lexists(self.dir / GENERATED):
             return None
+        try:
+            record = read_run_json(self.dir, GENERATED.as_posix())
+        except ConfigError:
+            return None
+        return record if isinstance(record, dict) else None
+
+    def picture_uri(self, path: Path) -> str:
+        """A picture of the run as a data URI, read with the run folder's bounded reader."""
+        from .yamlio import read_bounded
+
+        raw = read_bounded(path, MAX_PICTURE, "picture", inside=self.dir)
+        return f"data:{PICTURE_TYPES[path.suffix.lower()]};base64,{base64.b64encode(raw).decode('ascii')}"
 
 
-def find_runs(directory: str | Path) -> list[RunFolder]:
-    """The runs in ``directory`` (or ``directory`` itself), found by their ``run.json``, oldest first."""
+def number(value) -> float | None:
+    """``value`` as a finite float when it is a number (not a bool) that has one; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of 400 digits
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _text(value, default: str = "-") -> str:
+    """A record's value shown as text: strings and numbers as they are, anything else (or nothing) as ``default``."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else default
+    return default
+
+
+def _regular_inside(root: Path, path: Path) -> bool:
+    try:
+        confined(root, path)
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (ConfigError, OSError):
+        return False
+
+
+def find_runs(directory: str | Path, unreadable: list | None = None) -> list[RunFolder]:
+    """The runs in ``directory`` (or ``directory`` itself), found by their ``run.json``, oldest first.
+
+    A folder whose ``run.json`` cannot be read is left out, and added to ``unreadable`` as ``(folder,
+    the one-line reason)``.
+    """
     root = Path(directory)
     if (root / "run.json").is_file():
         return [RunFolder(root)]
@@ -144,9 +207,10 @@ def find_runs(directory: str | Path) -> list[RunFolder]:
     for info in sorted(root.glob("*/run.json")) + sorted(root.glob("*/*/run.json")):
         try:
             found.append(RunFolder(info.parent))
-        except Exception:  # noqa: BLE001 - an unreadable run.json is listed as such, not fatal
-            continue
-    return sorted(found, key=lambda r: (r.info.get("started", ""), str(r.dir)))
+        except NlpzooError as exc:
+            if unreadable is not None:
+                unreadable.append((info.parent, str(exc)))
+    return sorted(found, key=lambda r: (r.started, str(r.dir)))
 
 
 # ---------------------------------------------------------------- the end of a run
@@ -175,10 +239,12 @@ def write_card(run_dir: str | Path, model, data: dict | None = None, *, model_sp
 
 
 def _warn_on_failure(what: str, step) -> None:
+    from .text import one_line
+
     try:
         step()
     except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
-        print(f"nlpzoo: warning: {what} not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"nlpzoo: warning: {what} not written: {type(exc).__name__}: {one_line(str(exc))[:300]}", file=sys.stderr)
 
 
 def record_generations(run_dir: str | Path, model, data: dict) -> None:
@@ -203,7 +269,7 @@ def record_generations(run_dir: str | Path, model, data: dict) -> None:
         return
     else:
         return
-    atomic_write(run_dir / GENERATED, json.dumps(record, indent=1, ensure_ascii=False))
+    atomic_write(run_dir / GENERATED, json.dumps(record, indent=1, ensure_ascii=False), inside=run_dir)
 
 
 def _openings(data: dict, count: int, words: int) -> list[str]:
@@ -223,8 +289,13 @@ def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     from .yamlio import atomic_write
 
     run = RunFolder(run_dir)
+    if output == "-":
+        from .yamlio import write_output
+
+        write_output("-", render_report(run))
+        return Path("-")
     target = Path(output) if output else run.dir / REPORT
-    atomic_write(target, render_report(run))
+    atomic_write(target, render_report(run), inside=None if output else run.dir)
     return target
 
 
@@ -249,12 +320,12 @@ def render_report(run: RunFolder) -> str:
     if pictures or drawn:
         body.append("<h2>Plots</h2>")
         samples = [p for p in pictures if p.relative_to(run.dir).parts[0] == "samples"]
-        body += [figure(_data_uri(p), str(p.relative_to(run.dir))) for p in pictures if p not in samples]
+        body += [figure(run.picture_uri(p), str(p.relative_to(run.dir))) for p in pictures if p not in samples]
         if drawn:
             body.append(figure(drawn, f"validation {run.metric} at each evaluation (drawn from metrics.jsonl)"))
         if samples:
             body.append("<h2>Samples</h2>")
-            body += [figure(_data_uri(p), str(p.relative_to(run.dir))) for p in samples]
+            body += [figure(run.picture_uri(p), str(p.relative_to(run.dir))) for p in samples]
     generated = run.generated()
     if generated:
         body += ["<h2>Generated text</h2>", _generated(generated)]
@@ -266,10 +337,10 @@ def render_report(run: RunFolder) -> str:
 
 def _loop_time(info: dict) -> str:
     """Time in the shared training loop and its speed, which torch models record."""
-    if not isinstance(info.get("train_seconds"), (int, float)):
+    seconds, speed = number(info.get("train_seconds")), number(info.get("train_examples_per_s"))
+    if seconds is None:
         return "-"
-    speed = info.get("train_examples_per_s")
-    return duration(info["train_seconds"]) + (f", {speed:,.1f} examples/s" if isinstance(speed, (int, float)) else "")
+    return duration(seconds) + (f", {speed:,.1f} examples/s" if speed is not None else "")
 
 
 def component(described) -> str:
@@ -304,7 +375,8 @@ def _evaluations(records: list[dict], metric: str) -> str:
 def _metric_curve(run: RunFolder) -> str | None:
     """The judged validation metric over training, when it is not the loss (plotted by the run already)."""
     key = f"val_{run.metric}"
-    points = [(r["step"], r[key]) for r in run.records if isinstance(r.get(key), (int, float)) and "step" in r]
+    points = [(number(r.get("step")), number(r.get(key))) for r in run.records]
+    points = [(x, y) for x, y in points if x is not None and y is not None]
     if key == "val_loss" or len(points) < 2:
         return None
     return curves_uri({key: points}, title=key)
@@ -312,13 +384,17 @@ def _metric_curve(run: RunFolder) -> str | None:
 
 def _generated(record: dict) -> str:
     items = []
-    for s in record.get("samples", []):
+    samples = record.get("samples")
+    for s in samples if isinstance(samples, list) else []:
+        if not isinstance(s, dict):
+            continue
         prompt, text = str(s.get("prompt", "")), str(s.get("text", ""))
         if prompt and text.startswith(prompt):
             items.append(f"<li><b>{escape(prompt)}</b>{escape(text[len(prompt):])}</li>")
         else:
             items.append(f"<li>{escape(text)}</li>")
-    settings = ", ".join(f"{k} {v}" for k, v in (record.get("settings") or {}).items())
+    settings = record.get("settings")
+    settings = ", ".join(f"{k} {v}" for k, v in settings.items()) if isinstance(settings, dict) else ""
     return (f"<p>{escape(record.get('what', ''))}" + (f" ({escape(settings)})" if settings else "") + ":</p>"
             + f"<ul class='generated'>{''.join(items)}</ul>")
 
@@ -329,18 +405,18 @@ def _provenance(record: dict) -> str:
     scalars = [(k, " ".join(map(str, v)) if isinstance(v, list) else v) for k, v in record.items()
                if not isinstance(v, dict) and k != "data"]
     parts = [_key_values(scalars, "provenance")]
-    data = record.get("data") or []
+    data = [d for d in record.get("data") or [] if isinstance(d, dict)] if isinstance(record.get("data"), list) else []
     if data:
         rows = "".join(f"<tr><td>{escape(d.get('path', ''))}</td><td class='num'>{escape(d.get('size', '-'))}</td>"
                        f"<td><code>{escape(d.get('sha256', d.get('error', '')))}</code></td></tr>" for d in data)
         parts.append(f"<h3>Data files</h3><table><tr><th>path</th><th>bytes</th><th>sha256</th></tr>{rows}</table>")
-    libraries = record.get("libraries") or {}
+    libraries = record.get("libraries") if isinstance(record.get("libraries"), dict) else {}
     if libraries:
         parts.append("<h3>Libraries</h3>" + _key_values(sorted(libraries.items()), "libraries"))
-    plugins = record.get("plugins") or {}
+    plugins = record.get("plugins") if isinstance(record.get("plugins"), dict) else {}
     if plugins:
         rows = [(name, f"{p.get('distribution', '')} {p.get('version', '')} ({p.get('status', '')})")
-                for name, p in plugins.items()]
+                for name, p in plugins.items() if isinstance(p, dict)]
         parts.append("<h3>Plugins</h3>" + _key_values(rows, "plugins"))
     if "resumed_from" in record:
         parts.append("<h3>First started as</h3>" + f"<pre>{escape(json.dumps(record['resumed_from'], indent=1))}</pre>")

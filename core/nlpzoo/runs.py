@@ -43,11 +43,40 @@ def model_digest(folder: str | os.PathLike) -> dict[str, str]:
     folder = Path(folder)
     out = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_symlink():
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
             raise ConfigError("a saved model holds only files and folders, not symlinks", file=str(path))
-        if path.is_file():
+        if stat.S_ISREG(mode):
             out[path.relative_to(folder).as_posix()] = sha256_file(path)
+        elif not stat.S_ISDIR(mode):  # a FIFO would make loading wait forever; the digest covers every file
+            raise ConfigError("a saved model holds only regular files and folders, not FIFOs, devices or sockets",
+                              file=str(path))
     return out
+
+
+def read_run_text(run_dir: str | os.PathLike, rel: str, what: str | None = None, limit: int = MAX_RUN_FILE) -> str | None:
+    """The UTF-8 text of ``run_dir/rel`` read as :func:`read_run_json` reads; None when there is no such file."""
+    from .yamlio import read_bounded
+
+    path = Path(run_dir) / rel
+    if not os.path.lexists(path):
+        return None
+    raw = read_bounded(path, limit, what or rel, inside=run_dir)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", file=str(path)) from None
+
+
+def refuse_symlinks(run_dir: str | os.PathLike) -> None:
+    """A run folder that nlpzoo writes into holds no symlinks: it never writes through one to outside."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        return
+    for path in [root, *sorted(root.rglob("*"))]:
+        if path != root and path.is_symlink():
+            raise ConfigError(f"is a symlink (to {os.readlink(path)}); a run folder holds none, and nlpzoo never "
+                              "writes through one: remove it, or train into another --run-dir", file=str(path))
 
 
 def verify_model(folder: Path, recorded: dict) -> None:
@@ -157,6 +186,7 @@ class RunHandle:
             from .yamlio import confined
 
             confined(self.dir, folder, "model folder")
+            model_digest(folder)  # refuses symlinks, FIFOs and devices even without digests to compare
         cls = self.model_class()
         try:
             return cls.load(str(folder))

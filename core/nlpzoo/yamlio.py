@@ -197,7 +197,8 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str = "file", inside
     """The bytes of ``path``, refused (one ConfigError naming it) when larger than ``limit``.
 
     Devices and pipes are read up to the limit (``/dev/zero`` is refused, not read forever); a folder
-    is refused. With ``inside``, a path that leads out of that folder (``..``, a symlink) is refused.
+    is refused. With ``inside`` (a run folder), a path that leads out of that folder (``..``, a symlink)
+    is refused, and so is anything but a regular file: a FIFO there would wait for a writer forever.
     """
     path = str(path)
     if inside is not None:
@@ -214,6 +215,9 @@ def read_bounded(path: str | os.PathLike, limit: int, what: str = "file", inside
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise ConfigError(f"expected a {what}, found a folder", file=path)
+        if inside is not None and not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"expected the {what} as a regular file, found {_kind_of(info.st_mode)}; "
+                              "refusing to read it", file=path)
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:
             raise ConfigError(f"{what} is {_size(info.st_size)}, larger than the limit of {_size(limit)}", file=path)
         if hasattr(os, "set_blocking"):
@@ -337,13 +341,36 @@ def write_target(path: str | os.PathLike) -> Path:
     return target
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+def no_symlink_inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``path``, refused (a WriteError naming it) if it or a folder between ``root`` and it is a symlink.
+
+    What nlpzoo writes inside a run folder stays there: a run folder from elsewhere may hold a
+    ``report.html`` or a ``model`` that is a symlink to a file or folder outside.
+    """
+    path, root = Path(path), Path(root)
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        raise WriteError(f"lies outside the run folder {root}; refusing to write it", path) from None
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise WriteError(f"is a symlink (to {os.readlink(current)}); nlpzoo never writes through a symlink "
+                             "inside a run folder: remove it", current)
+    return path
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, *, inside: str | os.PathLike | None = None) -> None:
     """Write to a temporary file in the same folder, then rename: readers never see half a file.
 
-    A symlink is written through (its target is replaced, the link stays); an existing FIFO, device
-    or folder is refused, never replaced. Missing parent folders are created. A failure (read-only or
+    A symlink is written through (its target is replaced, the link stays) unless ``inside`` names the
+    run folder ``path`` belongs to: there a symlink on the way is refused. An existing FIFO, device or
+    folder is refused, never replaced. Missing parent folders are created. A failure (read-only or
     full disk) is a :class:`WriteError` naming ``path``, and leaves any previous file as it was.
     """
+    if inside is not None:
+        no_symlink_inside(inside, path)
     target = write_target(path)
     tmp = None
     try:

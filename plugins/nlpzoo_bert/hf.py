@@ -4,6 +4,7 @@ Imported only inside methods of :mod:`nlpzoo_bert.models`, so listing the zoo ne
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,49 @@ def quiet():
             logging.enable_progress_bar()
 
 
+#: a config.json read before anything is built is at most this large (real ones are 1 KB)
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def check_declared_size(source: str) -> None:
+    """Refuse a local folder whose config.json declares more weights than its safetensors files hold.
+
+    transformers builds the network from config.json before it reads a weight: ``num_hidden_layers:
+    10000`` would allocate tens of gigabytes. A network needs at least one byte per parameter on disk,
+    so a declared size beyond the files' size is refused before anything is allocated.
+    """
+    folder = Path(source)
+    if not (folder / "config.json").is_file():
+        return  # a hub id: transformers checks the hub's files
+    from nlpzoo import ConfigError
+
+    path = folder / "config.json"
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_CONFIG_BYTES + 1)
+    try:
+        config = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_CONFIG_BYTES else None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ConfigError("unreadable JSON", file=str(path)) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"expected a JSON mapping of at most {MAX_CONFIG_BYTES:,} bytes", file=str(path))
+    sizes = {}
+    for key, default in (("hidden_size", 0), ("num_hidden_layers", 0), ("intermediate_size", None), ("vocab_size", 0),
+                         ("max_position_embeddings", 0)):
+        value = config.get(key, default)
+        value = 4 * sizes["hidden_size"] if value is None else value
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 40:
+            raise ConfigError(f"{key} must be a whole number of 0 or more, got {str(value)[:40]}", file=str(path))
+        sizes[key] = value
+    h = sizes["hidden_size"]
+    declared = (sizes["vocab_size"] + sizes["max_position_embeddings"]) * h \
+        + sizes["num_hidden_layers"] * (4 * h * h + 2 * h * sizes["intermediate_size"])
+    on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors") if p.is_file())
+    if declared > on_disk:
+        raise ConfigError(f"declares about {declared:,} parameters (num_hidden_layers {sizes['num_hidden_layers']}, "
+                          f"hidden_size {h}), more than the {on_disk:,} bytes of *.safetensors weights beside it "
+                          "can hold; refusing to build it", file=str(path))
+
+
 def kernel_options(hub_kernels: bool) -> dict:
     """``from_pretrained`` keywords for hub kernels. transformers 5 turns them on by default and, on a GPU, fetches
     kernels from the Hugging Face hub when the model first enters training or evaluation mode; nlpzoo trains
@@ -60,6 +104,7 @@ def kernel_options(hub_kernels: bool) -> dict:
 
 def load_classifier(source: str, labels: list[str], dropout: float | None = None, hub_kernels: bool = False):
     """A sequence-classification model with a fresh head for ``labels`` (names kept in config.id2label)."""
+    check_declared_size(source)
     config = AutoConfig.from_pretrained(source, trust_remote_code=False, num_labels=len(labels),
                                         id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     if dropout is not None:
@@ -72,6 +117,7 @@ def load_classifier(source: str, labels: list[str], dropout: float | None = None
 
 def load_trained(directory: str, hub_kernels: bool = False):
     """A classifier saved by :func:`save_trained` (or any save_pretrained folder)."""
+    check_declared_size(directory)
     with quiet():
         model = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True,
                                                                    **kernel_options(hub_kernels))
@@ -79,6 +125,7 @@ def load_trained(directory: str, hub_kernels: bool = False):
 
 
 def load_encoder(source: str, hub_kernels: bool = False):
+    check_declared_size(source)
     with quiet():
         return AutoModel.from_pretrained(source, trust_remote_code=False, use_safetensors=True,
                                          **kernel_options(hub_kernels))

@@ -1,7 +1,8 @@
 """Generic readers for your own data: plain text, CSV/TSV, JSON Lines, Parquet, and folders of one class each.
 
 Every reader yields ``{"text": str}`` examples, with ``"label": str`` when labelled; labels keep the
-names they have in the data. Without ``validation_path``/``test_path`` the examples are split
+names they have in the data, in Unicode normal form NFC (``café`` typed with a combining accent and
+without is one label; texts are left as they are). Without ``validation_path``/``test_path`` the examples are split
 80/10/10 by ``seed``, stratified by label. With ``stream: true`` nothing is read until a split is
 iterated, and each split is a :class:`~nlpzoo_datasets.streams.TextStream` (corpora larger than
 memory). Errors name the file and the line.
@@ -13,6 +14,7 @@ import fnmatch
 import glob
 import json
 import os
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from typing import Literal
@@ -20,7 +22,7 @@ from typing import Literal
 from nlpzoo import ConfigError, did_you_mean
 
 from .base import SPLITS, TextDataset, check_labels_trained, sample
-from .sources import (AUTO, MAX_RECORD_BYTES, DataError, LineReader, check_encoding, check_positive, check_regular,
+from .sources import (AUTO, MAX_RECORD_BYTES, MAX_RECORD_LIMIT, DataError, LineReader, check_encoding, check_positive, check_regular,
                       mib, read_document, splittable)
 from .streams import TextStream, check_shard, shard_range, split_of
 
@@ -52,6 +54,10 @@ class FileDataset(TextDataset):
         self.stratify, self.stream, self.max_record_bytes = stratify, stream, max_record_bytes
         self.check_common()
         check_positive(max_record_bytes, "max_record_bytes", "a size in bytes")
+        if max_record_bytes > MAX_RECORD_LIMIT:
+            raise ConfigError(f"expected at most {mib(MAX_RECORD_LIMIT)}, got {mib(max_record_bytes)}: the tokenizers "
+                              "take about 170 bytes of memory per byte of a record (a 20 MB line took 3.3 GB) and "
+                              "abort the process on a 50 MB one; split such records instead", "max_record_bytes")
         if stream and (limit is not None or train_limit is not None):
             key = "limit" if limit is not None else "train_limit"
             raise ConfigError("limit and train_limit sample from all the examples in memory; a streamed dataset "
@@ -229,7 +235,7 @@ def _prefixed(text: str, prefix: str, path: str, line) -> dict:
                         line=line.number or 0)
     if not rest.strip():
         raise DataError(f"no text after the label {head!r}", file=path, line=line.number or 0)
-    return {"text": rest.strip(), "label": head[len(prefix):]}
+    return {"text": rest.strip(), "label": nfc(head[len(prefix):])}
 
 
 # ---------------------------------------------------------------- CSV
@@ -253,6 +259,7 @@ class CsvFile(FileDataset):
         if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n"):
             raise ConfigError(f"expected one character such as ',', ';', '|' or a tab, got {delimiter!r}"
                               + (" (null: by the file's extension)" if delimiter == "" else ""), "delimiter")
+        _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column, self.delimiter = text_column, label_column, delimiter
         self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
                      stratify, stream, max_record_bytes)
@@ -267,7 +274,13 @@ class CsvFile(FileDataset):
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         rows = self._rows(path, rank, world_size)
         header, _ = next(rows)
-        columns = {name.strip().lstrip("\ufeff"): i for i, name in enumerate(header)}  # a BOM read as text
+        names = [name.strip().lstrip("\ufeff") for name in header]  # a BOM read as text
+        columns = {name: i for i, name in reversed(list(enumerate(names)))}
+        for column in (self.text_column, self.label_column):
+            if column is not None and names.count(column) > 1:
+                where = " and ".join(str(i + 1) for i, name in enumerate(names) if name == column)
+                raise DataError(f"column {column!r} appears twice in the header (columns {where}); rename one",
+                                file=path, line=1)
         for key, column in (("text_column", self.text_column), ("label_column", self.label_column)):
             if column is not None and column not in columns:
                 hint = "; set label_column: null for unlabelled text" if key == "label_column" else ""
@@ -288,7 +301,7 @@ class CsvFile(FileDataset):
                 label = row[li].strip()
                 if not label:
                     raise DataError(f"empty {self.label_column!r}", file=path, line=number)
-                example["label"] = label
+                example["label"] = nfc(label)
             yield offset, example
 
     def _rows(self, path: str, rank: int, world_size: int, header_only: bool = False):
@@ -351,6 +364,7 @@ class JsonlFile(FileDataset):
                  test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
                  train_limit: int | None = None, stratify: bool = True, stream: bool = False,
                  max_record_bytes: int = MAX_RECORD_BYTES):
+        _distinct(text_field, label_field, "text_field", "label_field")
         self.text_field, self.label_field = text_field, label_field
         self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
                      stratify, stream, max_record_bytes)
@@ -391,7 +405,18 @@ def _label(value, name: str, path: str, line: int | None) -> str:
         value = str(value).lower()
     if not isinstance(value, (str, int)) or str(value).strip() == "":
         raise DataError(f"{name} must be a string or an integer, got {value!r}"[:120], file=path, line=line)
-    return str(value).strip()
+    return nfc(str(value).strip())
+
+
+def nfc(label: str) -> str:
+    """A label in Unicode normal form NFC: the same word typed two ways is one class."""
+    return unicodedata.normalize("NFC", label)
+
+
+def _distinct(text: str | None, label: str | None, text_key: str, label_key: str) -> None:
+    if label is not None and text == label:
+        raise ConfigError(f"{text_key} and {label_key} name the same column {text!r}: the model would read its "
+                          f"labels as its texts; name the text column", text_key)
 
 
 # ---------------------------------------------------------------- Parquet
@@ -410,6 +435,7 @@ class ParquetFile(FileDataset):
                  validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
                  test_path: str | None = None, limit: int | None = None, train_limit: int | None = None,
                  stratify: bool = True, stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES):
+        _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column = text_column, label_column
         self._common(path, seed, validation, test, validation_path, test_path, "utf-8", limit, train_limit,
                      stratify, stream, max_record_bytes)
@@ -507,6 +533,13 @@ class TextFolder(FileDataset):
         if not os.path.isdir(root):
             raise DataError("not a folder" if os.path.exists(root) else "folder not found", file=root)
         present = sorted(d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
+        for name in present:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the file system could not decode, kept as surrogates
+                shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+                raise DataError(f"the folder name {shown!r} is not UTF-8, so it cannot be a label; rename it "
+                                "(e.g. with convmv -f latin1 -t utf-8)", file=root) from None
         if self.labels is None:
             if not present:
                 raise DataError("no subfolders: expected one folder per label, each holding that label's files "
@@ -538,4 +571,4 @@ class TextFolder(FileDataset):
         text, self._encodings[path] = read_document(path, self.encoding, self.max_record_bytes)
         text = text.strip()
         if text:
-            yield 0, {"text": text, "label": os.path.basename(os.path.dirname(path))}
+            yield 0, {"text": text, "label": nfc(os.path.basename(os.path.dirname(path)))}

@@ -22,6 +22,8 @@ from nlpzoo import ConfigError, did_you_mean
 #: A record of 1 MiB costs the Rust tokenizers about 150-190 MB while they encode or train on it
 #: (measured: word-level and WordPiece); a 20 MB line cost 3.3 GB. Longer records are refused.
 MAX_RECORD_BYTES = 1 << 20
+#: The most ``max_record_bytes`` may be raised to: a 50 MB record aborted the tokenizers (signal 6).
+MAX_RECORD_LIMIT = 16 << 20
 #: What ``encoding: auto`` looks at before choosing, and what charset-normalizer is given.
 SAMPLE_BYTES = 1 << 20
 AUTO = "auto"
@@ -113,6 +115,40 @@ def read_sample(path: str, size: int = SAMPLE_BYTES) -> bytes:
             raise corrupt(path, exc, None) from None
 
 
+def read_sample_from(fh, path: str, size: int = SAMPLE_BYTES) -> tuple[bytes, object]:
+    """``(the first bytes of fh, fh)``: a sample taken from a stream that is read on afterwards."""
+    try:
+        return fh.read(size), fh
+    except _CORRUPT as exc:
+        fh.close()
+        raise corrupt(path, exc, None) from None
+
+
+class _Replay(io.RawIOBase):
+    """A stream that gives back the sample already read from it, then the rest: a pipe is read once."""
+
+    def __init__(self, sample_and_stream: tuple[bytes, object]):
+        self.sample, self._rest = sample_and_stream
+        self._pending = memoryview(self.sample)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._pending:
+            n = min(len(buffer), len(self._pending))
+            buffer[:n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
+
+
 def corrupt(path: str, exc: BaseException, line: int | None) -> DataError:
     kind = "gzip" if path.endswith(".gz") else "bzip2" if path.endswith(".bz2") else "compressed"
     after = f" after line {line}" if line else ""
@@ -127,8 +163,9 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 
 
 def detect_encoding(sample: bytes, path: str) -> str:
-    """The encoding of a file from its first bytes: a byte-order mark, else UTF-8 if they are valid
-    UTF-8, else charset-normalizer's choice.
+    """The encoding of a file from its first bytes: a byte-order mark, else UTF-16 when every other
+    byte is NUL (Windows tools write UTF-16 without a mark; NUL bytes are valid UTF-8), else UTF-8 if
+    they are valid UTF-8, else charset-normalizer's choice.
 
     charset-normalizer often ranks several single-byte code pages equal on Western text (cp1250
     first, which turns ``è`` into ``č``); among equals, cp1252 wins, the usual legacy encoding of
@@ -137,9 +174,25 @@ def detect_encoding(sample: bytes, path: str) -> str:
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
+    wide = _utf16_without_bom(sample)
+    if wide:
+        return wide
     if _is_utf8(sample):
         return "utf-8"
     return guess_legacy(sample, path)
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for text whose every other byte is mostly NUL (Latin text in UTF-16)."""
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even, odd = sample[0:2 * pairs:2].count(0), sample[1:2 * pairs:2].count(0)
+    if odd >= 0.3 * pairs and even <= 0.05 * pairs:
+        return "utf-16-le"
+    if even >= 0.3 * pairs and odd <= 0.05 * pairs:
+        return "utf-16-be"
+    return None
 
 
 def guess_legacy(sample: bytes, path: str) -> str:
@@ -197,8 +250,19 @@ class LineReader:
 
     def __init__(self, path: str, encoding: str = AUTO, max_bytes: int = MAX_RECORD_BYTES):
         self.path, self.max_bytes, self.auto = path, max_bytes, encoding == AUTO
-        self.encoding = detect_encoding(read_sample(path), path) if self.auto else encoding
+        self._stream = None  # a pipe's handle, its first bytes already read for detection
+        if self.auto and not splittable(path) and not path.endswith(COMPRESSED):
+            # a FIFO or /dev/stdin can be read once: detect from the stream that is then read on
+            self._stream = io.BufferedReader(_Replay(read_sample_from(open_binary(path), path)))
+            self.encoding = detect_encoding(self._stream.raw.sample, path)
+        else:
+            self.encoding = detect_encoding(read_sample(path), path) if self.auto else encoding
         self.switched: tuple[int | None, str] | None = None
+
+    def _open(self):
+        """The file from its start: the pipe's stream the first time, a new handle for a file."""
+        stream, self._stream = self._stream, None
+        return stream if stream is not None else open_binary(self.path)
 
     @property
     def splittable(self) -> bool:
@@ -210,7 +274,7 @@ class LineReader:
                 raise ValueError(f"{self.path}: {self.encoding} text cannot be read from a byte offset")
             yield from self._wide_lines()
             return
-        fh = open_binary(self.path)
+        fh = self._open()
         number = 1 if start == 0 else None
         limit = self.max_bytes + 1
         try:
@@ -263,7 +327,7 @@ class LineReader:
 
     def _wide_lines(self) -> Iterator[Line]:
         """UTF-16/32 text: decoded before it is cut into lines; offsets count characters."""
-        with open_binary(self.path) as raw:
+        with self._open() as raw:
             fh = io.TextIOWrapper(raw, encoding=self.encoding, newline="")
             offset, number = 0, 1
             limit = max(1, self.max_bytes // 2)

@@ -99,6 +99,7 @@ class Word2Vec(Embedder):
                 raise FileNotFoundError(f"no {VECTORS} in {path} or {path / 'model'}: not a word2vec model or run directory")
             self.load_state(model_dir)
         elif path.exists():
+            check_vectors_header(path, binary=path.suffix == ".bin")
             self._wv = KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
         else:
             raise FileNotFoundError(f"pretrained word vectors not found: {source}")
@@ -123,6 +124,8 @@ class Word2Vec(Embedder):
         sentences = tokenizer.tokens(texts) if isinstance(texts, list) else _Tokens(tokenizer, texts)
         self.fit_tokens(sentences, run=run, tokenizer=tokenizer)
         metrics = self.intrinsic()
+        for name, reason in self.unavailable.items():
+            run.missing(name, reason)
         if data.get("validation"):
             metrics["val_oov_rate"] = self.oov_rate(ex["text"] for ex in data["validation"])
         run.log(metrics)
@@ -174,20 +177,32 @@ class Word2Vec(Embedder):
 
     # -- evaluation ---------------------------------------------------------------------------
     def intrinsic(self) -> dict[str, float]:
-        """WordSim-353 (Pearson, Spearman, share of pairs out of vocabulary) and Google-analogy accuracy."""
+        """WordSim-353 (Pearson, Spearman, share of pairs out of vocabulary) and Google-analogy accuracy.
+
+        A vocabulary without one WordSim-353 pair (German text, a small domain corpus) has no
+        correlation to report: those scores are left out, and :attr:`unavailable` says why.
+        """
         import warnings
 
         wv = self.wv
+        self.unavailable: dict[str, str] = {}
+        metrics: dict[str, float] = {}
         with warnings.catch_warnings(), _one_blas_thread():
             warnings.simplefilter("ignore")  # scipy warns on constant input for tiny vocabularies
-            pearson, spearman, oov = wv.evaluate_word_pairs(wordsim353_path(), case_insensitive=True)
+            try:
+                pearson, spearman, oov = wv.evaluate_word_pairs(wordsim353_path(), case_insensitive=True)
+                metrics.update(wordsim353_spearman=_finite(spearman[0]), wordsim353_pearson=_finite(pearson[0]),
+                               wordsim353_oov_ratio=float(oov) / 100.0)
+            except (ValueError, ZeroDivisionError, IndexError):
+                reason = (f"no WordSim-353 pair has both words among the {len(wv.index_to_key)} words of the "
+                          "vocabulary (another language or domain?); score your own pairs with nlpzoo evaluate RUN --pairs")
+                self.unavailable = dict.fromkeys(("wordsim353_spearman", "wordsim353_pearson"), reason)
             accuracy, sections = wv.evaluate_word_analogies(
                 analogies_path(), restrict_vocab=self.params["analogy_restrict_vocab"], case_insensitive=True)
         total = next((s for s in sections if s["section"] == "Total accuracy"), None)
         answered = len(total["correct"]) + len(total["incorrect"]) if total else 0
-        return {"wordsim353_spearman": _finite(spearman[0]), "wordsim353_pearson": _finite(pearson[0]),
-                "wordsim353_oov_ratio": float(oov) / 100.0, "analogy_accuracy": _finite(accuracy),
-                "analogy_questions": float(answered), "vocab_size": float(len(wv.index_to_key))}
+        return {**metrics, "analogy_accuracy": _finite(accuracy), "analogy_questions": float(answered),
+                "vocab_size": float(len(wv.index_to_key))}
 
     def evaluate_pairs(self, path: str) -> dict[str, float | int]:
         """Correlation of the vectors' cosine similarities with the scores of your own word-pair file.
@@ -298,6 +313,7 @@ class Word2Vec(Embedder):
     def load_state(self, directory: Path) -> None:
         from gensim.models import KeyedVectors
 
+        check_vectors_header(directory / VECTORS, binary=True)
         self._wv = KeyedVectors.load_word2vec_format(str(directory / VECTORS), binary=True)
         if (directory / TOKENIZER).exists():
             from nlpzoo.tokenization import TextTokenizer
@@ -410,6 +426,26 @@ def _one_blas_thread():
 
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
+
+
+def check_vectors_header(path: Path, binary: bool) -> None:
+    """Refuse a word2vec file whose header (``COUNT DIMENSIONS``) declares more than the file holds.
+
+    gensim allocates ``COUNT x DIMENSIONS`` floats from the header before it reads a vector: a header of
+    ``999999999 300`` would take over a terabyte. Each vector takes at least ``4 x DIMENSIONS`` bytes
+    in the binary format and ``2 x DIMENSIONS`` in the text format, plus its word.
+    """
+    with open(path, "rb") as fh:
+        header = fh.readline(200)
+    parts = header.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"expected a header line 'COUNT DIMENSIONS', got {header[:60]!r}", file=str(path))
+    count, dims = int(parts[0]), int(parts[1])
+    need = count * ((4 if binary else 2) * dims + 2)
+    size = path.stat().st_size
+    if dims == 0 or need > size:
+        raise ConfigError(f"the header declares {count:,} vectors of {dims:,} dimensions (at least {need:,} bytes), but "
+                          f"the file holds {size:,} bytes; refusing to allocate them", file=str(path))
 
 
 def _finite(x) -> float:

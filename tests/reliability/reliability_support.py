@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlpzoo.errors import NlpzooError
@@ -21,11 +21,18 @@ class Tally:
     resumed_identical: int = 0
     refused: int = 0
     tracebacks: int = 0
+    #: cases per family of attack: "injection", "untrusted run folders", "code-execution paths", "data-loss paths"
+    families: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         return [f"cases run: {self.cases:,}", f"faults injected: {self.faults:,}",
                 f"runs resumed identical: {self.resumed_identical:,}", f"files refused: {self.refused:,}",
+                *(f"{family} cases: {n:,}" for family, n in sorted(self.families.items())),
                 f"tracebacks: {self.tracebacks:,}"]
+
+    def count(self, family: str, n: int = 1) -> None:
+        """One more case of an attack ``family`` (counted in the summary under its own line)."""
+        self.families[family] = self.families.get(family, 0) + n
 
 
 TALLY = Tally()

@@ -60,10 +60,10 @@ class MetricsLog:
         if keep_until is None:
             kept = list(self._this_process)
         else:
-            kept = [r for r in self.read() if r.get("step", 0) <= keep_until]
+            kept = [r for r in self.read() if _number(r.get("step", 0)) <= keep_until]
         from ..yamlio import atomic_write
 
-        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept), inside=self.path.parent)
         self.close()
         self._started = True
 
@@ -81,7 +81,9 @@ class MetricsLog:
         try:
             if self._fh is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = open(self.path, "a", encoding="utf-8")
+                # never append through a symlink: a run folder from elsewhere may hold one to any file
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+                self._fh = os.fdopen(fd, "a", encoding="utf-8")
             self._fh.write(json.dumps(record) + "\n")
             self._fh.flush()
         except OSError as exc:  # a full or read-only disk: say where
@@ -100,16 +102,16 @@ class MetricsLog:
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
+        from ..runs import read_run_text
+
         out = []
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        continue
-        except FileNotFoundError:
-            pass
+        for line in (read_run_text(self.path.parent, self.path.name) or "").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
     def close(self) -> None:
@@ -119,6 +121,11 @@ class MetricsLog:
             except OSError as exc:
                 self._failed(exc)
             self._fh = None
+
+
+def _number(value) -> float:
+    """A record's step as a number; anything else (a damaged record) sorts after every step."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else float("inf")
 
 
 def chosen_device(config: TrainConfig) -> str:
@@ -197,6 +204,7 @@ class Run:
         self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
         self._log_step = 0
         self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main, resuming=resume)
+        self.missing_metrics: dict[str, str] = {}  # name: why it could not be computed (run.json keeps it)
 
     @classmethod
     def standalone(cls, directory: str | os.PathLike, seed: int = 0, train: dict | TrainConfig | None = None,
@@ -287,6 +295,11 @@ class Run:
         for k, v in metrics.items():
             record[k] = float(v) if hasattr(v, "__float__") and not isinstance(v, (bool, str)) else v
         self.metrics.write(record)
+
+    def missing(self, metric: str, reason: str) -> None:
+        """Record that ``metric`` could not be computed, and why: the run still finishes and saves its model,
+        and ``run.json`` lists it under ``missing_metrics``."""
+        self.missing_metrics[str(metric)] = str(reason)
 
     def augment_texts(self, texts: list[str], epoch: int) -> list[str]:
         """Online augmentation: ``texts`` augmented with a seed made from the run's seed and ``epoch``.

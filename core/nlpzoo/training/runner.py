@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 
 from ..errors import PLACE_NOTE, ConfigError, NlpzooError, located
 from ..kinds import SequentialAugmenter
 from ..report import finish_run, write_card
-from ..runs import RunLock, model_digest
+from ..runs import RunLock, model_digest, refuse_symlinks
 from ..yamlio import atomic_write
 from .run import Run, derive_seed, seed_everything, train_config
 
@@ -38,6 +39,7 @@ def augment_examples(examples: list, augmenter, seed: int, copies: int) -> list:
 
 
 def _check_run_dir(run_dir: Path, resume: bool, recipe) -> None:
+    refuse_symlinks(run_dir)  # every path written below stays inside the run folder
     if not resume:
         taken = [name for name in RUN_FILES if (run_dir / name).exists()]
         if taken:
@@ -69,20 +71,24 @@ def _save_model_atomically(model, target: Path) -> None:
     import shutil
 
     tmp = target.with_name(f".{target.name}.tmp")
+    if tmp.is_symlink():  # never save into a folder a symlink leads to
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     model.save(str(tmp))
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
 
 
-def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
-    """The test metrics; for classifiers also the confusion matrices of validation and test, printed and drawn."""
+def held_out_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
+    """The test metrics; for classifiers also the confusion matrices of validation and test, printed, and
+    the pictures to draw once the model is saved (``draw_pictures``)."""
     from ..kinds import Classifier, classification_scores
 
     if not (isinstance(model, Classifier) and type(model).evaluate is Classifier.evaluate):
-        return model.evaluate(data["test"])
-    test = {}
+        return model.evaluate(data["test"]), []
+    test, pictures = {}, []
     for split in ("validation", "test"):
         if not data.get(split):
             continue
@@ -91,11 +97,47 @@ def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
             test = scores
         if run.is_main:
             from ..plots import format_confusion, plot_confusion
+            from ..text import printable
 
-            print(format_confusion(cm, model.labels, f"{split}, accuracy {scores['accuracy']:.4f}"))
-            plot_confusion(cm, model.labels, run.dir / f"confusion_{split}.png",
-                           title=f"{split}: accuracy {scores['accuracy']:.3f} on {int(cm.sum())} examples")
-    return test
+            print(printable(format_confusion(cm, model.labels, f"{split}, accuracy {scores['accuracy']:.4f}")))
+            title = f"{split}: accuracy {scores['accuracy']:.3f} on {int(cm.sum())} examples"
+            pictures.append((f"confusion_{split}.png",
+                             lambda path, cm=cm, title=title: plot_confusion(cm, model.labels, path, title=title)))
+    return test, pictures
+
+
+def draw_pictures(run_dir: Path, pictures: list) -> list[str]:
+    """Draw each ``(file name, draw(path))``; a picture that cannot be drawn is a warning, never a lost run."""
+    from ..plots import quiet_plots
+
+    warnings = []
+    for name, draw in pictures:
+        path = run_dir / name
+        try:
+            with quiet_plots() as heard:
+                draw(path)
+            warnings += [f"{name}: {message}" for message in heard]
+        except Exception as exc:  # noqa: BLE001 - the model is saved already; a picture is not worth the run
+            warnings.append(f"{name} not drawn: {type(exc).__name__}: {str(exc).strip()[:200]}")
+    for warning in warnings:
+        from ..text import printable
+
+        print(f"nlpzoo: warning: {printable(warning)}", file=sys.stderr)
+    return warnings
+
+
+def _check_two_labels(train) -> None:
+    """A classifier learns to tell labels apart: data with one label would train a model that is always right."""
+    from collections.abc import Sequence
+
+    if not isinstance(train, Sequence) or not train:
+        return  # a stream is checked by the model as it reads
+    labels = {ex.get("label") for ex in train if isinstance(ex, dict)}
+    if len(labels) == 1:
+        from ..text import one_line
+
+        raise ConfigError(f"the training data holds only one label ({one_line(str(next(iter(labels))))[:60]!r}); a "
+                          "classifier needs examples of at least two", "dataset")
 
 
 def _describe(resolved) -> dict:
@@ -144,7 +186,7 @@ def _record_end(run_dir: Path, run: Run, exc: BaseException) -> None:
     if where:
         info["where"] = where
     try:
-        atomic_write(path, json.dumps(info, indent=1))
+        atomic_write(path, json.dumps(info, indent=1), inside=run_dir)
     except OSError:  # a full disk: the error itself still reaches the user
         pass
 
@@ -218,6 +260,8 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
     run.callbacks = built("callbacks") if "callbacks" in specs else []
     with _noting(lambda: "loading the data", specs, "dataset"):
         data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
+    if specs["model"].kind == "classifier":
+        _check_two_labels(data.get("train"))
     if run.augmenter is not None and config.augment_mode == "offline":
         data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
     seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
@@ -228,37 +272,45 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
     if run.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
-            atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved_dict(), sort_keys=False, allow_unicode=True))
-        atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
+            atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved_dict(), sort_keys=False, allow_unicode=True),
+                         inside=run_dir)
+        atomic_write(run_dir / "run.json", json.dumps(info, indent=1), inside=run_dir)
         record = provenance(recipe.seed, dataset.files(), run.world_size)
         record["dataset"] = dataset.describe()  # how the data was split and read: sizes, split seed, encodings
         if resume and (run_dir / "provenance.json").exists():
             from ..runs import read_run_json
 
             record["resumed_from"] = read_run_json(run_dir, "provenance.json")
-        atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1))
+        atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1), inside=run_dir)
     with _noting(lambda: run.phase, specs, "model"):
         metrics = dict(model.fit(data, run) or {})
     run.metrics.finish()
     if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
         info.update(device=str(run.device), **run.training_time)
         metrics.update(run.peak_memory)
+    pictures = []
     if data.get("test"):
         try:
             with _noting(lambda: "evaluation on the test split", specs, "model"):
-                test = held_out_scores(model, data, run) or {}
+                test, pictures = held_out_scores(model, data, run)
         except NotImplementedError:  # a model without held-out metrics still trains and saves
             test = {}
-        metrics.update({f"test_{k}": float(v) for k, v in test.items()})
+        metrics.update({f"test_{k}": float(v) for k, v in (test or {}).items()})
     if run.is_main:
+        # the model first: nothing drawn or written after it can lose it
         with _noting(lambda: "saving the model", specs, "model"):
             _save_model_atomically(model, run_dir / "model")
         write_card(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # a classifier's README.md
         info["model_sha256"] = model_digest(run_dir / "model")  # checked whenever the run's model is loaded
-        atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1))
+        atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1), inside=run_dir)
+        warnings = draw_pictures(run_dir, pictures)
         info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     seconds=round(time.time() - started, 3), metrics=metrics)
-        atomic_write(run_dir / "run.json", json.dumps(info, indent=1))
+        if run.missing_metrics:
+            info["missing_metrics"] = dict(run.missing_metrics)
+        if warnings:
+            info["warnings"] = warnings
+        atomic_write(run_dir / "run.json", json.dumps(info, indent=1), inside=run_dir)
         finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # samples, report.html
     run.barrier()
     return metrics
