@@ -12,7 +12,7 @@ from .constraints import Range
 from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, UnknownComponent, did_you_mean
 from .hookspecs import hookimpl
 from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, Optimizer, Scheduler,
-                    rng_for)
+                    Tagger, rng_for)
 from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
 from .recipe import load_recipe
 from .runs import open_run
@@ -32,6 +32,7 @@ __all__ = [
     "Optimizer",
     "Range",
     "Scheduler",
+    "Tagger",
     "UnknownComponent",
     "build",
     "did_you_mean",

@@ -252,6 +252,29 @@ def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[s
     return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}, cm
 
 
+class Tagger(Trainable, ABC):
+    """Labels each word of a text and finds the spans those labels make (named entities).
+
+    Examples are ``{"tokens": [str, ...], "tags": [str, ...]}``, one tag per token, in the IOB2 scheme
+    (``B-PER`` opens an entity, ``I-PER`` continues it, ``O`` is outside any). ``labels`` are the tags.
+    """
+
+    kind = "tagger"
+    labels: list[str]
+
+    @abstractmethod
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        """One tag per token of each sentence (what the entity metrics score)."""
+
+    @abstractmethod
+    def entities(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+        """The entities in each raw text: ``{"label", "text", "start", "end", "score"}``, character offsets."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"entities": [...]}`` per text (what ``nlpzoo predict`` prints)."""
+        return [{"entities": found} for found in self.entities(list(texts))]
+
+
 class GAN(Trainable, ABC):
     """A generator and a discriminator trained against each other; ``sample`` draws from the generator.
 
@@ -352,5 +375,5 @@ class Callback(Component):
 
 
 INTERFACES: dict[str, type[Component]] = {
-    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, GAN, Augmenter, Optimizer, Scheduler, Callback)
+    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
 }
