@@ -97,7 +97,8 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
         contract(component)
     model_contract = MODEL_CONTRACTS.get(kind)
     if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
-        model_contract(component, data or tiny_text_data(), {**QUICK_TRAIN, **(train or {})})
+        default = tiny_tagged_data if kind == "tagger" else tiny_text_data
+        model_contract(component, data or default(), {**QUICK_TRAIN, **(train or {})})
     return component
 
 
@@ -117,6 +118,21 @@ def tiny_text_data() -> dict[str, list[dict]]:
         words = rng.sample(_GOOD if label == "pos" else _BAD, 3)
         examples.append({"text": f"the film was {words[0]} and {words[1]} , a {words[2]} story .", "label": label})
     return {"train": examples[:48], "validation": examples[48:56], "test": examples[56:]}
+
+
+_PEOPLE = "anna boris chen dana emil farah".split()
+_PLACES = [["paris"], ["oslo"], ["new", "york"], ["cape", "town"]]
+
+
+def tiny_tagged_data() -> dict[str, list[dict]]:
+    """48 tagged sentences ("anna flew to new york .": B-PER O O B-LOC I-LOC O) split 32 / 8 / 8."""
+    examples = []
+    for i in range(48):
+        place = _PLACES[i % len(_PLACES)]
+        tokens = [_PEOPLE[i % len(_PEOPLE)], "flew" if i % 3 else "drove", "to", *place, "."]
+        tags = ["B-PER", "O", "O", "B-LOC", *["I-LOC"] * (len(place) - 1), "O"]
+        examples.append({"tokens": tokens, "tags": tags})
+    return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
 
 
 def _fitted(model, data: dict, train: dict, metric: str):
@@ -185,7 +201,36 @@ def _gan_contract(model, data: dict, train: dict) -> None:
     assert same, "a loaded GAN must sample as the saved one"
 
 
-MODEL_CONTRACTS = {"classifier": _classifier_contract, "language_model": _language_model_contract, "gan": _gan_contract}
+def _tagger_contract(model, data: dict, train: dict) -> None:
+    folder = _fitted(model, data, train, "loss")
+    sentences = [ex["tokens"] for ex in data["test"]]
+    tags = model.tag(sentences)
+    assert [len(t) for t in tags] == [len(s) for s in sentences], "tag must give one tag per token"
+    assert all(t in model.labels for row in tags for t in row), "tag must name tags among the labels"
+    texts = [" ".join(s) for s in sentences]
+    found = model.entities(texts)
+    assert len(found) == len(texts), "entities must give one list per text"
+    for text, entities in zip(texts, found):
+        for e in entities:
+            assert text[e["start"]:e["end"]] == e["text"], "an entity's offsets must cut its text out of the input"
+    scores = model.evaluate(data["test"])
+    assert {"loss", "f1", "precision", "recall", "accuracy"} <= set(scores), \
+        f"evaluate must report loss, accuracy and entity precision, recall and F1, got {sorted(scores)}"
+    back = _reloaded(model, folder)
+    assert back.labels == model.labels, "the tags must survive save and load"
+    assert back.tag(sentences) == tags, "a loaded tagger must tag as the saved one"
+    assert _same_entities(back.entities(texts), found), "a loaded tagger must find the entities the saved one finds"
+
+
+def _same_entities(a: list[list[dict]], b: list[list[dict]]) -> bool:
+    import math
+
+    strip = lambda found: [[(e["label"], e["start"], e["end"]) for e in row] for row in found]  # noqa: E731
+    scores = [(x["score"], y["score"]) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
+    return strip(a) == strip(b) and all(math.isclose(x, y, abs_tol=1e-5) for x, y in scores)
+
+
+MODEL_CONTRACTS = {"classifier": _classifier_contract, "tagger": _tagger_contract, "language_model": _language_model_contract, "gan": _gan_contract}
 
 
 def _augmenter_contract(aug) -> None:
