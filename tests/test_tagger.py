@@ -221,3 +221,54 @@ def test_a_bad_tag_column_from_the_command_line_names_the_file_and_line(cli, tin
     done = cli("train", recipe, "--data", conll, "--label-column", "2", "--run-dir", str(tmp_path / "run"))
     assert done.returncode != 0
     assert "mine.conll:1:" in done.stderr and "no tag_column 2" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_tagger_run_killed_mid_epoch_resumes_to_the_same_metrics(tiny_bert, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_resume import KILLER, LAUNCH
+
+    (tmp_path / "killer.py").write_text(KILLER)
+    data = tiny_tagged_data()
+    for split, rows in data.items():
+        write(tmp_path / f"{split}.jsonl", "".join(json.dumps(ex) + "\n" for ex in rows))
+    recipe = write(tmp_path / "ner.yaml", f"""
+seed: 2
+dataset: {{name: tagged-jsonl, path: {tmp_path / 'train.jsonl'}, validation_path: {tmp_path / 'validation.jsonl'},
+           test_path: {tmp_path / 'test.jsonl'}}}
+model: {{name: bert-tagger, pretrained: {tiny_bert}, max_length: 32, dropout: 0.1}}
+optimizer: {{name: adamw, lr: 5.0e-3}}
+scheduler: {{name: linear-warmup, warmup: 0.1}}
+callbacks: [{{name: kill-at-step}}]
+train: {{epochs: 3, batch_size: 8, metric: f1, checkpoint_every: 2, progress: false, plots: false}}
+""")
+
+    def train(run_dir, *extra, kill_at=None):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+        env.pop("NLPZOO_TEST_KILL_AT", None)
+        if kill_at is not None:
+            env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
+        return subprocess.run([sys.executable, "-c", LAUNCH, "train", recipe, "--run-dir", str(run_dir), *extra],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    assert train(tmp_path / "whole").returncode == 0
+    killed = train(tmp_path / "cut", kill_at=7)  # 4 steps an epoch: mid-epoch 2, after the checkpoint at step 6
+    assert killed.returncode == -signal.SIGKILL
+    resumed = train(tmp_path / "cut", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    metrics = lambda run: json.loads((tmp_path / run / "metrics.json").read_text())  # noqa: E731
+    assert metrics("cut") == metrics("whole") and "test_f1" in metrics("whole")
+
+
+def test_the_shipped_recipe_trains_the_packaged_minilm_on_conll2003(cli, root, tmp_path):
+    run = tmp_path / "run"
+    done = cli("train", str(root / "recipes" / "bert-conll2003.yaml"), "--run-dir", str(run), "--set", "dataset.limit=40",
+               "--set", "model.max_length=32", "--set", "train.max_steps=2", "--set", "train.batch_size=8",
+               "--set", "train.progress=false")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"test_f1", "test_strict_f1", "test_accuracy", "test_f1_PER"} <= set(metrics)
+    assert json.loads((run / "model" / "config.json").read_text())["id2label"]["0"] == "O"
