@@ -206,6 +206,8 @@ train: {{epochs: 6, batch_size: 8, progress: false, keep_best: false, metric: f1
     done = cli("train", recipe, "--data", conll, "--run-dir", str(run))
     assert done.returncode == 0, done.stderr
     assert "test_f1:" in done.stdout
+    assert "confusion matrix (test, entity type of each word)" in done.stdout  # rows: true type, columns: predicted
+    assert (run / "confusion_test.png").exists() and (run / "confusion_validation.png").exists()
     card = (run / "model" / "README.md").read_text()
     assert "pipeline_tag: token-classification" in card and "aggregation_strategy" in card
     shown = cli("predict", str(run), "Emil drove to Cape Town.")

@@ -275,6 +275,22 @@ class Tagger(Trainable, ABC):
         return [{"entities": found} for found in self.entities(list(texts))]
 
 
+def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:
+    """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
+    import numpy as np
+
+    def kind(tag: str) -> str:
+        return tag[2:] if tag[:2] in ("B-", "I-") else tag
+
+    types = sorted({kind(t) for row in (*true, *predicted) for t in row} - {"O"}) + ["O"]
+    index = {t: i for i, t in enumerate(types)}
+    cm = np.zeros((len(types), len(types)), dtype=np.int64)
+    for ts, ps in zip(true, predicted):
+        for t, p in zip(ts, ps):
+            cm[index[kind(t)], index[kind(p)]] += 1
+    return types, cm
+
+
 class GAN(Trainable, ABC):
     """A generator and a discriminator trained against each other; ``sample`` draws from the generator.
 

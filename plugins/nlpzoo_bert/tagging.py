@@ -172,17 +172,6 @@ def entity_metrics(true: list[list[str]], predicted: list[list[str]]) -> dict[st
     return out
 
 
-def entity_confusion(true: list[list[str]], predicted: list[list[str]]) -> tuple[list[str], list[list[int]]]:
-    """Word counts of (true kind, predicted kind), B-/I- dropped; kinds sorted, ``O`` last."""
-    kinds = sorted({split_tag(t)[1] for s in (*true, *predicted) for t in s} - {"O"}) + ["O"]
-    index = {k: i for i, k in enumerate(kinds)}
-    table = [[0] * len(kinds) for _ in kinds]
-    for ts, ps in zip(true, predicted):
-        for t, p in zip(ts, ps):
-            table[index[split_tag(t)[1]]][index[split_tag(p)[1]]] += 1
-    return kinds, table
-
-
 # ---------------------------------------------------------------- the training task
 
 

@@ -75,9 +75,12 @@ def _save_model_atomically(model, target: Path) -> None:
 
 
 def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
-    """The test metrics; for classifiers also the confusion matrices of validation and test, printed and drawn."""
-    from ..kinds import Classifier, classification_scores
+    """The test metrics; for classifiers and taggers also the confusion matrices of validation and test,
+    printed and drawn (a tagger's: the entity type of each word)."""
+    from ..kinds import Classifier, Tagger, classification_scores
 
+    if isinstance(model, Tagger):
+        return tagger_scores(model, data, run)
     if not (isinstance(model, Classifier) and type(model).evaluate is Classifier.evaluate):
         return model.evaluate(data["test"])
     test = {}
@@ -93,6 +96,22 @@ def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
             print(format_confusion(cm, model.labels, f"{split}, accuracy {scores['accuracy']:.4f}"))
             plot_confusion(cm, model.labels, run.dir / f"confusion_{split}.png",
                            title=f"{split}: accuracy {scores['accuracy']:.3f} on {int(cm.sum())} examples")
+    return test
+
+
+def tagger_scores(model, data: dict, run: Run) -> dict[str, float]:
+    from ..kinds import entity_type_confusion
+    from ..plots import format_confusion, plot_confusion
+
+    test = model.evaluate(data["test"])
+    for split in ("validation", "test"):
+        if not data.get(split) or not run.is_main:
+            continue
+        examples = data[split]
+        types, cm = entity_type_confusion([ex["tags"] for ex in examples], model.tag([ex["tokens"] for ex in examples]))
+        print(format_confusion(cm, types, f"{split}, entity type of each word"))
+        plot_confusion(cm, types, run.dir / f"confusion_{split}.png",
+                       title=f"{split}: entity type of each of {int(cm.sum())} words")
     return test
 
 
