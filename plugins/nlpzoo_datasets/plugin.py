@@ -9,6 +9,7 @@ BUILT_IN = {
     "wiki-extract": ("WikiExtract", "106 English Wikipedia articles from gensim's test data (about 453k tokens).", ("text", "corpus")),
     "lee": ("Lee", "The Lee news corpus from gensim's test data: 300 documents, about 60k words.", ("text", "corpus")),
     "conll2003": ("tagged:Conll2003", "CoNLL-2003 English named entities (PER/ORG/LOC/MISC), canonical 14,041/3,250/3,453 sentences.", ("text", "tagging")),
+    "vader-ratings": ("VaderRatings", "Sentiment scores (-4..4, mean of ~10 raters) of movie, tweet, product or editorial snippets.", ("text", "regression")),
     "hamlet": ("Hamlet", "Shakespeare's Hamlet (32k words, public domain) in chunks of lines.", ("text", "corpus")),
 }
 READERS = {
