@@ -444,7 +444,8 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
 
 
 _DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
-                 "label_field": "--label-column"}
+                 "label_field": "--label-column", "target_column": "--label-column", "tag_column": "--label-column",
+                 "token_column": "--text-column"}
 _DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
 
@@ -455,6 +456,12 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
         raise ConfigError(f"{path}: file not found", "--data")
     if model_kind == "tagger":
         return _tagged_data_spec(path, text_column, label_column)
+    if model_kind == "regressor":
+        bare = path.removesuffix(".gz").removesuffix(".bz2")
+        if _DATA_READERS.get(os.path.splitext(bare)[1].lower()) != "csv":
+            raise ConfigError(f"a regressor reads a CSV or TSV with a numeric column (.csv, .tsv, .tab), got {path}", "--data")
+        return {"name": "scored-csv", "path": path, "text_column": text_column or "text",
+                "target_column": label_column or "target"}
     if os.path.isdir(path):
         with os.scandir(path) as entries:
             labelled = any(e.is_dir() and not e.name.startswith(".") for e in entries)
@@ -552,7 +559,8 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--batch-size", default=64, show_default=True, type=COUNT)
 def predict(run, texts, infile, output, parents, text_column, batch_size):
-    """Classify TEXTS (or a file of them) with a trained classifier run, or find their entities with a tagger run."""
+    """Classify TEXTS (or a file of them) with a classifier run, score them with a regressor run, or find their
+    entities with a tagger run."""
     from .runs import open_run
     from .yamlio import check_output, write_output
 
@@ -570,6 +578,9 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
         preds += model.predict(texts[i:i + batch_size])
     if preds and "entities" in preds[0]:
         _print_entities(texts, preds, output, parents)
+        return
+    if preds and "value" in preds[0]:
+        _print_values(texts, rows, preds, output, parents)
         return
     labels = sorted({k for p in preds for k in p.get("probabilities", {})})
     if output:
@@ -612,6 +623,26 @@ def _print_entities(texts: list[str], preds: list[dict], output: str | None, par
         click.echo(t)
         for e in p["entities"]:
             click.echo(f"  {e['label']}\t{e['start']}-{e['end']}\t{e['text']}\t{e['score']:.3f}")
+
+
+def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None, parents: bool) -> None:
+    """A regressor's numbers: a ``value`` column added to the input with -o; otherwise ``value<TAB>text`` lines."""
+    from .yamlio import write_output
+
+    if output:
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow((list(rows[0].keys()) if rows else ["text"]) + ["value"])
+        for j, (t, p) in enumerate(zip(texts, preds)):
+            writer.writerow((list(rows[j].values()) if rows else [t]) + [f"{p['value']:.6f}"])
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {len(preds)} predictions to {output}")
+        return
+    for t, p in zip(texts, preds):
+        click.echo(f"{p['value']:.4f}\t{t}")
 
 
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:

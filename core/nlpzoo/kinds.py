@@ -275,6 +275,27 @@ class Tagger(Trainable, ABC):
         return [{"entities": found} for found in self.entities(list(texts))]
 
 
+class Regressor(Trainable, ABC):
+    """Predicts a number for a text (a rating, a similarity score). Examples are ``{"text": str, "target": float}``."""
+
+    kind = "regressor"
+
+    @abstractmethod
+    def predict_values(self, texts: list[str]) -> "np.ndarray":
+        """One number per text, shape ``(len(texts),)``, in the units of the training targets."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"value": float}`` per text (what ``nlpzoo predict`` prints)."""
+        return [{"value": float(v)} for v in self.predict_values(list(texts))]
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """``loss`` (mean squared error), ``rmse``, ``pearson`` and ``spearman`` correlation."""
+        from .training.metrics import regression_metrics
+
+        return regression_metrics([float(ex["target"]) for ex in examples],
+                                  self.predict_values([ex["text"] for ex in examples]))
+
+
 def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:
     """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
     import numpy as np
@@ -391,5 +412,5 @@ class Callback(Component):
 
 
 INTERFACES: dict[str, type[Component]] = {
-    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
+    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, Regressor, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
 }

@@ -17,10 +17,12 @@ HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1",
 #: nlpzoo's classification metrics as hub metric types: (type, readable name, args)
 HUB_METRICS = {"accuracy": ("accuracy", "accuracy", None), "macro_f1": ("f1", "macro F1", {"average": "macro"}),
                "loss": ("loss", "cross-entropy loss", None), "f1": ("f1", "entity F1", None),
-               "precision": ("precision", "entity precision", None), "recall": ("recall", "entity recall", None)}
+               "precision": ("precision", "entity precision", None), "recall": ("recall", "entity recall", None),
+               "pearson": ("pearsonr", "Pearson correlation", None), "spearman": ("spearmanr", "Spearman correlation", None)}
 #: the Hugging Face task of each kind of model that gets a card: (pipeline tag, readable name, example input)
 HUB_TASKS = {"classifier": ("text-classification", "Text Classification", "a gorgeous, witty, seductive movie"),
-             "tagger": ("token-classification", "Token Classification", "Angela Merkel met Emmanuel Macron in Paris")}
+             "tagger": ("token-classification", "Token Classification", "Angela Merkel met Emmanuel Macron in Paris"),
+             "regressor": ("text-classification", "Text Regression", "a gorgeous, witty, seductive movie")}
 
 
 def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,
@@ -48,7 +50,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
     data_licenses = _data_licenses(provenance.get("data") or [])
     task, task_name, example = HUB_TASKS[model.kind]
-    tagger = model.kind == "tagger"
+    tagger, regressor = model.kind == "tagger", model.kind == "regressor"
     types = sorted({label[2:] for label in labels if label[:2] in ("B-", "I-")})
 
     meta: dict = {"license": base["license"] if base else "other"}
@@ -69,7 +71,8 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
 
     name = run_dir.resolve().name
     sizes = ", ".join(f"{len(data[s]):,} {s}" for s in ("train", "validation", "test") if data.get(s))
-    what = (f"A tagger that finds entities of {len(types)} types ({', '.join(f'`{t}`' for t in types)}) in a text, "
+    what = ("A regressor that predicts a number for a text (one output, in the units of its training targets)."
+            if regressor else f"A tagger that finds entities of {len(types)} types ({', '.join(f'`{t}`' for t in types)}) in a text, "
             f"word by word (IOB2 tags)." if tagger else
             f"A text classifier that assigns one of {len(labels)} labels ({', '.join(f'`{l}`' for l in labels)}) to a text.")
     lines = [f"# {name}", "",
@@ -101,7 +104,11 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     else:
         lines += ["None recorded."]
     lines += ["", "## Intended use", ""]
-    if tagger:
+    if regressor:
+        lines += [f"Scoring texts like those of `{dataset}`. The model has only seen those texts and that range of "
+                  "scores: expect larger errors on other domains, styles or languages, and measure them on your own "
+                  "sample before relying on it. Not for decisions about people without human review.", ""]
+    elif tagger:
         lines += [f"Finding {', '.join(f'`{t}`' for t in types)} entities in texts like those of `{dataset}`. The model has "
                   "only seen those texts: expect lower F1 on other domains, styles or languages, and measure it on your own "
                   "annotated sample before relying on it. It knows no other entity types.", ""]
@@ -114,8 +121,9 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     if transformers_folder:
         lines += ["```python", "from transformers import pipeline", "",
                   (f'find = pipeline("{task}", model="path/to/this/folder", aggregation_strategy="simple")' if tagger else
+                   f'score = pipeline("{task}", model="path/to/this/folder", function_to_apply="none")' if regressor else
                    f'classify = pipeline("{task}", model="path/to/this/folder")'),
-                  f'print({"find" if tagger else "classify"}("{example}"))', "```", ""]
+                  f'print({"find" if tagger else "score" if regressor else "classify"}("{example}"))', "```", ""]
     module, _, cls = str(model_info.get("target", "module:Class")).partition(":")
     lines += [f"With nlpzoo and its `{model_info.get('provider', '?')}` plugin installed:", "", "```python", f"from {module} import {cls}", "",
               f'model = {cls}.load("path/to/this/folder")', f'print(model.predict(["{example}"]))',

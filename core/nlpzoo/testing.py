@@ -97,7 +97,7 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
         contract(component)
     model_contract = MODEL_CONTRACTS.get(kind)
     if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
-        default = tiny_tagged_data if kind == "tagger" else tiny_text_data
+        default = {"tagger": tiny_tagged_data, "regressor": tiny_scored_data}.get(kind, tiny_text_data)
         model_contract(component, data or default(), {**QUICK_TRAIN, **(train or {})})
     return component
 
@@ -132,6 +132,20 @@ def tiny_tagged_data() -> dict[str, list[dict]]:
         tokens = [_PEOPLE[i % len(_PEOPLE)], "flew" if i % 3 else "drove", "to", *place, "."]
         tags = ["B-PER", "O", "O", "B-LOC", *["I-LOC"] * (len(place) - 1), "O"]
         examples.append({"tokens": tokens, "tags": tags})
+    return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
+
+
+def tiny_scored_data() -> dict[str, list[dict]]:
+    """48 short sentences with a score, the share of their three adjectives that are good, split 32 / 8 / 8."""
+    import random
+
+    rng = random.Random(0)
+    examples = []
+    for i in range(48):
+        good = i % 4
+        words = rng.sample(_GOOD, good) + rng.sample(_BAD, 3 - good)
+        rng.shuffle(words)
+        examples.append({"text": f"the film was {words[0]} , {words[1]} and {words[2]} .", "target": good / 3})
     return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
 
 
@@ -230,7 +244,22 @@ def _same_entities(a: list[list[dict]], b: list[list[dict]]) -> bool:
     return strip(a) == strip(b) and all(math.isclose(x, y, abs_tol=1e-5) for x, y in scores)
 
 
-MODEL_CONTRACTS = {"classifier": _classifier_contract, "tagger": _tagger_contract, "language_model": _language_model_contract, "gan": _gan_contract}
+def _regressor_contract(model, data: dict, train: dict) -> None:
+    import numpy as np
+
+    folder = _fitted(model, data, train, "loss")
+    texts = [ex["text"] for ex in data["test"]]
+    values = np.asarray(model.predict_values(texts))
+    assert values.shape == (len(texts),) and np.isfinite(values).all(), "predict_values must give one number per text"
+    assert [p["value"] for p in model.predict(texts)] == [float(v) for v in values], "predict must give those numbers"
+    scores = model.evaluate(data["test"])
+    assert {"loss", "rmse", "pearson", "spearman"} <= set(scores), \
+        f"evaluate must report loss, rmse, pearson and spearman, got {sorted(scores)}"
+    back = _reloaded(model, folder)
+    assert np.allclose(back.predict_values(texts), values, atol=1e-4), "a loaded regressor must predict as the saved one"
+
+
+MODEL_CONTRACTS = {"classifier": _classifier_contract, "regressor": _regressor_contract, "tagger": _tagger_contract, "language_model": _language_model_contract, "gan": _gan_contract}
 
 
 def _augmenter_contract(aug) -> None:

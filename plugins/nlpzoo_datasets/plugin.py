@@ -19,6 +19,7 @@ READERS = {
     "parquet": ("ParquetFile", "Parquet with a text column and an optional label column (needs pyarrow).", ("text", "reader")),
     "conll": ("tagged:ConllFile", "CoNLL columns: one token a line, a chosen tag column (IOB2/IOB1), blank lines between sentences.", ("text", "reader", "tagging")),
     "tagged-jsonl": ("tagged:TaggedJsonl", "JSON Lines with a tokens list and a tags list per sentence (IOB2/IOB1).", ("text", "reader", "tagging")),
+    "scored-csv": ("scored:ScoredCsv", "CSV/TSV with a text column and a numeric target column, for regressors.", ("text", "reader", "regression")),
     "text-folder": ("TextFolder", "A folder with one subfolder of text files per label (folder/<label>/*.txt).", ("text", "reader")),
 }
 

@@ -76,11 +76,13 @@ def _save_model_atomically(model, target: Path) -> None:
 
 def held_out_scores(model, data: dict, run: Run) -> dict[str, float]:
     """The test metrics; for classifiers and taggers also the confusion matrices of validation and test,
-    printed and drawn (a tagger's: the entity type of each word)."""
-    from ..kinds import Classifier, Tagger, classification_scores
+    printed and drawn (a tagger's: the entity type of each word); for regressors predicted against true."""
+    from ..kinds import Classifier, Regressor, Tagger, classification_scores
 
     if isinstance(model, Tagger):
         return tagger_scores(model, data, run)
+    if isinstance(model, Regressor):
+        return regressor_scores(model, data, run)
     if not (isinstance(model, Classifier) and type(model).evaluate is Classifier.evaluate):
         return model.evaluate(data["test"])
     test = {}
@@ -112,6 +114,19 @@ def tagger_scores(model, data: dict, run: Run) -> dict[str, float]:
         print(format_confusion(cm, types, f"{split}, entity type of each word"))
         plot_confusion(cm, types, run.dir / f"confusion_{split}.png",
                        title=f"{split}: entity type of each of {int(cm.sum())} words")
+    return test
+
+
+def regressor_scores(model, data: dict, run: Run) -> dict[str, float]:
+    from ..plots import plot_scatter
+
+    examples = data["test"]
+    predicted = [float(v) for v in model.predict_values([ex["text"] for ex in examples])]
+    test = model.evaluate(examples)
+    if run.is_main:
+        plot_scatter([float(ex.get("target", ex.get("label"))) for ex in examples], predicted,
+                     run.dir / "predicted_vs_true_test.png",
+                     title=f"test: Pearson {test['pearson']:.3f}, Spearman {test['spearman']:.3f}, RMSE {test['rmse']:.3f}")
     return test
 
 
