@@ -4,8 +4,8 @@
     python benchmarks/ner_vs_trainer.py --train-limit 500 --seeds 0 --test-limit 500   # a quick look
 
 Both sides fine-tune the packaged MiniLM on the same seeded sample of the training split, for the same
-epochs, with AdamW at lr 5e-5 decaying linearly to zero without warm-up, batch 32, at most 128 word pieces,
-fp32, no weight decay (run_ner.py's defaults apart from the batch size). The Trainer side is run_ner.py's
+epochs, with AdamW at lr 5e-5 decaying linearly to zero without warm-up, batch 8, at most 128 word pieces,
+fp32, no weight decay (run_ner.py's defaults; --batch-size changes the batch on both sides). The Trainer side is run_ner.py's
 recipe: ``tokenize_and_align_labels`` with ``label_all_tokens=False`` (the first piece of each word
 carries its tag, the rest get -100), ``DataCollatorForTokenClassification``, and seqeval on the words
 whose first piece survived truncation. Test F1 is seqeval's entity F1 (default mode) on the test split;
@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bert_common import RESULTS, machine, minilm_folder, scratch  # noqa: E402
 
-SETTINGS = {"lr": 5e-5, "batch_size": 32, "max_length": 128}
+SETTINGS = {"lr": 5e-5, "batch_size": 8, "max_length": 128}  # run_ner.py's defaults (batch: per device)
 
 
 def conll(train_limit: int, seed: int, test_limit: int | None) -> dict:
@@ -113,8 +113,10 @@ def main() -> None:
     parser.add_argument("--test-limit", type=int, default=None, help="the first N test sentences (default: all 3,453)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"])
     parser.add_argument("--output", default=str(RESULTS / "ner_vs_trainer.md"))
     args = parser.parse_args()
+    SETTINGS["batch_size"] = args.batch_size
     rows = {"nlpzoo bert-tagger": [], "transformers Trainer (run_ner.py)": []}
     for seed in args.seeds:
         data = conll(args.train_limit, seed, args.test_limit)

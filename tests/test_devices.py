@@ -157,6 +157,18 @@ def _bert_tagger(_, tmp_path):
     return model
 
 
+def _bert_regressor(_, tmp_path):
+    from nlpzoo.testing import tiny_scored_data
+
+    scored = tiny_scored_data()
+    with simulated_gpu():
+        model, metrics = train_on_gpu({"name": "minilm-l6-regressor", "max_length": 16}, scored, tmp_path, "regressor",
+                                      max_steps=1, metric="pearson", keep_best=False)
+        assert "val_pearson" in metrics and "rmse" in model.evaluate(scored["test"][:4])
+        assert len(model.predict_values(["a fine film", "dull"])) == 2
+    return model
+
+
 def _bert_embedder(polarity, tmp_path):
     embedder = nlpzoo.build({"name": "minilm-l6-embedder", "max_length": 16}, "embedder")
     embedder._require()
@@ -246,6 +258,7 @@ COMPONENT_CASES = {
     "bert-classifier": _bert_classifier,
     "bert": _bert_embedder,
     "bert-tagger": _bert_tagger,
+    "bert-regressor": _bert_regressor,
 }
 WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
 
@@ -258,7 +271,7 @@ def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, pola
 
 def test_every_model_of_the_zoo_has_a_gpu_case():
     """A new first-party model must be added above: its device mistakes would otherwise reach users."""
-    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "tagger", "gan", "embedder")
+    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "regressor", "tagger", "gan", "embedder")
               and e.distribution == "nlpzoo"}
     assert models - WITHOUT_TORCH <= set(COMPONENT_CASES), sorted(models - WITHOUT_TORCH - set(COMPONENT_CASES))
 

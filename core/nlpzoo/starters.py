@@ -102,6 +102,42 @@ train:
   metric: f1                  # entity F1 (seqeval) on the validation split
 """,
     ),
+    "score-bert": Starter(
+        "fine-tune the packaged MiniLM to predict a number (a rating, a score) for each text",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder to predict a number per text (regression).
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/score
+#   nlpzoo predict runs/score "a gorgeous, witty, seductive movie"     (prints the number)
+# Targets are standardised for training; the saved model predicts in their original units.
+name: score-bert
+seed: 0
+
+# How positive 10,605 movie-review snippets read: the mean rating of about 10 people, -4 to 4
+# (first: nlpzoo assets --install vadersentiment; domain: tweets, products or editorials for others).
+dataset: {{name: vader-ratings, domain: movies, seed: 0}}
+# Your own CSV instead (or: nlpzoo train {{file}} --data my.csv --label-column score):
+# dataset:
+#   name: scored-csv
+#   path: my-data.csv
+#   text_column: text
+#   target_column: score      # a number in every row
+
+model:
+  name: minilm-l6-regressor   # preset: all-MiniLM-L6-v2 with a one-output head
+  max_length: 128             # tokens per text; longer texts are cut
+
+optimizer: {{name: adamw, lr: 5.0e-5}}
+scheduler: {{name: linear-warmup, warmup: 0.06}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: bf16
+  metric: pearson             # Pearson correlation on the validation split picks the best epoch
+""",
+    ),
     "classify-lstm": Starter(
         "train a bidirectional LSTM text classifier from scratch (Word2Vec-initialised embeddings)",
         f"""\
