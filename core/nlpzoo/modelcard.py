@@ -18,16 +18,21 @@ HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1",
                 "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "openrail", "llama2", "bigscience-openrail-m"}
 #: nlpzoo's classification metrics as hub metric types: (type, readable name, args)
 HUB_METRICS = {"accuracy": ("accuracy", "accuracy", None), "macro_f1": ("f1", "macro F1", {"average": "macro"}),
-               "loss": ("loss", "cross-entropy loss", None)}
+               "loss": ("loss", "cross-entropy loss", None), "f1": ("f1", "entity F1", None),
+               "precision": ("precision", "entity precision", None), "recall": ("recall", "entity recall", None),
+               "pearson": ("pearsonr", "Pearson correlation", None), "spearman": ("spearmanr", "Spearman correlation", None)}
+#: the Hugging Face task of each kind of model that gets a card: (pipeline tag, readable name, example input)
+HUB_TASKS = {"classifier": ("text-classification", "Text Classification", "a gorgeous, witty, seductive movie"),
+             "tagger": ("token-classification", "Token Classification", "Angela Merkel met Emmanuel Macron in Paris"),
+             "regressor": ("text-classification", "Text Regression", "a gorgeous, witty, seductive movie")}
 
 
 def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,
                      data: dict | None = None) -> Path | None:
-    """Write ``RUN/model/README.md`` when ``model`` is a classifier; its path (None for other models)."""
-    from .kinds import Classifier
+    """Write ``RUN/model/README.md`` when ``model`` is a classifier or a tagger; its path (None for other models)."""
     from .yamlio import atomic_write
 
-    if not isinstance(model, Classifier):
+    if getattr(model, "kind", None) not in HUB_TASKS:
         return None
     target = Path(run_dir) / "model" / CARD
     atomic_write(target, render_model_card(Path(run_dir), model, model_spec, dict(metrics or {}), data or {}))
@@ -47,6 +52,10 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     shown = ", ".join(md_code(label) for label in labels)
     transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
     data_licenses = _data_licenses(provenance.get("data") or [])
+    task, task_name, example = HUB_TASKS[model.kind]
+    tagger, regressor = model.kind == "tagger", model.kind == "regressor"
+    types = sorted({label[2:] for label in labels if label[:2] in ("B-", "I-")})
+    shown_types = ", ".join(md_code(t) for t in types)
 
     meta: dict = {"license": base["license"] if base else "other"}
     if not base:
@@ -56,19 +65,22 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     meta["datasets"] = [dataset]
     meta["metrics"] = sorted({HUB_METRICS[k[5:]][0] for k in metrics if k.startswith("test_") and k[5:] in HUB_METRICS
                               and k[5:] != "loss"})
-    meta["pipeline_tag"] = "text-classification"
+    meta["pipeline_tag"] = task
     meta["library_name"] = "transformers" if transformers_folder else "nlpzoo"
-    meta["tags"] = ["nlpzoo", "text-classification", model_info.get("name", "classifier")]
-    results = _results(metrics, dataset)
+    meta["tags"] = ["nlpzoo", task, model_info.get("name", model.kind)]
+    results = _results(metrics, dataset, task, task_name)
     if results:
         meta["model-index"] = [{"name": run_dir.resolve().name, "results": results}]
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
 
     name = run_dir.resolve().name
     sizes = ", ".join(f"{len(data[s]):,} {s}" for s in ("train", "validation", "test") if data.get(s))
+    what = ("A regressor that predicts a number for a text (one output, in the units of its training targets)."
+            if regressor else f"A tagger that finds entities of {len(types)} types ({shown_types}) in a text, "
+            f"word by word (IOB2 tags)." if tagger else
+            f"A text classifier that assigns one of {len(labels)} labels ({shown}) to a text.")
     lines = [f"# {name}", "",
-             f"A text classifier that assigns one of {len(labels)} labels ({shown}) "
-             f"to a text. Trained with nlpzoo "
+             f"{what} Trained with nlpzoo "
              f"(`{model_info.get('name', '?')}` from the `{model_info.get('provider', '?')}` plugin) on the "
              f"`{dataset}` data set" + (f" ({sizes} examples)." if sizes else "."), ""]
     lines += ["## Base model", ""]
@@ -96,20 +108,31 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
                   "validation split, by which the training run was judged."]
     else:
         lines += ["None recorded."]
-    lines += ["", "## Intended use", "",
-              f"Sorting texts like those of `{dataset}` into {shown}. The model has only "
-              "seen those texts: expect lower accuracy on other domains, styles or languages, and measure it on your "
-              "own labelled sample before relying on it. It knows no other labels: every text gets one of these, "
-              "however unlike the training data it is. Not for decisions about people without human review.", ""]
+    lines += ["", "## Intended use", ""]
+    if regressor:
+        lines += [f"Scoring texts like those of `{dataset}`. The model has only seen those texts and that range of "
+                  "scores: expect larger errors on other domains, styles or languages, and measure them on your own "
+                  "sample before relying on it. Not for decisions about people without human review.", ""]
+    elif tagger:
+        lines += [f"Finding {shown_types} entities in texts like those of `{dataset}`. The model has "
+                  "only seen those texts: expect lower F1 on other domains, styles or languages, and measure it on your own "
+                  "annotated sample before relying on it. It knows no other entity types.", ""]
+    else:
+        lines += [f"Sorting texts like those of `{dataset}` into {shown}. The model has only "
+                  "seen those texts: expect lower accuracy on other domains, styles or languages, and measure it on your "
+                  "own labelled sample before relying on it. It knows no other labels: every text gets one of these, "
+                  "however unlike the training data it is. Not for decisions about people without human review.", ""]
     lines += ["## How to use", ""]
     if transformers_folder:
         lines += ["```python", "from transformers import pipeline", "",
-                  'classify = pipeline("text-classification", model="path/to/this/folder")',
-                  'print(classify("a gorgeous, witty, seductive movie"))', "```", ""]
+                  (f'find = pipeline("{task}", model="path/to/this/folder", aggregation_strategy="simple")' if tagger else
+                   f'score = pipeline("{task}", model="path/to/this/folder", function_to_apply="none")' if regressor else
+                   f'classify = pipeline("{task}", model="path/to/this/folder")'),
+                  f'print({"find" if tagger else "score" if regressor else "classify"}("{example}"))', "```", ""]
     module, _, cls = str(model_info.get("target", "module:Class")).partition(":")
     lines += [f"With nlpzoo and its `{model_info.get('provider', '?')}` plugin installed:", "", "```python", f"from {module} import {cls}", "",
-              f'model = {cls}.load("path/to/this/folder")', 'print(model.predict(["a gorgeous, witty, seductive movie"]))',
-              "```", "", "or, from the run directory: `nlpzoo predict RUN \"a gorgeous, witty, seductive movie\"`.", ""]
+              f'model = {cls}.load("path/to/this/folder")', f'print(model.predict(["{example}"]))',
+              "```", "", f"or, from the run directory: `nlpzoo predict RUN \"{example}\"`.", ""]
     lines += ["## Training", "", "The resolved recipe (every component pinned to the plugin that provided it):", "",
               fence(recipe) + "yaml", recipe.rstrip(), fence(recipe), ""]
     versions = provenance.get("libraries") or {}
@@ -174,7 +197,8 @@ def hub_license(name: str | None) -> str:
     return lowered if lowered in HUB_LICENSES else "other"
 
 
-def _results(metrics: dict, dataset: str) -> list[dict]:
+def _results(metrics: dict, dataset: str, task: str = "text-classification",
+             task_name: str = "Text Classification") -> list[dict]:
     scores = []
     for key, value in sorted(metrics.items()):
         split, _, name = key.partition("_")
@@ -184,7 +208,7 @@ def _results(metrics: dict, dataset: str) -> list[dict]:
         scores.append({"type": kind, "value": round(float(value), 4), "name": f"test {readable}", **({"args": args} if args else {})})
     if not scores:
         return []
-    return [{"task": {"type": "text-classification", "name": "Text Classification"},
+    return [{"task": {"type": task, "name": task_name},
              "dataset": {"name": dataset, "type": dataset, "split": "test"}, "metrics": scores}]
 
 

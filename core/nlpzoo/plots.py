@@ -100,6 +100,23 @@ def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix"
     save_figure(fig, path)
 
 
+def plot_scatter(true, predicted, path: str | Path, title: str = "predicted against true") -> None:
+    """Each example's predicted value against its true one, with the diagonal of perfect predictions, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(true, predicted, s=6, alpha=0.4)
+    low, high = min(*true, *predicted), max(*true, *predicted)
+    ax.plot([low, high], [low, high], color="grey", linewidth=1)
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(title)
+    save_figure(fig, path)
+
+
 def format_confusion(cm, labels, title: str = "") -> str:
     """The confusion matrix as text: rows are true labels, columns predictions."""
     corner = "true \\ pred"

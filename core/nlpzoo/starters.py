@@ -63,6 +63,81 @@ train:
   metric: accuracy            # the validation metric that picks the best epoch
 """,
     ),
+    "ner-bert": Starter(
+        "fine-tune the packaged MiniLM to find named entities (people, places, organisations) in text",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder to tag words: named entities in the IOB2 scheme.
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/ner
+#   nlpzoo predict runs/ner "Angela Merkel met Emmanuel Macron in Paris"
+# predict prints each entity with its character offsets; runs/ner/model also loads in
+# transformers.pipeline("token-classification", aggregation_strategy="simple").
+name: ner-bert
+seed: 0
+
+# CoNLL-2003 English news: PER, ORG, LOC and MISC (14,041 / 3,250 / 3,453 sentences); train_limit
+# trains on a sample of that many sentences (drop it for the full set, about 25 minutes an epoch on 2 cores).
+dataset: {{name: conll2003, seed: 0, train_limit: 2000}}
+# Your own annotated file instead (or: nlpzoo train {{file}} --data my.conll):
+# dataset:
+#   name: conll               # one token a line, columns split by spaces or tabs, blank line between sentences
+#   path: my-data.conll
+#   tag_column: -1            # the last column; 0-based
+#   scheme: iob2              # iob1: files where I- opens an entity
+# or {{name: tagged-jsonl, path: my-data.jsonl}} with {{"tokens": [...], "tags": [...]}} per line.
+
+model:
+  name: minilm-l6-tagger      # preset: all-MiniLM-L6-v2 with a token-classification head
+  max_length: 128             # word pieces per sentence; words beyond are tagged O
+  # pretrained: path/to/a/huggingface/folder   # any local encoder folder (BERT, RoBERTa, ELECTRA...)
+
+optimizer: {{name: adamw, lr: 5.0e-5}}
+scheduler: {{name: linear-warmup, warmup: 0.0}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: bf16
+  metric: f1                  # entity F1 (seqeval) on the validation split
+""",
+    ),
+    "score-bert": Starter(
+        "fine-tune the packaged MiniLM to predict a number (a rating, a score) for each text",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder to predict a number per text (regression).
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/score
+#   nlpzoo predict runs/score "a gorgeous, witty, seductive movie"     (prints the number)
+# Targets are standardised for training; the saved model predicts in their original units.
+name: score-bert
+seed: 0
+
+# How positive 10,605 movie-review snippets read: the mean rating of about 10 people, -4 to 4
+# (first: nlpzoo assets --install vadersentiment; domain: tweets, products or editorials for others).
+dataset: {{name: vader-ratings, domain: movies, seed: 0}}
+# Your own CSV instead (or: nlpzoo train {{file}} --data my.csv --label-column score):
+# dataset:
+#   name: scored-csv
+#   path: my-data.csv
+#   text_column: text
+#   target_column: score      # a number in every row
+
+model:
+  name: minilm-l6-regressor   # preset: all-MiniLM-L6-v2 with a one-output head
+  max_length: 128             # tokens per text; longer texts are cut
+
+optimizer: {{name: adamw, lr: 5.0e-5}}
+scheduler: {{name: linear-warmup, warmup: 0.06}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: bf16
+  metric: pearson             # Pearson correlation on the validation split picks the best epoch
+""",
+    ),
     "classify-lstm": Starter(
         "train a bidirectional LSTM text classifier from scratch (Word2Vec-initialised embeddings)",
         f"""\

@@ -100,8 +100,9 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
     model_contract = MODEL_CONTRACTS.get(kind)
     if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
         settings = {**QUICK_TRAIN, **(train or {})}
-        model_contract(component, data or tiny_text_data(), settings)
-        _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or tiny_text_data(), settings,
+        default = {"tagger": tiny_tagged_data, "regressor": tiny_scored_data}.get(kind, tiny_text_data)
+        model_contract(component, data or default(), settings)
+        _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or default(), settings,
                          METRICS[kind])
     return component
 
@@ -122,6 +123,35 @@ def tiny_text_data() -> dict[str, list[dict]]:
         words = rng.sample(_GOOD if label == "pos" else _BAD, 3)
         examples.append({"text": f"the film was {words[0]} and {words[1]} , a {words[2]} story .", "label": label})
     return {"train": examples[:48], "validation": examples[48:56], "test": examples[56:]}
+
+
+_PEOPLE = "anna boris chen dana emil farah".split()
+_PLACES = [["paris"], ["oslo"], ["new", "york"], ["cape", "town"]]
+
+
+def tiny_tagged_data() -> dict[str, list[dict]]:
+    """48 tagged sentences ("anna flew to new york .": B-PER O O B-LOC I-LOC O) split 32 / 8 / 8."""
+    examples = []
+    for i in range(48):
+        place = _PLACES[i % len(_PLACES)]
+        tokens = [_PEOPLE[i % len(_PEOPLE)], "flew" if i % 3 else "drove", "to", *place, "."]
+        tags = ["B-PER", "O", "O", "B-LOC", *["I-LOC"] * (len(place) - 1), "O"]
+        examples.append({"tokens": tokens, "tags": tags})
+    return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
+
+
+def tiny_scored_data() -> dict[str, list[dict]]:
+    """48 short sentences with a score, the share of their three adjectives that are good, split 32 / 8 / 8."""
+    import random
+
+    rng = random.Random(0)
+    examples = []
+    for i in range(48):
+        good = i % 4
+        words = rng.sample(_GOOD, good) + rng.sample(_BAD, 3 - good)
+        rng.shuffle(words)
+        examples.append({"text": f"the film was {words[0]} , {words[1]} and {words[2]} .", "target": good / 3})
+    return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
 
 
 def _fitted(model, data: dict, train: dict, metric: str):
@@ -223,8 +253,54 @@ def _gan_contract(model, data: dict, train: dict) -> None:
     assert same, "a loaded GAN must sample as the saved one"
 
 
-MODEL_CONTRACTS = {"classifier": _classifier_contract, "language_model": _language_model_contract, "gan": _gan_contract}
-METRICS = {"classifier": "accuracy", "language_model": "loss", "gan": "loss"}  # what each kind's runs keep the best by
+def _tagger_contract(model, data: dict, train: dict) -> None:
+    folder = _fitted(model, data, train, "loss")
+    sentences = [ex["tokens"] for ex in data["test"]]
+    tags = model.tag(sentences)
+    assert [len(t) for t in tags] == [len(s) for s in sentences], "tag must give one tag per token"
+    assert all(t in model.labels for row in tags for t in row), "tag must name tags among the labels"
+    texts = [" ".join(s) for s in sentences]
+    found = model.entities(texts)
+    assert len(found) == len(texts), "entities must give one list per text"
+    for text, entities in zip(texts, found):
+        for e in entities:
+            assert text[e["start"]:e["end"]] == e["text"], "an entity's offsets must cut its text out of the input"
+    scores = model.evaluate(data["test"])
+    assert {"loss", "f1", "precision", "recall", "accuracy"} <= set(scores), \
+        f"evaluate must report loss, accuracy and entity precision, recall and F1, got {sorted(scores)}"
+    back = _reloaded(model, folder)
+    assert back.labels == model.labels, "the tags must survive save and load"
+    assert back.tag(sentences) == tags, "a loaded tagger must tag as the saved one"
+    assert _same_entities(back.entities(texts), found), "a loaded tagger must find the entities the saved one finds"
+
+
+def _same_entities(a: list[list[dict]], b: list[list[dict]]) -> bool:
+    import math
+
+    strip = lambda found: [[(e["label"], e["start"], e["end"]) for e in row] for row in found]  # noqa: E731
+    scores = [(x["score"], y["score"]) for ra, rb in zip(a, b) for x, y in zip(ra, rb)]
+    return strip(a) == strip(b) and all(math.isclose(x, y, abs_tol=1e-5) for x, y in scores)
+
+
+def _regressor_contract(model, data: dict, train: dict) -> None:
+    import numpy as np
+
+    folder = _fitted(model, data, train, "loss")
+    texts = [ex["text"] for ex in data["test"]]
+    values = np.asarray(model.predict_values(texts))
+    assert values.shape == (len(texts),) and np.isfinite(values).all(), "predict_values must give one number per text"
+    assert [p["value"] for p in model.predict(texts)] == [float(v) for v in values], "predict must give those numbers"
+    scores = model.evaluate(data["test"])
+    assert {"loss", "rmse", "pearson", "spearman"} <= set(scores), \
+        f"evaluate must report loss, rmse, pearson and spearman, got {sorted(scores)}"
+    back = _reloaded(model, folder)
+    assert np.allclose(back.predict_values(texts), values, atol=1e-4), "a loaded regressor must predict as the saved one"
+
+
+MODEL_CONTRACTS = {"classifier": _classifier_contract, "regressor": _regressor_contract, "tagger": _tagger_contract,
+                   "language_model": _language_model_contract, "gan": _gan_contract}
+# what each kind's runs keep the best by
+METRICS = {"classifier": "accuracy", "regressor": "loss", "tagger": "loss", "language_model": "loss", "gan": "loss"}
 
 
 def _augmenter_contract(aug) -> None:

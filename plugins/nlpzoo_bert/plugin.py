@@ -9,6 +9,12 @@ def register_components(register):
     register("classifier", "bert-classifier", target="nlpzoo_bert.models:BertClassifier",
              summary="Fine-tune a pretrained BERT-family encoder (local folder or hub id) for text classification.",
              tags=("text", "classification", "pretrained", "transformers"))
+    register("regressor", "bert-regressor", target="nlpzoo_bert.regressor:BertRegressor",
+             summary="Fine-tune a pretrained BERT-family encoder to predict a number per text (MSE, Pearson, Spearman).",
+             tags=("text", "regression", "pretrained", "transformers"))
+    register("tagger", "bert-tagger", target="nlpzoo_bert.tagger:BertTagger",
+             summary="Fine-tune a pretrained BERT-family encoder to tag words: named entities, IOB2, seqeval metrics.",
+             tags=("text", "token-classification", "ner", "pretrained", "transformers"))
     register("embedder", "bert", target="nlpzoo_bert.models:BertEmbedder",
              summary="Mean-pooled sentence embeddings from a pretrained BERT-family encoder.",
              tags=("text", "sentence-embeddings", "pretrained", "transformers"))

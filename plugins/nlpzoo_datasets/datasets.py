@@ -14,6 +14,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from nlpzoo import AssetError, ConfigError
 
@@ -172,3 +173,48 @@ class Hamlet(TextDataset):
     def examples(self) -> list[dict]:
         lines = [line.strip() for line in _lines(self.files()[0], "utf-8") if line.strip()]
         return [{"text": "\n".join(lines[i:i + self.chunk_lines])} for i in range(0, len(lines), self.chunk_lines)]
+
+
+# ---------------------------------------------------------------- scores
+
+
+VADER_DOMAINS = {"movies": "movieReviewSnippets", "tweets": "tweets", "products": "amazonReviewSnippets",
+                 "editorials": "nytEditorialSnippets"}
+
+
+class VaderRatings(TextDataset):
+    """Human sentiment ratings of short texts: each the mean of about 10 raters on a scale from -4 to 4.
+
+    From the source distribution of ``vadersentiment`` (asset ``vadersentiment``; Hutto and Gilbert,
+    ICWSM 2014, MIT). ``domain``: ``movies`` (10,605 review snippets), ``tweets`` (4,200), ``products``
+    (3,708 Amazon review snippets) or ``editorials`` (5,190 New York Times snippets). Examples are
+    ``{"text": str, "target": float}``, split 80/10/10 by ``seed``.
+    """
+
+    def __init__(self, domain: Literal["movies", "tweets", "products", "editorials"] = "movies", seed: int = 0,
+                 limit: int | None = None, train_limit: int | None = None):
+        if domain not in VADER_DOMAINS:
+            raise ConfigError(f"expected one of {', '.join(VADER_DOMAINS)}, got {domain!r}", "domain")
+        self.domain, self.seed, self.limit, self.train_limit = domain, seed, limit, train_limit
+        self.check_common()
+
+    def files(self) -> list[str]:
+        # where `nlpzoo assets --install vadersentiment` unpacks the files, each checked against its sha256
+        path = _cache_dir() / "assets" / "vadersentiment-3.3.2" / f"hutto_ICWSM_2014/{VADER_DOMAINS[self.domain]}_GroundTruth.txt"
+        if not path.is_file():
+            raise AssetError(f"this dataset needs the ratings in the source distribution of vadersentiment==3.3.2, "
+                             f"not unpacked yet ({path} is missing); install them with: nlpzoo assets --install vadersentiment")
+        return [str(path)]
+
+    def examples(self) -> list[dict]:
+        path = self.files()[0]
+        out = []
+        for number, line in enumerate(_lines(path, "latin-1"), 1):
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            try:
+                out.append({"text": fields[2].strip(), "target": float(fields[1])})
+            except (IndexError, ValueError):
+                raise ConfigError(f"expected id<TAB>mean rating<TAB>text, got {line[:60]!r}", file=path, line=number) from None
+        return out

@@ -8,6 +8,8 @@ BUILT_IN = {
     "polarity-200": ("Polarity200", "Pang and Lee's 200 labelled movie-review sentences (pos/neg): a smoke-test set.", ("text", "classification")),
     "wiki-extract": ("WikiExtract", "106 English Wikipedia articles from gensim's test data (about 453k tokens).", ("text", "corpus")),
     "lee": ("Lee", "The Lee news corpus from gensim's test data: 300 documents, about 60k words.", ("text", "corpus")),
+    "conll2003": ("tagged:Conll2003", "CoNLL-2003 English named entities (PER/ORG/LOC/MISC), canonical 14,041/3,250/3,453 sentences.", ("text", "tagging")),
+    "vader-ratings": ("VaderRatings", "Sentiment scores (-4..4, mean of ~10 raters) of movie, tweet, product or editorial snippets.", ("text", "regression")),
     "hamlet": ("Hamlet", "Shakespeare's Hamlet (32k words, public domain) in chunks of lines.", ("text", "corpus")),
 }
 READERS = {
@@ -15,6 +17,9 @@ READERS = {
     "csv": ("CsvFile", "CSV/TSV with a text column and an optional label column.", ("text", "reader")),
     "jsonl": ("JsonlFile", "JSON Lines with a text field and an optional label field; can stream.", ("text", "reader")),
     "parquet": ("ParquetFile", "Parquet with a text column and an optional label column (needs pyarrow).", ("text", "reader")),
+    "conll": ("tagged:ConllFile", "CoNLL columns: one token a line, a chosen tag column (IOB2/IOB1), blank lines between sentences.", ("text", "reader", "tagging")),
+    "tagged-jsonl": ("tagged:TaggedJsonl", "JSON Lines with a tokens list and a tags list per sentence (IOB2/IOB1).", ("text", "reader", "tagging")),
+    "scored-csv": ("scored:ScoredCsv", "CSV/TSV with a text column and a numeric target column, for regressors.", ("text", "reader", "regression")),
     "text-folder": ("TextFolder", "A folder with one subfolder of text files per label (folder/<label>/*.txt).", ("text", "reader")),
 }
 
@@ -22,6 +27,12 @@ READERS = {
 @nlpzoo.hookimpl
 def register_components(register):
     for name, (cls, summary, tags) in BUILT_IN.items():
-        register("dataset", name, target=f"nlpzoo_datasets.datasets:{cls}", summary=summary, tags=tags)
+        register("dataset", name, target=_target("datasets", cls), summary=summary, tags=tags)
     for name, (cls, summary, tags) in READERS.items():
-        register("dataset", name, target=f"nlpzoo_datasets.readers:{cls}", summary=summary, tags=tags)
+        register("dataset", name, target=_target("readers", cls), summary=summary, tags=tags)
+
+
+def _target(module: str, cls: str) -> str:
+    """``module:Class``, or ``other_module:Class`` when ``cls`` names its own module."""
+    module, _, cls = cls.rpartition(":") if ":" in cls else (module, ":", cls)
+    return f"nlpzoo_datasets.{module}:{cls}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plots import plot_confusion, plot_curves, save_figure
     from ..yamlio import atomic_write
     from .batching import length_bucketed_batches, longest_first_batches, pad_sequences, seeded_sample, seeded_split
-    from .metrics import classification_metrics
+    from .metrics import classification_metrics, regression_metrics
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
                           weight_decay_groups)
     from .run import Run
@@ -43,6 +43,7 @@ __all__ = [
     "pad_sequences",
     "plot_confusion",
     "plot_curves",
+    "regression_metrics",
     "save_figure",
     "save_weights",
     "seeded_sample",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics", "regression_metrics": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",

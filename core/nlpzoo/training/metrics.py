@@ -1,4 +1,4 @@
-"""Classification metrics shared by every classifier, so their numbers mean the same thing."""
+"""Classification and regression metrics shared by every model of a kind, so their numbers mean the same thing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,3 +27,23 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int],
         metrics[f"precision_{label}"] = float(precision[i])
         metrics[f"recall_{label}"] = float(recall[i])
     return metrics, cm
+
+
+def regression_metrics(true: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
+    """Mean squared error (``loss``), its root, and Pearson and Spearman (rank, ties averaged) correlation."""
+    import numpy as np
+
+    y, p = np.asarray(true, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    mse = float(np.mean((y - p) ** 2)) if len(y) else 0.0
+
+    def pearson(a, b) -> float:
+        a, b = a - a.mean(), b - b.mean()
+        norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        return float((a * b).sum() / norm) if norm > 0 else 0.0
+
+    def ranks(a):
+        _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+        return (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # ties share their mean rank
+
+    return {"loss": mse, "rmse": mse ** 0.5, "pearson": pearson(y, p) if len(y) > 1 else 0.0,
+            "spearman": pearson(ranks(y), ranks(p)) if len(y) > 1 else 0.0}

@@ -82,10 +82,15 @@ def _save_model_atomically(model, target: Path) -> None:
 
 
 def held_out_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
-    """The test metrics; for classifiers also the confusion matrices of validation and test, printed, and
-    the pictures to draw once the model is saved (``draw_pictures``)."""
-    from ..kinds import Classifier, classification_scores
+    """The test metrics, and the pictures to draw once the model is saved (``draw_pictures``): for classifiers
+    and taggers the confusion matrices of validation and test, also printed (a tagger's: the entity type of
+    each word); for regressors predicted against true."""
+    from ..kinds import Classifier, Regressor, Tagger, classification_scores
 
+    if isinstance(model, Tagger):
+        return tagger_scores(model, data, run)
+    if isinstance(model, Regressor):
+        return regressor_scores(model, data, run)
     if not (isinstance(model, Classifier) and type(model).evaluate is Classifier.evaluate):
         return model.evaluate(data["test"]), []
     test, pictures = {}, []
@@ -138,6 +143,37 @@ def _check_two_labels(train) -> None:
 
         raise ConfigError(f"the training data holds only one label ({one_line(str(next(iter(labels))))[:60]!r}); a "
                           "classifier needs examples of at least two", "dataset")
+
+
+def tagger_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
+    from ..kinds import entity_type_confusion
+    from ..plots import format_confusion, plot_confusion
+    from ..text import printable
+
+    test, pictures = model.evaluate(data["test"]), []
+    for split in ("validation", "test"):
+        if not data.get(split) or not run.is_main:
+            continue
+        examples = data[split]
+        types, cm = entity_type_confusion([ex["tags"] for ex in examples], model.tag([ex["tokens"] for ex in examples]))
+        print(printable(format_confusion(cm, types, f"{split}, entity type of each word")))
+        title = f"{split}: entity type of each of {int(cm.sum())} words"
+        pictures.append((f"confusion_{split}.png",
+                         lambda path, cm=cm, types=types, title=title: plot_confusion(cm, types, path, title=title)))
+    return test, pictures
+
+
+def regressor_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
+    from ..plots import plot_scatter
+
+    examples = data["test"]
+    predicted = [float(v) for v in model.predict_values([ex["text"] for ex in examples])]
+    test = model.evaluate(examples)
+    if not run.is_main:
+        return test, []
+    true = [float(ex.get("target", ex.get("label"))) for ex in examples]
+    title = f"test: Pearson {test['pearson']:.3f}, Spearman {test['spearman']:.3f}, RMSE {test['rmse']:.3f}"
+    return test, [("predicted_vs_true_test.png", lambda path: plot_scatter(true, predicted, path, title=title))]
 
 
 def _describe(resolved) -> dict:
