@@ -110,6 +110,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--seeds", "0", "--num-aug", "4", "--max-steps", "64", "--patience", "4",
                "--out", "{tree}/benchmarks/out/eda_effect", "--output", "{tree}/benchmarks/results/eda_effect.md"),
               ("eda_effect.md",)),
+    Benchmark("glove_lstm.py", "the LSTM classifier initialised from GloVe, from Word2Vec trained on the corpus, and at "
+              "random; WordSim-353 of GloVe next to the Word2Vec recipe's",
+              ("--seeds", "0", "--train-size", "500", "--epochs", "1",
+               "--out", "{tree}/benchmarks/out/glove_lstm", "--output", "{tree}/benchmarks/results/glove_lstm.md"),
+              ("glove_lstm.md",)),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )
