@@ -233,7 +233,7 @@ COMPONENT_CASES = {
     "bert-classifier": _bert_classifier,
     "bert": _bert_embedder,
 }
-WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
+WITHOUT_TORCH = {"word2vec", "word-vectors"}  # gensim and numpy, on the CPU by design
 
 
 @pytest.mark.parametrize("name", sorted(COMPONENT_CASES))
