@@ -237,6 +237,8 @@ def continue_text(model, prompt: str, max_tokens: int, temperature: float, top_k
     """A causal model's continuation of ``prompt``, token by token with its key-value cache; stops at EOS."""
     tokenizer, net = model.tokenizer, model.model
     prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    if not prompt_ids:  # an empty prompt: start from the model's own start (or end-of-text) token
+        prompt_ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
     generator = torch.Generator().manual_seed(seed)
     # transformers 5.24 renamed past_key_values to cache (argument and output); either works here
     name = "cache" if "cache" in inspect.signature(net.get_base_model().forward if hasattr(net, "get_base_model")
