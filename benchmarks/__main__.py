@@ -115,6 +115,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--seeds", "0", "--train-size", "500", "--epochs", "1",
                "--out", "{tree}/benchmarks/out/glove_lstm", "--output", "{tree}/benchmarks/results/glove_lstm.md"),
               ("glove_lstm.md",)),
+    Benchmark("lora_vs_full.py", "LoRA against full fine-tuning of MiniLM: test accuracy, trainable parameters, peak memory, "
+              "examples/s; the cost of gradient checkpointing",
+              ("--seeds", "0", "--train-size", "64", "--settings", "full", "lora",
+               "--out", "{tree}/benchmarks/out/lora_vs_full", "--output", "{tree}/benchmarks/results/lora_vs_full.md"),
+              ("lora_vs_full.md",), needs="peft"),
+    Benchmark("smollm2_perplexity.py", "SmolLM2-135M perplexity on Hamlet before and after continued pretraining, all "
+              "weights against LoRA", None, ("smollm2_perplexity.md",),
+              why_not="it dequantizes and trains a 135M-parameter model (tens of minutes on 2 cores)"),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )

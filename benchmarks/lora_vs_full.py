@@ -95,26 +95,34 @@ def main() -> None:
             if done.returncode != 0:
                 sys.exit(f"{setting} seed {seed} failed:\n{done.stderr[-3000:]}")
             row = json.loads(done.stdout.strip().splitlines()[-1])
-            results[setting].append(row)
+            results[setting].append({**row, "seed": seed})
             print(f"seed {seed} {setting:22s}: accuracy {row['accuracy']:.4f}, {row['examples_per_sec']:.1f} ex/s, "
                   f"peak {row['peak_mb']:.0f} MB, trainable {int(row['trainable']):,}", flush=True)
+            write_report(results, args, started)  # after every run: a long benchmark cut short keeps what it measured
+
+
+def write_report(results: dict[str, list[dict]], args, started: float) -> None:
+    from nlpzoo.yamlio import atomic_write
 
     def mean_sd(xs, fmt="{:.4f}"):
         return (fmt.format(statistics.mean(xs)) + (" ± " + fmt.format(statistics.stdev(xs)) if len(xs) > 1 else ""))
 
-    lines = ["| setting | seeds | test accuracy | trainable / total parameters | examples/s (training) | peak memory (MB) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| setting | seeds | test accuracy per seed | test accuracy | trainable / total parameters | examples/s (training) | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|"]
     for setting, rows in results.items():
+        if not rows:
+            continue
         first = rows[0]
-        lines.append(f"| {setting} | {len(rows)} | {mean_sd([r['accuracy'] for r in rows])} | "
+        lines.append(f"| {setting} | {' '.join(str(r['seed']) for r in rows)} | "
+                     f"{' / '.join(format(r['accuracy'], '.4f') for r in rows)} | {mean_sd([r['accuracy'] for r in rows])} | "
                      f"{int(first['trainable']):,} / {int(first['total']):,} ({first['trainable'] / first['total']:.2%}) | "
                      f"{mean_sd([r['examples_per_sec'] for r in rows], '{:.1f}')} | {mean_sd([r['peak_mb'] for r in rows], '{:.0f}')} |")
     table = "\n".join(lines)
-    print(table)
+    print(table, flush=True)
     report = f"""# LoRA against full fine-tuning: MiniLM on Rotten Tomatoes
 
 Command: `python benchmarks/lora_vs_full.py --seeds {' '.join(map(str, args.seeds))} --train-size {args.train_size} --epochs {args.epochs} --threads {args.threads}`
-({time.time() - started:.0f} s in all on {os.cpu_count()} CPU cores shared with other work, torch with {args.threads} thread(s),
+({time.time() - started:.0f} s so far on {os.cpu_count()} CPU cores shared with other work, torch with {args.threads} thread(s),
 Python {platform.python_version()}).
 
 Setting: `minilm-l6` trained on the same {args.train_size} Rotten Tomatoes snippets (train_limit, dataset seed 0)
@@ -124,13 +132,12 @@ plus the new head) at lr 1e-3. The seed changes the head's (and the adapter's) i
 batch order. Test accuracy on the dataset's test split (1,275 snippets), training examples per second
 as the run measured them, peak resident memory of the run's own process (model, optimizer state,
 activations, data and the Python process). Gradient checkpointing is measured on the first seed only.
+The machine was shared with other work (load average about 10 on 2 cores), so examples per second are
+noisy; compare rows of the same run only.
 
 {table}
 """
-    from nlpzoo.yamlio import atomic_write
-
     atomic_write(Path(args.output), report)
-    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

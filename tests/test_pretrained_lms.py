@@ -297,3 +297,24 @@ def test_the_causal_lm_trains_on_two_processes_with_ddp(tiny_llama, tmp_path):
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["world_size"] == 2 and info["status"] == "finished"
     assert transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "model")) is not None
+
+
+def test_a_decoder_without_a_padding_token_is_a_sequence_classifier(tmp_path):
+    folder = tiny_transformers.tiny_llama(tmp_path / "llama")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    tokenizer.pad_token = None  # as GPT-2's and many Llama checkpoints' tokenizers come
+    tokenizer.save_pretrained(folder)
+    config = transformers.AutoConfig.from_pretrained(str(folder))
+    config.pad_token_id = None
+    config.save_pretrained(folder)
+    data = {"train": [{"text": t, "label": "pos" if "warm" in t or "clever" in t else "neg"} for t in TEXTS],
+            "validation": [{"text": t, "label": "pos" if "warm" in t or "clever" in t else "neg"} for t in TEXTS[:4]]}
+    model = nlpzoo.build({"name": "bert-classifier", "pretrained": str(folder), "max_length": 16}, "classifier")
+    model.fit(data, Run.standalone(tmp_path / "run", seed=0, train={**TRAIN, "metric": "accuracy", "max_steps": 2}))
+    assert model.model.config.pad_token_id == model.tokenizer.eos_token_id
+    # a batch of texts of different lengths gives each text the probabilities it gets alone
+    together = model.predict_proba(["the film was warm", "a dull and tedious film with a silly plot ."])
+    alone = model.predict_proba(["the film was warm"])
+    assert torch.allclose(torch.as_tensor(together[0]), torch.as_tensor(alone[0]), atol=1e-5)
+    model.save(tmp_path / "saved")
+    assert transformers.pipeline("text-classification", model=str(tmp_path / "saved"))("the film was warm")[0]["label"] in ("neg", "pos")

@@ -74,6 +74,15 @@ def adapt(model, adapter: dict[str, Any] | None, gradient_checkpointing: bool, t
         return peft.get_peft_model(model, peft.LoraConfig(**config, target_modules="all-linear"))
 
 
+def pad_like_decoders(tokenizer, model) -> None:
+    """Decoders (GPT-2, Llama, SmolLM) often have no padding token: pad with end-of-text, and tell the
+    classifier, which reads each text's last real token by finding the first padding position."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
 def is_adapted(model) -> bool:
     return hasattr(model, "peft_config")
 

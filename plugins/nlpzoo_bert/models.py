@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from nlpzoo import Classifier, ConfigError, Embedder, Range
 
-from .adapters import check_adapter, has_adapter, saved_base
+from .adapters import check_adapter, has_adapter, pad_like_decoders, saved_base
+from .gguf import gguf_file, plain_folder
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +68,8 @@ class BertClassifier(Classifier):
             raise ConfigError(f"expected at least 1 (1: no rounding), got {pad_to_multiple_of}", "pad_to_multiple_of")
         self.adapter, self.gradient_checkpointing = check_adapter(adapter), gradient_checkpointing
         self.pretrained = pretrained
-        self.source = locate(saved_base(pretrained))
+        gguf = gguf_file(saved_base(pretrained))  # a quantized decoder: its dequantized, verified copy
+        self.source = str(plain_folder(gguf)) if gguf else locate(saved_base(pretrained))
         self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
         self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
@@ -85,8 +87,9 @@ class BertClassifier(Classifier):
 
         self.labels = list(labels)
         self.tokenizer = hf.load_tokenizer(self.source)
-        self.model = adapt(hf.load_classifier(self.source, self.labels, self.dropout), self.adapter,
-                           self.gradient_checkpointing, "SEQ_CLS")
+        classifier = hf.load_classifier(self.source, self.labels, self.dropout)
+        pad_like_decoders(self.tokenizer, classifier)
+        self.model = adapt(classifier, self.adapter, self.gradient_checkpointing, "SEQ_CLS")
 
     def task(self, data: dict[str, Sequence], run: "Run"):
         """The :class:`~nlpzoo.training.task.TorchTask` that ``fit`` hands to the shared loop."""
