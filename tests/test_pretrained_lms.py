@@ -318,3 +318,29 @@ def test_a_decoder_without_a_padding_token_is_a_sequence_classifier(tmp_path):
     assert torch.allclose(torch.as_tensor(together[0]), torch.as_tensor(alone[0]), atol=1e-5)
     model.save(tmp_path / "saved")
     assert transformers.pipeline("text-classification", model=str(tmp_path / "saved"))("the film was warm")[0]["label"] in ("neg", "pos")
+
+
+def test_a_stopped_masked_lm_run_resumes_to_the_same_weights(tiny_bert, tmp_path):
+    from nlpzoo.kinds import Callback
+
+    class StopAt(Callback):
+        def on_step(self, run, step, logs):
+            if step == 3:
+                run.request_stop()
+
+    cfg = {**TRAIN, "epochs": 2, "checkpoint_every": 3}
+    spec = {"name": "masked-lm", "pretrained": str(tiny_bert), "block_size": 16, "whole_word_masking": True}
+
+    def run_fit(directory, resume=False, callbacks=()):
+        model = nlpzoo.build(spec, "language_model")
+        run = Run.standalone(directory, seed=2, train=cfg, optimizer={"name": "adamw", "lr": 1e-3},
+                             callbacks=list(callbacks), resume=resume)
+        return model, model.fit(DATA, run)
+
+    whole, whole_metrics = run_fit(tmp_path / "whole")
+    run_fit(tmp_path / "cut", callbacks=[StopAt()])
+    assert json.loads((tmp_path / "cut" / "checkpoints" / "latest.json").read_text())["step"] == 3
+    resumed, resumed_metrics = run_fit(tmp_path / "cut", resume=True)
+    assert resumed_metrics == whole_metrics  # the same masks, batches and steps after the restart
+    for (n, a), (_, b) in zip(whole.model.named_parameters(), resumed.model.named_parameters()):
+        assert torch.equal(a, b), n
