@@ -69,13 +69,12 @@ def problems(folder: Path) -> list[str]:
 
 def convert(gguf: Path, folder: Path) -> Path:
     """Dequantize ``gguf`` into a plain safetensors folder at ``folder`` (written aside, then moved in place)."""
+    import importlib.util
     import time
 
-    try:
-        import gguf as _  # noqa: F401  (transformers reads the file with it)
-    except ImportError:
+    if importlib.util.find_spec("gguf") is None:  # transformers reads the file with it
         raise AssetError(f"{gguf.name} is a GGUF checkpoint; reading it needs the gguf package: "
-                         "pip install 'nlpzoo[gguf]'") from None
+                         "pip install 'nlpzoo[gguf]'")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from nlpzoo.training import atomic_write, sha256_file

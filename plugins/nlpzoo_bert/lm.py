@@ -90,7 +90,6 @@ class _PretrainedLM(LanguageModel):
 
     def save_state(self, directory: Path) -> None:
         """``save_pretrained`` form: transformers loads it as it is (with an adapter: see adapters.py)."""
-        from . import hf
         from .adapters import is_adapted, save_adapted
 
         self._require()

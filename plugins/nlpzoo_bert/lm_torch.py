@@ -101,7 +101,7 @@ class Masker:
         return {"input_ids": ids, "labels": labels}
 
 
-def _batch(model, ids: torch.Tensor, masker: Masker | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def _batch(ids: torch.Tensor, masker: Masker | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
     if masker is not None:
         return masker(ids, generator)
     return {"input_ids": ids, "labels": ids}  # the model shifts the labels itself
@@ -149,7 +149,7 @@ class LanguageModelTask(TorchTask):
         if not self.streamed:
             order = torch.randperm(len(self.train), generator=generator)
             for start in range(0, len(order), self.batch_size):
-                yield _batch(self.owner, self.train[order[start:start + self.batch_size]], self.masker, generator)
+                yield _batch(self.train[order[start:start + self.batch_size]], self.masker, generator)
             return
         rng, buffer, batch = random.Random(seed), [], []
         for block in packed(self.owner, texts_of(self.train)):
@@ -165,7 +165,7 @@ class LanguageModelTask(TorchTask):
         pending.extend(blocks)
         while len(pending) >= self.batch_size or (last and pending):
             take, pending[:] = pending[:self.batch_size], pending[self.batch_size:]
-            yield _batch(self.owner, torch.as_tensor(take, dtype=torch.long), self.masker, generator)
+            yield _batch(torch.as_tensor(take, dtype=torch.long), self.masker, generator)
 
     def training_step(self, batch: dict, stage: str):
         return self.nets["model"](**batch).loss, {}
@@ -190,7 +190,7 @@ def evaluate(model, blocks: torch.Tensor, masker: Masker | None = None) -> dict[
     if masker is None and model.task_type != "CAUSAL_LM":
         masker = Masker(model.tokenizer, model.mask_probability, model.whole_word_masking)
     generator = torch.Generator().manual_seed(EVAL_MASK_SEED)
-    batches = [_batch(model, blocks[i:i + model.batch_size_eval], masker, generator)
+    batches = [_batch(blocks[i:i + model.batch_size_eval], masker, generator)
                for i in range(0, len(blocks), model.batch_size_eval)]
     total, count = 0.0, 0
     with evaluating(model.model):
