@@ -110,6 +110,19 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--seeds", "0", "--num-aug", "4", "--max-steps", "64", "--patience", "4",
                "--out", "{tree}/benchmarks/out/eda_effect", "--output", "{tree}/benchmarks/results/eda_effect.md"),
               ("eda_effect.md",)),
+    Benchmark("glove_lstm.py", "the LSTM classifier initialised from GloVe, from Word2Vec trained on the corpus, and at "
+              "random; WordSim-353 of GloVe next to the Word2Vec recipe's",
+              ("--seeds", "0", "--train-size", "500", "--epochs", "1",
+               "--out", "{tree}/benchmarks/out/glove_lstm", "--output", "{tree}/benchmarks/results/glove_lstm.md"),
+              ("glove_lstm.md",)),
+    Benchmark("lora_vs_full.py", "LoRA against full fine-tuning of MiniLM: test accuracy, trainable parameters, peak memory, "
+              "examples/s; the cost of gradient checkpointing",
+              ("--seeds", "0", "--train-size", "64", "--settings", "full", "lora",
+               "--out", "{tree}/benchmarks/out/lora_vs_full", "--output", "{tree}/benchmarks/results/lora_vs_full.md"),
+              ("lora_vs_full.md",), needs="peft"),
+    Benchmark("smollm2_perplexity.py", "SmolLM2-135M perplexity on Hamlet before and after continued pretraining, all "
+              "weights against LoRA", None, ("smollm2_perplexity.md",),
+              why_not="it dequantizes and trains a 135M-parameter model (tens of minutes on 2 cores)"),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )

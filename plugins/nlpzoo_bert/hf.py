@@ -234,6 +234,8 @@ def apply_freezing(model, freeze: str, top_layers: int = 1, unfreeze_per_epoch: 
     """Set ``requires_grad`` for ``epoch``; returns the number of trainable groups."""
     groups = layer_groups(model)
     k = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, epoch)
+    if hasattr(model, "peft_config"):  # low-rank adapters decide what trains: the pretrained weights stay frozen
+        return k
     for i, group in enumerate(groups):
         for _, p in group:
             p.requires_grad_(i < k)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from nlpzoo import Classifier, ConfigError, Embedder, Range
 
+from .adapters import check_adapter, has_adapter, pad_like_decoders, saved_base
+from .gguf import gguf_file, plain_folder
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,9 +31,11 @@ class BertClassifier(Classifier):
     at each new epoch (gradual unfreezing). ``rdrop`` > 0 runs each training batch twice, under two
     dropout masks, and adds ``rdrop`` times their symmetric KL divergence to the loss (R-Drop), at
     twice the cost of a step. ``pad_to_multiple_of`` rounds each batch's length up (a few shapes, which
-    compiled or captured GPU steps need). ``hub_kernels`` lets transformers swap layers for kernels fetched
-    from the Hugging Face hub on a GPU (off: training stays offline and reproducible). The saved model loads
-    with ``transformers.pipeline``.
+    compiled or captured GPU steps need). ``adapter`` trains low-rank adapters instead of every weight
+    (:mod:`nlpzoo_bert.adapters`); ``gradient_checkpointing`` trades a second forward pass for activation
+    memory. ``hub_kernels`` lets transformers swap layers for kernels fetched from the Hugging Face hub on a
+    GPU (off: training stays offline and reproducible). The saved model loads with ``transformers.pipeline``
+    (with an adapter: ``merge: true``).
     """
 
     validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
@@ -46,7 +50,8 @@ class BertClassifier(Classifier):
                  label_smoothing: Annotated[float, Range(0, lt=1)] = 0.0, rdrop: Annotated[float, Range(0)] = 0.0,
                  dropout: Annotated[float, Range(0, lt=1)] | None = None, sort_by_length: bool = True,
                  pad_to_multiple_of: Annotated[int, Range(1, 4096)] = 1, predict_batch_size: Annotated[int, Range(1)] = 64,
-                 predict_precision: Literal["fp32", "bf16"] = "fp32", hub_kernels: bool = False):
+                 predict_precision: Literal["fp32", "bf16"] = "fp32", adapter: dict[str, Any] | None = None,
+                 gradient_checkpointing: bool = False, hub_kernels: bool = False):
         if max_length < 2:
             raise ConfigError(f"expected at least 2 (room for [CLS] and [SEP]), got {max_length}", "max_length")
         if not 0 < layer_decay <= 1:
@@ -63,8 +68,10 @@ class BertClassifier(Classifier):
             raise ConfigError(f"expected 0 <= dropout < 1, got {dropout}", "dropout")
         if pad_to_multiple_of < 1:
             raise ConfigError(f"expected at least 1 (1: no rounding), got {pad_to_multiple_of}", "pad_to_multiple_of")
+        self.adapter, self.gradient_checkpointing = check_adapter(adapter), gradient_checkpointing
         self.pretrained = pretrained
-        self.source = locate(pretrained)
+        gguf = gguf_file(saved_base(pretrained))  # a quantized decoder: its dequantized, verified copy
+        self.source = str(plain_folder(gguf)) if gguf else locate(saved_base(pretrained))
         self.max_length, self.labels, self.layer_decay = max_length, list(labels) if labels else None, layer_decay
         self.freeze, self.top_layers, self.unfreeze_per_epoch = freeze, top_layers, unfreeze_per_epoch
         self.class_weights, self.dropout, self.sort_by_length = class_weights, dropout, sort_by_length
@@ -78,9 +85,13 @@ class BertClassifier(Classifier):
         """Load the tokenizer and the pretrained encoder with a new head for ``labels``."""
         from . import hf
 
+        from .adapters import adapt
+
         self.labels = list(labels)
         self.tokenizer = hf.load_tokenizer(self.source)
-        self.model = hf.load_classifier(self.source, self.labels, self.dropout, self.hub_kernels)
+        classifier = hf.load_classifier(self.source, self.labels, self.dropout, self.hub_kernels)
+        pad_like_decoders(self.tokenizer, classifier)
+        self.model = adapt(classifier, self.adapter, self.gradient_checkpointing, "SEQ_CLS")
 
     def task(self, data: dict[str, Sequence], run: "Run"):
         """The :class:`~nlpzoo.training.task.TorchTask` that ``fit`` hands to the shared loop."""
@@ -107,7 +118,12 @@ class BertClassifier(Classifier):
 
     # -- Trainable
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
-        return run.fit(self.task(data, run))
+        from .adapters import parameter_counts
+
+        task = self.task(data, run)
+        counts = parameter_counts(self.model)
+        run.log(counts)
+        return {**run.fit(task), **counts}
 
     def predict_proba(self, texts: list[str]) -> "np.ndarray":
         """Every label's probability, per text (batched, sorted by length)."""
@@ -127,13 +143,27 @@ class BertClassifier(Classifier):
         """``save_pretrained`` form (config with id2label, safetensors, tokenizer): transformers loads it as it is."""
         from . import hf
 
+        from .adapters import is_adapted, save_adapted
+
         self._require()
-        hf.save_trained(self.model, self.tokenizer, directory, self.max_length)
+        if not is_adapted(self.model):
+            hf.save_trained(self.model, self.tokenizer, directory, self.max_length)
+            return
+
+        save_adapted(self.model, self.tokenizer, directory, self.labels, merge=self.adapter["merge"],
+                     save_plain=lambda model, folder: hf.save_trained(model, self.tokenizer, folder, self.max_length))
 
     def load_state(self, directory: Path) -> None:
         from . import hf
 
-        self.model, self.tokenizer = hf.load_trained(str(directory), self.hub_kernels)
+        if has_adapter(directory) and not (directory / "config.json").exists():  # no merged copy: base + adapter
+            from .adapters import load_adapter, saved_labels
+
+            self.tokenizer = hf.load_tokenizer(str(directory / "adapter"))
+            self.model = load_adapter(hf.load_classifier(self.source, saved_labels(directory), self.dropout,
+                                                         self.hub_kernels), directory)
+        else:
+            self.model, self.tokenizer = hf.load_trained(str(directory), self.hub_kernels)
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
 

@@ -18,3 +18,9 @@ def register_components(register):
     register("embedder", "bert", target="nlpzoo_bert.models:BertEmbedder",
              summary="Mean-pooled sentence embeddings from a pretrained BERT-family encoder.",
              tags=("text", "sentence-embeddings", "pretrained", "transformers"))
+    register("language_model", "masked-lm", target="nlpzoo_bert.lm:MaskedLM",
+             summary="Continued masked-language-model pretraining of any encoder on your text; the run is a pretrained for bert-classifier.",
+             tags=("text", "pretrained", "transformers", "masked-lm"))
+    register("language_model", "causal-lm", target="nlpzoo_bert.lm:CausalLM",
+             summary="Fine-tune any pretrained decoder (GPT-2, Llama, Qwen, SmolLM) on text; generate with its own tokenizer.",
+             tags=("text", "pretrained", "transformers", "causal-lm"))
