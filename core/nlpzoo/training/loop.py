@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NlpzooError
+from .config import lower_is_better
 from .checkpoint import Checkpointer, rng_state, set_rng_state
 from .progress import Progress, Records, Window, plot_run_curves
 from .seeds import derive_seed, seed_everything
@@ -27,17 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .task import TorchTask
 
 CHECKPOINTS = "checkpoints"
-LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error", "fid", "frechet", "distance")
 
 
 class TrainingError(NlpzooError, RuntimeError):
     """Training cannot go on (a non-finite loss, memory, a checkpoint from another set-up)."""
-
-
-def lower_is_better(metric: str, mode: str = "auto") -> bool:
-    if mode != "auto":
-        return mode == "min"
-    return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclasses.dataclass

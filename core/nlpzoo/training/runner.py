@@ -100,7 +100,7 @@ def _describe(resolved) -> dict:
     return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
 
 
-def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
+def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[str, float]:
     """Build, train (``model.fit(data, run)``), test and save the run ``recipe`` describes."""
     run_dir = Path(run_dir)
     specs = recipe.specs
@@ -111,13 +111,13 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
     # one writer per run folder, for the whole run: a second training or a --resume beside this one is refused
     lock = RunLock(run_dir).acquire() if run.is_main else None
     try:
-        return _train(recipe, run_dir, run, config, resume)
+        return _train(recipe, run_dir, run, config, resume, list(callbacks))
     finally:
         if lock is not None:
             lock.release(remove_empty_dir=True)  # a folder made for a run that failed to start goes again
 
 
-def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, float]:
+def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: list) -> dict[str, float]:
     import yaml
 
     from .provenance import provenance
@@ -135,7 +135,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
         augmenters = recipe.build("augment")
         augmenters = augmenters if isinstance(augmenters, list) else [augmenters]
         run.augmenter = augmenters[0] if len(augmenters) == 1 else AugmentPipeline(augmenters)
-    run.callbacks = recipe.build("callbacks") if "callbacks" in specs else []
+    run.callbacks = (recipe.build("callbacks") if "callbacks" in specs else []) + callbacks
     data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
     if run.augmenter is not None and config.augment_mode == "offline":
         data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
