@@ -76,19 +76,23 @@ def open_storage(url: str, heartbeat: int | None = None):
 
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    try:
-        with warnings.catch_warnings():  # the heartbeat is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            extra = {}
-            if heartbeat:  # a killed worker's trial is failed by the others after grace_period, then run again once
-                extra = dict(heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
-                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, **extra)
-    except ImportError as exc:  # the database's driver
-        raise nlpzoo.MissingDependency(f"--storage {url.split(':')[0]} needs a driver: {exc}; "
-                                       "for PostgreSQL: pip install 'nlpzoo[sweep]'") from None
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy's errors: a wrong URL or an unreachable server
-        raise ConfigError(f"cannot open the storage: {str(exc).splitlines()[0]}", "--storage") from None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # the heartbeat is marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                extra = {}
+                if heartbeat:  # a killed worker's trial is failed by the others after grace_period, then run again once
+                    extra = dict(heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, **extra)
+        except ImportError as exc:  # the database's driver
+            raise nlpzoo.MissingDependency(f"--storage {url.split(':')[0]} needs a driver: {exc}; "
+                                           "for PostgreSQL: pip install 'nlpzoo[sweep]'") from None
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy's errors: a wrong URL, an unreachable server
+            if ("already exists" in str(exc) or "duplicate key" in str(exc)) and attempt < 4:
+                time.sleep(1 + attempt)  # workers that start together race to make the tables: the loser retries
+                continue
+            raise ConfigError(f"cannot open the storage: {str(exc).splitlines()[0]}", "--storage") from None
 
 
 def sampler_for(sweep: Sweep, worker: int = 0):
