@@ -48,7 +48,7 @@ def register_commands(cli):
         from .space import read_space
         from .study import Sweep, run_sweep
 
-        located = read_space(space) if space else read_space(recipe, section="sweep")
+        search = read_space(space) if space else read_space(recipe, section="sweep")
         checked = nlpzoo.load_recipe(recipe, overrides)
         if "dataset" not in checked.specs:
             raise nlpzoo.ConfigError("training needs a 'dataset' in the recipe", "dataset", file=recipe)
@@ -56,12 +56,12 @@ def register_commands(cli):
 
         config = TrainConfig(**checked.train)
         if trials is None:
-            trials = located.grid_size() if sampler == "grid" else 20
-        elif sampler == "grid" and trials > located.grid_size():
-            raise nlpzoo.ConfigError(f"the grid has {located.grid_size()} points; ask for at most that many", "--trials")
-        located.check(recipe, tuple(overrides))  # an impossible space stops here, before anything trains
+            trials = search.grid_size() if sampler == "grid" else 20
+        elif sampler == "grid" and trials > search.grid_size():
+            raise nlpzoo.ConfigError(f"the grid has {search.grid_size()} points; ask for at most that many", "--trials")
+        search.check(recipe, tuple(overrides))  # an impossible space stops here, before anything trains
         target = Path(folder) if folder else Path("sweeps") / Path(recipe).stem
-        run_sweep(Sweep(recipe=recipe, space=located, folder=target, overrides=tuple(overrides), trials=trials,
+        run_sweep(Sweep(recipe=recipe, space=search, folder=target, overrides=tuple(overrides), trials=trials,
                         sampler=sampler, pruner=pruner, seed=seed, storage=storage, heartbeat=heartbeat,
                         metric=config.metric, direction=config.direction), workers=workers)
 
