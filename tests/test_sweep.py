@@ -77,6 +77,28 @@ def test_the_bert_papers_grid_is_exactly_its_18_points():
     space.check(str(ROOT / "recipes" / "bert-rotten-tomatoes.yaml"))  # every point makes a valid recipe
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_a_seed_draws_the_same_trials_and_another_seed_others(tmp_path, sampler):
+    from nlpzoo_sweep.study import Sweep, sampler_for
+
+    recipe = write(tmp_path, "tiny.yaml", TINY)
+    space = read_space(write(tmp_path, "space.yaml", """\
+        optimizer.lr: {low: 1.0e-4, high: 1.0e-2, log: true}
+        augment: [null, eda]
+        augment.alpha: {low: 0.05, high: 0.3, when: {augment: eda}}
+        """))
+
+    def drawn(seed: int) -> list[dict]:
+        sweep = Sweep(recipe=str(recipe), space=space, folder=tmp_path / "sw", sampler=sampler, seed=seed)
+        study = optuna.create_study(sampler=sampler_for(sweep))
+        study.optimize(lambda trial: space.suggest(trial)["optimizer.lr"], n_trials=12)  # a stand-in objective
+        return [t.params for t in study.trials]
+
+    first = drawn(0)
+    assert first == drawn(0) and first != drawn(1)
+    assert {"augment.alpha" in p for p in first} == {True, False}  # the condition holds in some trials only
+
+
 @pytest.mark.parametrize("text, expected", [
     ("optimizer.lr: {low: 1.0e-2, high: 1.0e-4}\n", "space.yaml:1: optimizer.lr: low must be below high"),
     ("train.epochs: [1, 2]\noptimizer.lr: {low: 1.0e-4, hihg: 1.0e-2}\n",

@@ -176,3 +176,18 @@ def test_two_workers_share_one_study_in_postgresql_and_one_survives_the_others_k
     assert len(retried) == 1 and retried[0].state.name == "COMPLETE"
     check_every_finished_trial_is_a_run(study, project / "machine-a" / "shared", project / "machine-b" / "shared")
     assert "sweep done: 6 complete, 1 fail" in (project / "b.log").read_text()
+
+
+def test_a_journal_file_holds_the_study_too(project):
+    journal = project / "shared" / "study.log"
+    journal.parent.mkdir()
+    done = subprocess.run(sweep_command("--trials", "2", "--dir", "sw", "--storage", f"journal:{journal}"), cwd=project,
+                          env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="sw", storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2 and not (project / "sw" / "sweep.db").exists()
+    status = subprocess.run([sys.executable, "-m", "nlpzoo.cli", "sweep", "--status", "sw"], cwd=project, env=ENV,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and status.stdout.strip().splitlines()[-1].startswith("2 of 2 trials finished")

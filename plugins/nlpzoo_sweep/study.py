@@ -71,7 +71,7 @@ def open_storage(url: str, heartbeat: int | None = None):
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-    if url.startswith("journal:") or url.endswith(".log"):
+    if is_journal(url):
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
@@ -93,6 +93,11 @@ def open_storage(url: str, heartbeat: int | None = None):
                 time.sleep(1 + attempt)  # workers that start together race to make the tables: the loser retries
                 continue
             raise ConfigError(f"cannot open the storage: {str(exc).splitlines()[0]}", "--storage") from None
+
+
+def is_journal(url: str) -> bool:
+    """A journal file: shared through a file system, without heartbeats (a killed worker goes unnoticed)."""
+    return url.startswith("journal:") or url.endswith(".log")
 
 
 def sampler_for(sweep: Sweep, worker: int = 0):
@@ -248,7 +253,7 @@ def work(sweep: Sweep, worker: int = 0) -> None:
             study.optimize(lambda trial: run_trial(sweep, trial), n_trials=1, catch=(NlpzooError,),
                            gc_after_trial=True)
             _after_trial(sweep, study)
-        elif _count(study, "RUNNING"):  # under way elsewhere, or killed: wait for it to finish or go stale
+        elif _count(study, "RUNNING") and not is_journal(sweep.storage_url):  # elsewhere, or killed: until it ends or goes stale
             time.sleep(sweep.heartbeat)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
