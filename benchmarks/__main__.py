@@ -110,6 +110,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               ("--seeds", "0", "--num-aug", "4", "--max-steps", "64", "--patience", "4",
                "--out", "{tree}/benchmarks/out/eda_effect", "--output", "{tree}/benchmarks/results/eda_effect.md"),
               ("eda_effect.md",)),
+    Benchmark("sweep.py", "`nlpzoo sweep`: a grid against TPE and random search with and without pruning (BERT on a "
+              "subset), a mixed search over the LSTM classifier's components against its shipped recipe, and the "
+              "sweep's cost per trial against `nlpzoo train` in a shell loop (quick: the last only)",
+              ("--part", "overhead"), ("sweep.md",)),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )
