@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nlpzoo.training import atomic_write
 
-W, H, PAD = 560, 260, 44  # a plot's size and margin, in pixels
+W, H, PAD = 520, 260, 44  # a plot's size and margin, in pixels
 STATE_COLOURS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
 
 
@@ -63,7 +63,8 @@ def _trials_table(trials, metric: str) -> str:
         values = t.user_attrs.get("values", {})
         state = t.state.name.lower()
         cells = [str(t.number), state, "-" if t.value is None else f"{t.value:.4f}", str(len(t.intermediate_values)),
-                 str(t.user_attrs.get("seconds", "-")), t.user_attrs.get("run", "-"), *(values.get(k, "") for k in keys)]
+                 seconds_text(t.user_attrs.get("seconds")), t.user_attrs.get("run", "-"),
+                 *(short(values.get(k, "")) for k in keys)]
         rows.append(f"<tr class='{state}'>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return f"<table class='trials'><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -154,8 +155,21 @@ def _svg(line: list, dots: list, xlabel: str, ylabel: str, title: str) -> str:
             f"aria-label='{_e(title)}'>{''.join(parts)}</svg><figcaption>{_e(title)}</figcaption></figure>")
 
 
+def seconds_text(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _range_text(xs: list) -> str:
     return f"{min(xs):.4g} to {max(xs):.4g}"
+
+
+def short(text: str) -> str:
+    """A float to four significant digits for a table (``0.003095``); anything else as written."""
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return text
+    return f"{number:.4g}" if any(c in text for c in ".eE") else text
 
 
 def _e(value) -> str:

@@ -363,14 +363,16 @@ def open_sweep_study(folder: Path):
 
 
 def status_table(folder: Path) -> list[str]:
-    """One line per trial: number, state, value, seconds, run folder, the values it took."""
+    """One line per trial: number, state, value, seconds, run folder, the values it took (floats to 4 digits)."""
+    from .page import seconds_text, short
+
     settings, study = open_sweep_study(folder)
     rows = [("trial", "state", f"val_{settings['metric']}", "seconds", "run", "values")]
     best = None
     for t in study.get_trials(deepcopy=False):
         value = "-" if t.value is None else f"{t.value:.4f}"
-        values = " ".join(f"{k}={v}" for k, v in t.user_attrs.get("values", {}).items())
-        rows.append((str(t.number), t.state.name.lower(), value, f"{t.user_attrs.get('seconds', '-')}",
+        values = " ".join(f"{k}={short(v)}" for k, v in t.user_attrs.get("values", {}).items())
+        rows.append((str(t.number), t.state.name.lower(), value, seconds_text(t.user_attrs.get("seconds")),
                      t.user_attrs.get("run", "-"), values))
         if t.state.name == "COMPLETE" and (best is None or (t.value < best.value if settings["direction"] == "minimize"
                                                             else t.value > best.value)):
