@@ -123,6 +123,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("smollm2_perplexity.py", "SmolLM2-135M perplexity on Hamlet before and after continued pretraining, all "
               "weights against LoRA", None, ("smollm2_perplexity.md",),
               why_not="it dequantizes and trains a 135M-parameter model (tens of minutes on 2 cores)"),
+    Benchmark("sweep.py", "`nlpzoo sweep`: a grid against TPE and random search with and without pruning (BERT on a "
+              "subset), a mixed search over the LSTM classifier's components against its shipped recipe, and the "
+              "sweep's cost per trial against `nlpzoo train` in a shell loop (quick: the last only)",
+              ("--part", "overhead"), ("sweep.md",)),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )

@@ -32,6 +32,7 @@ def bash_blocks(path: Path) -> list[str]:
 @pytest.mark.parametrize("guide, made", [
     ("compare-runs.md", ["rt-embeddings.html", "rt-seeds.html", "runs/rt-w2v/report.html", "runs/rt-random/report.html"]),
     ("read-a-run-report.md", ["runs/rt/report.html", "rt-report.html"]),
+    ("tune-a-recipe.md", ["sweeps/rt/best.yaml", "sweeps/rt/sweep.html", "trials.html", "runs/rt-best/report.html"]),
 ])
 def test_the_guides_commands_run_as_written(guide, made, tmp_path):
     (tmp_path / "recipes").mkdir()

@@ -284,6 +284,8 @@ def test_metric_direction():
     assert lower_is_better("loss") and lower_is_better("perplexity") and lower_is_better("fid")
     assert not lower_is_better("accuracy") and not lower_is_better("macro_f1")
     assert lower_is_better("accuracy", "min") and not lower_is_better("loss", "max")
+    assert TrainConfig(metric="accuracy").direction == "maximize" and TrainConfig().direction == "minimize"
+    assert TrainConfig(metric="accuracy", mode="min").direction == "minimize"  # what nlpzoo sweep optimises
 
 
 def test_checkpoint_state_round_trips_through_safetensors_and_json():

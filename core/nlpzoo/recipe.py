@@ -25,7 +25,8 @@ SLOTS: dict[str, tuple[str, ...]] = {
     "scheduler": ("scheduler",),
     "callbacks": ("callback",),
 }
-KEYS = ("name", "description", "seed", "train", *SLOTS)
+KEYS = ("name", "description", "seed", "train", *SLOTS, "sweep")
+NOT_TRAINED = ("sweep",)  # read by other commands (nlpzoo sweep), left out of a run's recipe
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Recipe:
 
     def resolved_dict(self) -> dict:
         """The recipe with every spec pinned to its provider, as written into a run directory."""
-        out = {k: v for k, v in self.raw.items() if k not in SLOTS}
+        out = {k: v for k, v in self.raw.items() if k not in SLOTS and k not in NOT_TRAINED}
         out["seed"] = self.seed
         for slot, value in self.specs.items():
             out[slot] = [v.to_spec() for v in value] if isinstance(value, list) else value.to_spec()

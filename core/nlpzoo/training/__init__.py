@@ -65,11 +65,15 @@ _HOMES = {
 }
 
 
-def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
-    """Build the recipe's dataset and model, train, test and save into ``run_dir``; the final metrics."""
+def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[str, float]:
+    """Build the recipe's dataset and model, train, test and save into ``run_dir``; the final metrics.
+
+    ``callbacks`` are built :class:`nlpzoo.Callback` objects added to the recipe's own, for code that
+    drives runs (a hyperparameter search reports each validation evaluation and may stop the run).
+    """
     from .runner import train_recipe as _train_recipe
 
-    return _train_recipe(recipe, run_dir, resume=resume)
+    return _train_recipe(recipe, run_dir, resume=resume, callbacks=callbacks)
 
 
 def __getattr__(name: str):

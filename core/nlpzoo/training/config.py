@@ -15,6 +15,7 @@ from ..constraints import Range
 from ..errors import ConfigError, did_you_mean
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error", "fid", "frechet", "distance")
 Count = Annotated[int, Range(1)]  # at least one
 Steps = Annotated[int, Range(1, 10**12)]
 
@@ -48,6 +49,11 @@ class TrainConfig:
     find_unused_parameters: bool = False  # DDP: networks whose parameters some steps leave unused
     plots: bool = True  # loss and learning-rate curves (PNG) at the end
 
+    @property
+    def direction(self) -> Literal["minimize", "maximize"]:
+        """Which way ``metric`` improves: ``mode``, or for ``auto`` down for losses and perplexities, else up."""
+        return "minimize" if lower_is_better(self.metric, self.mode) else "maximize"
+
     def check(self) -> None:
         """Every setting against its declared type and range; errors name the ``train.<key>`` path.
 
@@ -61,3 +67,9 @@ class TrainConfig:
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ConfigError(f"expected auto, cpu, cuda, cuda:<index> or mps, got {self.device!r}"
                               f"{did_you_mean(self.device, DEVICES)}", "train.device")
+
+
+def lower_is_better(metric: str, mode: str = "auto") -> bool:
+    if mode != "auto":
+        return mode == "min"
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NlpzooError
 from ..kinds import check_learning_rate
+from .config import lower_is_better
 from .checkpoint import Checkpointer, rng_state, set_rng_state
 from .progress import Progress, Records, Window, plot_run_curves
 from .seeds import derive_seed, seed_everything
@@ -28,17 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .task import TorchTask
 
 CHECKPOINTS = "checkpoints"
-LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error", "fid", "frechet", "distance")
 
 
 class TrainingError(NlpzooError, RuntimeError):
     """Training cannot go on (a non-finite loss, memory, a checkpoint from another set-up)."""
-
-
-def lower_is_better(metric: str, mode: str = "auto") -> bool:
-    if mode != "auto":
-        return mode == "min"
-    return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclasses.dataclass

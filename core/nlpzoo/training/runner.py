@@ -180,7 +180,7 @@ def _describe(resolved) -> dict:
     return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
 
 
-def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
+def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[str, float]:
     """Build, train (``model.fit(data, run)``), test and save the run ``recipe`` describes."""
     run_dir = Path(run_dir)
     specs = recipe.specs
@@ -191,7 +191,7 @@ def train_recipe(recipe, run_dir, resume: bool = False) -> dict[str, float]:
     # one writer per run folder, for the whole run: a second training or a --resume beside this one is refused
     lock = RunLock(run_dir).acquire() if run.is_main else None
     try:
-        return _train(recipe, run_dir, run, config, resume)
+        return _train(recipe, run_dir, run, config, resume, list(callbacks))
     except BaseException as exc:
         if run.is_main:
             _record_end(run_dir, run, exc)
@@ -270,7 +270,7 @@ def _plugin_frame(tb) -> tuple | None:
     return found
 
 
-def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, float]:
+def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: list) -> dict[str, float]:
     import yaml
 
     from .provenance import provenance
@@ -293,7 +293,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool) -> dict[str, f
         augmenters = built("augment")
         augmenters = augmenters if isinstance(augmenters, list) else [augmenters]
         run.augmenter = augmenters[0] if len(augmenters) == 1 else SequentialAugmenter(augmenters)
-    run.callbacks = built("callbacks") if "callbacks" in specs else []
+    run.callbacks = (built("callbacks") if "callbacks" in specs else []) + callbacks
     with _noting(lambda: "loading the data", specs, "dataset"):
         data = dataset.load()  # before anything is written: a bad data file leaves no half-made run behind
     if specs["model"].kind == "classifier":
