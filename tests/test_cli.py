@@ -125,7 +125,7 @@ def test_validate_prints_the_resolved_tree_with_providers(cli, tmp_path):
     ("model: {name: minilm-l6}\nscheduler: cosine-warmpu\n", "r.yaml:2: scheduler: unknown scheduler 'cosine-warmpu'; did you mean 'cosine-warmup'"),
     ("model: {name: minilm-l6}\noptimiser: adamw\n", "r.yaml:2: optimiser: unknown recipe key (did you mean 'optimizer'?)"),
     ("model: {name: minilm-l6}\noptimizer: [adamw\n", "r.yaml:3: invalid YAML"),
-    ("model: {name: adamw}\n", "r.yaml:1: model: unknown language_model, classifier, gan or embedder 'adamw' ('adamw' is an optimizer)"),
+    ("model: {name: adamw}\n", "r.yaml:1: model: unknown component 'adamw' ('adamw' is an optimizer)"),
 ])
 def test_validate_errors_name_file_line_and_key_path(cli, tmp_path, body, expected):
     recipe = tmp_path / "r.yaml"
