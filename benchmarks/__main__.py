@@ -127,6 +127,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "subset), a mixed search over the LSTM classifier's components against its shipped recipe, and the "
               "sweep's cost per trial against `nlpzoo train` in a shell loop (quick: the last only)",
               ("--part", "overhead"), ("sweep.md",)),
+    Benchmark("ner_vs_trainer.py", "named entities on CoNLL-2003: the bert tagger against the `Trainer` set up as "
+              "`run_ner.py` (entity F1, training examples/s)",
+              ("--train-limit", "64", "--test-limit", "64", "--seeds", "0", "--output",
+               "{tree}/benchmarks/results/ner_vs_trainer.md"), ("ner_vs_trainer.md",)),
+    Benchmark("regression_vs_trainer.py", "scores from text (VADER movie ratings): the bert regressor against the "
+              "`Trainer` set up as `run_glue.py` with `num_labels=1` (Pearson, Spearman, training examples/s)",
+              ("--train-limit", "64", "--test-limit", "64", "--seeds", "0", "--output",
+               "{tree}/benchmarks/results/regression_vs_trainer.md"), ("regression_vs_trainer.md",)),
     Benchmark("gpu_check.py", "on one GPU: BERT against the `Trainer`, every recipe, kill and resume, inference", None,
               ("gpu_check.md",), why_not="it needs a CUDA GPU; `--device cpu --quick` only checks the script"),
 )
