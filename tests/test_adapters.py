@@ -147,6 +147,12 @@ def test_gradient_checkpointing_gives_the_same_gradients(data, minilm):
         assert torch.allclose(plain[name], checkpointed[name], atol=1e-6), name
 
 
+def test_freezing_policies_and_an_adapter_do_not_mix():
+    with pytest.raises(ConfigError, match="the adapter decides what trains") as err:
+        nlpzoo.build({"name": "minilm-l6", "adapter": LORA, "freeze": "all-but-top"}, "classifier")
+    assert err.value.loc.endswith("freeze")
+
+
 @pytest.mark.parametrize("adapter, loc, message", [
     ({"rank": 8}, "adapter.rank", "unknown adapter setting"),
     ({"alpah": 16}, "adapter.alpah", "did you mean 'alpha'"),

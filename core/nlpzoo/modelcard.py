@@ -42,15 +42,17 @@ def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict 
 def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dict) -> str:
     import yaml
 
-    info = _read_json(run_dir / "run.json")
-    provenance = _read_json(run_dir / "provenance.json")
-    recipe = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").exists() else ""
+    from .runs import read_run_text
+
+    info = _read_json(run_dir, "run.json")
+    provenance = _read_json(run_dir, "provenance.json")
+    recipe = read_run_text(run_dir, "recipe.yaml", "recipe") or ""
     model_info, dataset_info = info.get("model") or {}, info.get("dataset") or {}
     base = base_model(model_spec)
     dataset = dataset_info.get("name", "unknown")
     labels = [str(label) for label in getattr(model, "labels", [])]
     shown = ", ".join(md_code(label) for label in labels)
-    transformers_folder = "model_type" in _read_json(run_dir / "model" / "config.json")
+    transformers_folder = "model_type" in _read_json(run_dir, "model/config.json")
     data_licenses = _data_licenses(provenance.get("data") or [])
     task, task_name, example = HUB_TASKS[model.kind]
     tagger, regressor = model.kind == "tagger", model.kind == "regressor"
@@ -237,8 +239,12 @@ def _metric_order(item) -> tuple:
     return (0 if key.startswith("test_") else 1 if key.startswith("val_") else 2, key)
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(run_dir: Path, rel: str) -> dict:
+    """A JSON mapping of the run folder, read with its confined, bounded reader; {} when absent or not a mapping."""
+    from .runs import read_run_text
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+        data = json.loads(read_run_text(run_dir, rel) or "{}")
+    except ValueError:
         return {}
+    return data if isinstance(data, dict) else {}

@@ -69,6 +69,9 @@ class BertClassifier(Classifier):
         if pad_to_multiple_of < 1:
             raise ConfigError(f"expected at least 1 (1: no rounding), got {pad_to_multiple_of}", "pad_to_multiple_of")
         self.adapter, self.gradient_checkpointing = check_adapter(adapter), gradient_checkpointing
+        if self.adapter is not None and (freeze != "none" or unfreeze_per_epoch):
+            raise ConfigError(f"with an adapter, the adapter decides what trains (the pretrained weights stay frozen); "
+                              f"leave freeze at 'none', got {freeze!r}", "freeze")
         self.pretrained = pretrained
         gguf = gguf_file(saved_base(pretrained))  # a quantized decoder: its dequantized, verified copy
         self.source = str(plain_folder(gguf)) if gguf else locate(saved_base(pretrained))

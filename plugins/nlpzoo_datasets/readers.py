@@ -275,7 +275,9 @@ class CsvFile(FileDataset):
         rows = self._rows(path, rank, world_size)
         header, _ = next(rows)
         names = [name.strip().lstrip("\ufeff") for name in header]  # a BOM read as text
-        columns = {name: i for i, name in reversed(list(enumerate(names)))}
+        columns: dict[str, int] = {}
+        for i, name in enumerate(names):
+            columns.setdefault(name, i)
         for column in (self.text_column, self.label_column):
             if column is not None and names.count(column) > 1:
                 where = " and ".join(str(i + 1) for i, name in enumerate(names) if name == column)

@@ -23,7 +23,7 @@ from nlpzoo import ConfigError, did_you_mean
 #: (measured: word-level and WordPiece); a 20 MB line cost 3.3 GB. Longer records are refused.
 MAX_RECORD_BYTES = 1 << 20
 #: The most ``max_record_bytes`` may be raised to: a 50 MB record aborted the tokenizers (signal 6).
-MAX_RECORD_LIMIT = 16 << 20
+MAX_RECORD_LIMIT = 32 << 20
 #: What ``encoding: auto`` looks at before choosing, and what charset-normalizer is given.
 SAMPLE_BYTES = 1 << 20
 AUTO = "auto"

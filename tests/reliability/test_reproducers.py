@@ -107,7 +107,7 @@ def test_set_values_are_one_line_naming_the_option(tmp_path, option, expected):
     (["predict", "RUN", "x", "--batch-size", "0"], "--batch-size: expected an integer in [1, 10^6], got 0"),
     (["predict", "RUN", "x", "--batch-size", "-1"], "--batch-size: expected an integer in [1, 10^6], got -1"),
     (["generate", "RUN", "--top-p", "0"], "--top-p: expected a number in (0, 1], got 0"),
-    (["generate", "RUN", "--temperature", "nan"], "--temperature: expected a finite number >= 0, got nan"),
+    (["generate", "RUN", "--temperature", "nan"], "--temperature: expected a finite number in [0, 100], got nan"),
     (["generate", "RUN", "--max-tokens", "-3"], "--max-tokens: expected an integer in [0, 10^6], got -3"),
     (["schedule", "cosine", "--steps", "0"], "--steps: expected an integer in [1, 10^6], got 0"),
     (["schedule", "cosine", "--lr", "inf"], "--lr: expected a finite number > 0, got inf"),
