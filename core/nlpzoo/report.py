@@ -99,7 +99,12 @@ class RunFolder(RunHandle):
 
     @property
     def status(self) -> str:
-        return _text(self.info.get("status"), "unknown")
+        """As run.json says (as text, whatever it holds); "running" with no live process holding the lock is
+        ``interrupted``."""
+        from .runs import lock_is_held
+
+        recorded = _text(self.info.get("status"), "unknown")
+        return "interrupted" if recorded == "running" and not lock_is_held(self.dir) else recorded
 
     @property
     def seconds(self) -> float | None:
