@@ -404,3 +404,16 @@ def test_the_plugin_passes_the_conformance_checks(minilm):
 
     check_plugin("bert")
     check_component("embedder", "bert", {"pretrained": str(minilm)})
+
+
+def test_every_transformer_component_loads_with_hub_kernels_off(minilm, tmp_path):
+    """transformers 5 turns hub kernels on at load; on a GPU they come from the hub when the model first trains."""
+    if not _transformers_has_hub_kernels():
+        pytest.skip("this transformers has no hub kernels (they arrived in 5.0)")
+    from nlpzoo_bert.regression import load_regressor
+
+    tagger = nlpzoo.build({"name": "bert-tagger", "pretrained": str(minilm)}, "tagger")
+    tagger.prepare(["O", "B-PER", "I-PER"])
+    masked = nlpzoo.build({"name": "masked-lm", "pretrained": str(minilm)}, "language_model")
+    masked.prepare()
+    assert [tagger.model.use_kernels, masked.model.use_kernels, load_regressor(str(minilm)).use_kernels] == [False] * 3

@@ -53,7 +53,8 @@ class _PretrainedLM(LanguageModel):
 
         self.tokenizer = hf.load_tokenizer(self._base())
         with hf.quiet():
-            model = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True)
+            model = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True,
+                                                       **hf.kernel_options(False))
         self.model = adapt(model, self.adapter, self.gradient_checkpointing, self.task_type)
 
     def _base(self) -> str:
@@ -111,13 +112,14 @@ class _PretrainedLM(LanguageModel):
         if has_adapter(directory) and not (directory / "config.json").exists():  # base + adapter
             self.tokenizer = hf.load_tokenizer(str(directory / "adapter"))
             with hf.quiet():
-                base = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True)
+                base = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True,
+                                                          **hf.kernel_options(False))
             self.model = load_adapter(base, directory)
         else:
             self.tokenizer = hf.load_tokenizer(str(directory))
             with hf.quiet():
                 self.model = self._auto_class().from_pretrained(str(directory), trust_remote_code=False,
-                                                                use_safetensors=True)
+                                                                use_safetensors=True, **hf.kernel_options(False))
         self.model.eval()
 
 

@@ -16,7 +16,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from nlpzoo.training import TorchTask, length_bucketed_batches, regression_metrics
 
-from .hf import (apply_freezing, collate, layer_groups, llrd_groups, logits_for, quiet, tokenize, trainable_groups)
+from .hf import (apply_freezing, collate, kernel_options, layer_groups, llrd_groups, logits_for, quiet, tokenize,
+                 trainable_groups)
 
 
 def load_regressor(source: str, dropout: float | None = None):
@@ -28,7 +29,7 @@ def load_regressor(source: str, dropout: float | None = None):
         config.classifier_dropout = dropout
     with quiet():
         return AutoModelForSequenceClassification.from_pretrained(source, config=config, trust_remote_code=False,
-                                                                  use_safetensors=True)
+                                                                  use_safetensors=True, **kernel_options(False))
 
 
 def output_layer(model) -> torch.nn.Linear:

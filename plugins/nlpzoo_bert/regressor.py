@@ -106,7 +106,8 @@ class BertRegressor(Regressor):
         with hf.quiet():
             from transformers import AutoModelForSequenceClassification
 
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(directory), use_safetensors=True)
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(directory), trust_remote_code=False,
+                                                                            use_safetensors=True, **hf.kernel_options(False))
         regression.output_layer(self.model)  # a folder with one output, or one clear error
         self.mean, self.std = 0.0, 1.0
 

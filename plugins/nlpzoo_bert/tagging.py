@@ -14,7 +14,8 @@ from transformers import AutoConfig, AutoModelForTokenClassification
 
 from nlpzoo.training import TorchTask, evaluating, length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences
 
-from .hf import (apply_freezing, collate, layer_groups, llrd_groups, load_tokenizer, quiet, trainable_groups)
+from .hf import (apply_freezing, collate, kernel_options, layer_groups, llrd_groups, load_tokenizer, quiet,
+                 trainable_groups)
 
 IGNORED = -100  # the label of pieces that are not the first of a word: cross_entropy's ignore_index
 
@@ -30,12 +31,13 @@ def load_token_classifier(source: str, labels: list[str], dropout: float | None 
         config.classifier_dropout = dropout
     with quiet():
         return AutoModelForTokenClassification.from_pretrained(source, config=config, trust_remote_code=False,
-                                                               use_safetensors=True)
+                                                               use_safetensors=True, **kernel_options(False))
 
 
 def load_trained_tagger(directory: str):
     with quiet():
-        model = AutoModelForTokenClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True)
+        model = AutoModelForTokenClassification.from_pretrained(directory, trust_remote_code=False, use_safetensors=True,
+                                                                **kernel_options(False))
     return model, load_word_tokenizer(directory)
 
 
