@@ -304,3 +304,18 @@ def test_lm_cli_train_generate(tmp_path):
     second = subprocess.run(gen, env=ONE_THREAD, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout and first.stdout.startswith("the king")
+
+
+def test_both_lstm_networks_run_under_bf16_autocast_on_any_cpu():
+    """oneDNN builds a bf16 LSTM only on processors with bf16 kernels; elsewhere the LSTM runs in fp32."""
+    from nlpzoo_lstm.nets import LSTMClassifierNet, LSTMLanguageModelNet
+
+    ids, lengths = torch.randint(1, 50, (4, 7)), torch.tensor([7, 5, 3, 2])
+    classifier = LSTMClassifierNet(50, 8, 8, 2, 3)
+    lm = LSTMLanguageModelNet(50, 8, 8, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = classifier(ids, lengths)
+        next_words, _ = lm(ids)
+    (logits.float().sum() + next_words.float().sum()).backward()
+    assert logits.shape == (4, 3) and next_words.shape == (4, 7, 50)
+    assert classifier.lstm.weight_ih_l0.grad is not None and torch.isfinite(classifier.lstm.weight_ih_l0.grad).all()

@@ -18,6 +18,16 @@ from nlpzoo.training import (TokenFile, TorchTask, classification_metrics, devic
 
 
 # -- networks ------------------------------------------------------------------------------------
+def run_lstm(lstm: nn.LSTM, x, state=None):
+    """``lstm(x, state)``; under CPU autocast (``train.precision: bf16``) on a processor without oneDNN's bf16
+    kernels, which cannot build a bf16 LSTM, the LSTM alone runs in fp32 and the rest of the step stays bf16."""
+    if (torch.is_autocast_enabled("cpu") and lstm.weight_ih_l0.device.type == "cpu"
+            and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        with torch.autocast("cpu", enabled=False):
+            return lstm(x, state)
+    return lstm(x, state)
+
+
 class LSTMClassifierNet(nn.Module):
     """Embedding, (bi)LSTM, pooling over time, linear head."""
 
@@ -38,7 +48,7 @@ class LSTMClassifierNet(nn.Module):
         x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
         # Packing keeps the backward direction from reading padding first.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h, _) = self.lstm(packed)
+        out, (h, _) = run_lstm(self.lstm, packed)
         if self.pooling == "last":
             pooled = torch.cat([h[-2], h[-1]], dim=-1) if self.bidirectional else h[-1]  # (B, D*H)
         else:
@@ -70,7 +80,7 @@ class LSTMLanguageModelNet(nn.Module):
 
     def forward(self, ids: torch.Tensor, state=None):
         x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
-        out, state = self.lstm(x, state)  # (B, T, H)
+        out, state = run_lstm(self.lstm, x, state)  # (B, T, H)
         out = self.dropout(out)
         if self.proj is not None:
             out = self.proj(out)  # (B, T, E)
