@@ -247,3 +247,11 @@ def test_the_sweep_page_in_a_browser(swept, tmp_path):
     assert "optimizer.lr against val_loss" in text and "best val_loss so far" in text
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     assert all(f"{v:.4f}" in text for t in pruned for v in t.intermediate_values.values())
+
+
+def test_progress_lines_show_control_characters_instead_of_obeying_them(capsys):
+    from nlpzoo_sweep.study import say
+
+    say("trial 0: augment.name=\x1b]0;owned\x07 (window title)")
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;owned\\x07" in out

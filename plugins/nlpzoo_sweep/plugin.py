@@ -38,10 +38,10 @@ def register_commands(cli):
         from pathlib import Path
 
         if status_of is not None:
-            from .study import status_table
+            from .study import shown, status_table
 
             for line in status_table(Path(status_of)):
-                click.echo(line)
+                click.echo(shown(line))
             return
         if recipe is None:
             raise click.UsageError("give a RECIPE to sweep, or --status DIR")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -235,7 +236,15 @@ def round_for_eyes(value):
 
 def say(line: str) -> None:
     """A progress line: plain text, flushed at once, readable in a log file or a CI console."""
-    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+    print(f"{time.strftime('%H:%M:%S')} {shown(line)}", flush=True)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def shown(text: str) -> str:
+    """``text`` for a terminal: control characters from a space file or a recipe written as ``\\xNN``, not obeyed."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 # ---------------------------------------------------------------- workers
