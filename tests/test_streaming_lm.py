@@ -51,8 +51,10 @@ def train(corpus: Path, run_dir: Path, stream: bool, limit: int = 0) -> tuple[in
     args = ["train", str(ROOT / "recipes" / "lstm-lm-wiki.yaml"), "--data", str(corpus), "--run-dir", str(run_dir),
             "--set", "model.embedder=null", "--set", "train.max_steps=4", "--set", "train.epochs=1",
             "--set", "train.progress=false", "--set", "train.plots=false", "--set", f"dataset.stream={str(stream).lower()}"]
+    # one tokenizer thread: under an address-space limit, a thread pool whose workers cannot be started waits
+    # for them forever; one thread fails the allocation at once
     done = subprocess.run([sys.executable, "-c", LIMITED, str(limit), *args], capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"})
     result = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if not result:  # killed outright (the allocator aborts instead of raising): it did not fit
         return -1, 0
