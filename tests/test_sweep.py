@@ -124,7 +124,7 @@ def test_a_malformed_space_is_one_line_with_file_line_and_key(tmp_path, monkeypa
      "space.yaml:2: augment.alpha: 0.05 with augment=null makes an invalid recipe (augment: missing 'name'"),
     ("model.hidden_size: [16, 0]\n", "space.yaml:1: model.hidden_size: 0 makes an invalid recipe (model.hidden_size: "),
     ("model.embedder: [null, word2vecc]\n", "space.yaml:1: model.embedder: word2vecc makes an invalid recipe "
-                                            "(model.embedder: unknown embedder 'word2vecc'; did you mean 'word2vec'?)"),
+                                            "(model.embedder: unknown embedder 'word2vecc'; did you mean 'word2vec' or 'word-vectors'?)"),
 ])
 def test_an_impossible_space_is_refused_before_anything_trains(tmp_path, cli, space, expected):
     recipe = write(tmp_path, "tiny.yaml", TINY)
