@@ -273,3 +273,17 @@ def test_a_record_limit_the_tokenizers_cannot_take_is_refused_before_training(tm
 def test_matplotlib_warnings_never_reach_stderr(tmp_path, title):
     done = counted(nlpzoo("schedule", f"{{name: cosine}} # {title}", "--steps", "20", "-o", str(tmp_path / "x.png")))
     assert done.returncode == 0 and "Warning" not in done.stderr and "missing from font" not in done.stderr, done.stderr
+
+
+def test_dev_stdin_is_read_whole_once_encoding_detection_included():
+    """A pipe cannot be read twice: the encoding is guessed from the same stream the rows come from."""
+    import subprocess
+    import sys
+
+    rows = [f"the film was {'fine' if i % 2 else 'dull'} number {i},{'pos' if i % 2 else 'neg'}" for i in range(60_000)]
+    data = "text,label\n" + "\n".join(rows) + "\n"  # over 2 MiB: more than an encoding guess looks at
+    code = ("import nlpzoo; d = nlpzoo.build({'name': 'csv', 'path': '/dev/stdin', 'encoding': 'auto'}, 'dataset').load();"
+            "print(sum(len(v) for v in d.values()))")
+    done = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) == 60_000  # nothing lost at the start, nothing read as empty
