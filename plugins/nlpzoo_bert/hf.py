@@ -242,6 +242,17 @@ def apply_freezing(model, freeze: str, top_layers: int = 1, unfreeze_per_epoch: 
     return k
 
 
+def start_frozen(model, freeze: str, top_layers: int, unfreeze_per_epoch: int) -> set[int]:
+    """Freeze for the first epoch; returns the ids of the parameters that train in some epoch.
+
+    Only those enter the optimizer: a parameter frozen for the whole run has no gradient to step on.
+    """
+    apply_freezing(model, freeze, top_layers, unfreeze_per_epoch, 0)
+    groups = layer_groups(model)
+    final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
+    return {id(p) for g in groups[:final] for _, p in g}
+
+
 def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
                 include: set[int] | None = None) -> list[dict]:
     """Optimizer groups: the head at ``base_lr``, each layer below at ``layer_decay`` times the one above.
@@ -333,11 +344,7 @@ class ClassificationTask(TorchTask):
                 self.splits[split] = (tokenize(tokenizer, [ex["text"] for ex in examples], max_length),
                                       [self.index[ex["label"]] for ex in examples])
         self.epoch = 0
-        apply_freezing(model, freeze, top_layers, unfreeze_per_epoch, 0)
-        # Parameters that train in some epoch enter the optimizer; frozen ones have no gradient and are skipped.
-        groups = layer_groups(model)
-        final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
-        self.optimizable = {id(p) for g in groups[:final] for _, p in g}
+        self.optimizable = start_frozen(model, freeze, top_layers, unfreeze_per_epoch)
 
     # -- data
     def train_batches(self, epoch: int) -> Iterator[dict]:

@@ -16,8 +16,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from nlpzoo.training import TorchTask, length_bucketed_batches, regression_metrics
 
-from .hf import (apply_freezing, collate, kernel_options, layer_groups, llrd_groups, logits_for, quiet, tokenize,
-                 trainable_groups)
+from .hf import apply_freezing, collate, kernel_options, llrd_groups, logits_for, quiet, start_frozen, tokenize
 
 
 def load_regressor(source: str, dropout: float | None = None):
@@ -76,10 +75,7 @@ class RegressionTask(TorchTask):
         self.train_ids = tokenize(tokenizer, [ex["text"] for ex in data["train"]], max_length)
         self.train_y = [(float(ex["target"]) - mean) / std for ex in data["train"]]
         self.splits = {split: data[split] for split in ("validation", "test") if data.get(split)}
-        apply_freezing(model, freeze, top_layers, unfreeze_per_epoch, 0)
-        groups = layer_groups(model)
-        final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
-        self.optimizable = {id(p) for g in groups[:final] for _, p in g}
+        self.optimizable = start_frozen(model, freeze, top_layers, unfreeze_per_epoch)
 
     def train_batches(self, epoch: int) -> Iterator[dict]:
         seed = self.run.seed * 100_003 + epoch

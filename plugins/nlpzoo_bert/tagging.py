@@ -14,8 +14,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification
 
 from nlpzoo.training import TorchTask, evaluating, length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences
 
-from .hf import (apply_freezing, collate, kernel_options, layer_groups, llrd_groups, load_tokenizer, quiet,
-                 trainable_groups)
+from .hf import apply_freezing, collate, kernel_options, llrd_groups, load_tokenizer, quiet, start_frozen
 
 IGNORED = -100  # the label of pieces that are not the first of a word: cross_entropy's ignore_index
 
@@ -199,10 +198,7 @@ class TaggingTask(TorchTask):
                                                      [[index[t] for t in ex["tags"]] for ex in train], max_length)
         self.splits = {split: data[split] for split in ("validation", "test") if data.get(split)}
         self.index = index
-        apply_freezing(model, freeze, top_layers, unfreeze_per_epoch, 0)
-        groups = layer_groups(model)
-        final = trainable_groups(len(groups), freeze, top_layers, unfreeze_per_epoch, 10 ** 6)
-        self.optimizable = {id(p) for g in groups[:final] for _, p in g}
+        self.optimizable = start_frozen(model, freeze, top_layers, unfreeze_per_epoch)
 
     # -- data
     def train_batches(self, epoch: int) -> Iterator[dict]:
