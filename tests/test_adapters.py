@@ -98,6 +98,16 @@ def test_without_merge_the_saved_model_is_base_plus_adapter(data, tmp_path):
     assert torch.allclose(torch.as_tensor(loaded.predict_proba(TEXTS)), torch.as_tensor(model.predict_proba(TEXTS)), atol=1e-6)
 
 
+def test_a_new_model_does_not_start_from_an_adapter_without_merged_weights(data, tmp_path):
+    model, _ = fit(data, tmp_path / "run", {"adapter": LORA}, max_steps=1)
+    model.save(tmp_path / "saved")
+    for kind, spec in (("classifier", {"name": "bert-classifier"}), ("language_model", {"name": "masked-lm"})):
+        start = nlpzoo.build({**spec, "pretrained": str(tmp_path / "saved")}, kind)
+        with pytest.raises(ConfigError, match="adapter.merge: true") as caught:
+            start.prepare(["neg", "pos"]) if kind == "classifier" else start.prepare()
+        assert caught.value.loc == "model.pretrained"
+
+
 class StopAt(Callback):
     def __init__(self, step):
         self.step = step

@@ -166,6 +166,17 @@ def test_bf16_autocast_runs_the_forward_in_bfloat16(tmp_path):
     assert all(p.dtype == torch.float32 for p in task.nets["model"].parameters())
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_processor_computes_it(native, tmp_path, monkeypatch):
+    # emulated bf16 (a CPU without AVX-512 BF16 or AMX) is many times slower than fp32: auto keeps fp32 there
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    task = Linear()
+    run = Run.standalone(tmp_path, train={**QUICK, "precision": "auto", "device": "cpu"})
+    run.fit(task)
+    assert run.config.precision == ("bf16" if native else "fp32")
+    assert set(task.dtypes) == {torch.bfloat16 if native else torch.float32}
+
+
 def test_each_stage_steps_its_own_optimizer(tmp_path):
     import nlpzoo
 

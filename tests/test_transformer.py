@@ -206,6 +206,7 @@ def test_the_transformer_trains_on_a_streamed_text_file(tmp_path, cli):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_tokens"] > 100 and metrics["test_perplexity"] > 1
     assert json.loads((run / "provenance.json").read_text())["dataset"]["stream"] is True
+    assert json.loads((run / "run.json").read_text())["precision"] == "fp32"  # the run says how it computed
     refused = cli("validate", str(recipe), "--set", "model.block_size=1")  # a declared range
     assert refused.returncode != 0 and "expected 2 <= block_size <= 100000, got 1" in refused.stderr
 

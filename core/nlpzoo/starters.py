@@ -59,7 +59,7 @@ scheduler: {{name: linear-warmup, warmup: 0.06}}  # warm up over 6% of the steps
 train:
   epochs: 3
   batch_size: 32
-  precision: bf16             # bf16 autocast: faster on recent CPUs and GPUs; fp32 for exact arithmetic
+  precision: auto             # bf16 autocast where the processor computes it natively, else fp32
   metric: accuracy            # the validation metric that picks the best epoch
 """,
     ),
@@ -98,7 +98,7 @@ scheduler: {{name: linear-warmup, warmup: 0.0}}
 train:
   epochs: 3
   batch_size: 32
-  precision: bf16
+  precision: auto
   metric: f1                  # entity F1 (seqeval) on the validation split
 """,
     ),
@@ -134,7 +134,7 @@ scheduler: {{name: linear-warmup, warmup: 0.06}}
 train:
   epochs: 3
   batch_size: 32
-  precision: bf16
+  precision: auto
   metric: pearson             # Pearson correlation on the validation split picks the best epoch
 """,
     ),

@@ -131,6 +131,16 @@ def saved_base(pretrained: str) -> str:
     return config.get("base_model_name_or_path") or pretrained
 
 
+def refuse_adapter_only(pretrained: str) -> None:
+    """A new model cannot start from a saved adapter alone: its base would load, and what the adapter learned
+    (continued pretraining, say) would be lost without a word."""
+    folder = Path(pretrained)
+    if has_adapter(folder) and not (folder / "config.json").exists():
+        raise ConfigError(f"{pretrained} holds a low-rank adapter without merged weights, and a new model would start "
+                          "from its base model alone; train that run with model.adapter.merge: true and start from "
+                          "its folder (the merged weights are saved beside the adapter)", "model.pretrained")
+
+
 def saved_labels(directory: Path) -> list[str]:
     import json
 

@@ -49,8 +49,9 @@ class _PretrainedLM(LanguageModel):
     def prepare(self) -> None:
         """Load the tokenizer and the pretrained model (with adapters and checkpointing when asked)."""
         from . import hf
-        from .adapters import adapt
+        from .adapters import adapt, refuse_adapter_only
 
+        refuse_adapter_only(self.pretrained)
         self.tokenizer = hf.load_tokenizer(self._base())
         with hf.quiet():
             model = self._auto_class().from_pretrained(self._base(), trust_remote_code=False, use_safetensors=True,

@@ -88,8 +88,9 @@ class BertClassifier(Classifier):
         """Load the tokenizer and the pretrained encoder with a new head for ``labels``."""
         from . import hf
 
-        from .adapters import adapt
+        from .adapters import adapt, refuse_adapter_only
 
+        refuse_adapter_only(self.pretrained)
         self.labels = list(labels)
         self.tokenizer = hf.load_tokenizer(self.source)
         classifier = hf.load_classifier(self.source, self.labels, self.dropout, self.hub_kernels)

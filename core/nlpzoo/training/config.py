@@ -29,7 +29,9 @@ class TrainConfig:
     grad_accum: Count = 1
     clip_grad_norm: Annotated[float, Range(gt=0)] | None = 1.0
     weight_decay: Annotated[float, Range(0)] = 0.0  # applied by parameter_groups, not on biases and norms; 0: the optimizer's own
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU, weights stay fp32
+    # bf16: autocast, weights stay fp32; auto: bf16 where the device computes it natively (a recent GPU, a CPU with
+    # AVX-512 BF16 or AMX), fp32 elsewhere, where bf16 is emulated and many times slower
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
     device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:1, mps
     compile: Literal["none", "default", "reduce-overhead", "max-autotune"] = "none"  # torch.compile each network
     max_minutes: Annotated[float, Range(gt=0)] | None = None  # stop after the step that passes this much training time (not reproducible)

@@ -5,6 +5,7 @@ benchmarks make one with :meth:`Run.standalone`. Importing this module imports n
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -133,6 +134,27 @@ def chosen_device(config: TrainConfig) -> str:
     return os.environ.get("NLPZOO_DEVICE") or config.device
 
 
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` (a ``train.device`` value) computes bf16 in hardware rather than emulating it."""
+    try:
+        import torch
+
+        if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+            return bool(torch.cuda.is_bf16_supported())
+        if device == "mps" or device == "auto" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return False
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, RuntimeError, AssertionError, AttributeError):  # no torch, or a build without that backend
+        return False
+
+
+def resolved_precision(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``precision: auto`` made ``bf16`` or ``fp32`` for the device this process trains on."""
+    if config.precision != "auto":
+        return config
+    return dataclasses.replace(config, precision="bf16" if native_bf16(chosen_device(config)) else "fp32")
+
+
 def make_accelerator(config: TrainConfig, world_size: int):
     """An ``Accelerator`` for ``train.device`` and ``train.precision``; a missing device is one ConfigError.
 
@@ -187,7 +209,7 @@ class Run:
                  resume: bool = False):
         self.dir = Path(directory)
         self.seed = seed
-        self.config = train_config(config)
+        self.config = resolved_precision(train_config(config))
         self.optimizer = optimizer
         self.scheduler = scheduler
         if isinstance(augmenter, (list, tuple)):

@@ -322,7 +322,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         metrics = dict(model.fit(data, run) or {})
     run.metrics.finish()
     if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
-        info.update(device=str(run.device), **run.training_time)
+        info.update(device=str(run.device), precision=run.config.precision, **run.training_time)
         metrics.update(run.peak_memory)
     pictures = []
     if data.get("test"):
