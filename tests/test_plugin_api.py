@@ -384,6 +384,28 @@ def test_a_plugin_loads_from_a_folder_without_installing(cli, tmp_path):
     assert "folder-only" not in cli("list", "folder-*").stdout
 
 
+def test_a_plugins_dir_that_is_not_there_is_refused(cli, tmp_path):
+    missing = cli("--plugins-dir", str(tmp_path / "nope"), "list")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert f"--plugins-dir {tmp_path / 'nope'}: no such folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = cli("list", env={"NLPZOO_PLUGIN_PATH": str(tmp_path / "empty")})
+    assert empty.returncode != 0 and "a folder without plugins" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_a_folder_copy_of_an_installed_plugin_wins_and_says_so(cli, tmp_path):
+    assert cli("new-plugin", "folder-only", "--dir", str(tmp_path)).returncode == 0
+    pyproject = tmp_path / "nlpzoo-folder-only" / "pyproject.toml"
+    # the folder holds a development copy of the installed "augment" plugin: the same entry point name
+    text = pyproject.read_text()
+    entry = re.search(r'^(\S+) = "nlpzoo_folder_only', text, flags=re.M)
+    pyproject.write_text(text.replace(entry.group(0), 'augment = "nlpzoo_folder_only'))
+    listing = cli("--plugins-dir", str(tmp_path), "list", "--kind", "augmenter")
+    assert listing.returncode == 0 and "folder-only" in listing.stdout and "random-swap" not in listing.stdout
+    health = cli("--plugins-dir", str(tmp_path), "plugins")
+    assert "has the same entry point 'augment'; the copy in the folder is the one used" in health.stdout + health.stderr
+
+
 def test_an_alias_that_is_already_a_name_is_reported_where_it_was_registered(nlpzoo_isolated):
     core_and_guest(nlpzoo_isolated, {**SWAP, "name": "twirl", "aliases": ("swap",)})
     assert nlpzoo_isolated.registry.get("augmenter", "swap").provider == "augment"  # the name wins

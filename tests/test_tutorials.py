@@ -42,6 +42,17 @@ CASES = {
         made=["reviews.csv", "runs/stars/report.html", "runs/stars/model/config.json", "runs/stars/model/README.md",
               "labelled.csv"],
         printed=["12752 rows", "run: runs/stars", "test_accuracy", "{'label': "]),
+    "find-named-entities.md": Case(
+        shrink={"bert-conll2003.yaml": ["dataset.limit=120", "model.max_length=32", "train.batch_size=8",
+                                        "train.max_steps=2", "train.log_every=1"]},
+        made=["news.conll", "runs/news/report.html", "runs/news/model/config.json", "runs/news/model/README.md"],
+        printed=["3000 sentences", "EU\tB-ORG", "run: runs/news", "test_f1:", "test_strict_f1:"]),
+    "predict-a-score.md": Case(
+        shrink={"bert-vader-movies.yaml": ["dataset.limit=120", "model.max_length=32", "train.batch_size=8",
+                                           "train.max_steps=2", "train.log_every=1"]},
+        made=["ratings.csv", "runs/ratings/report.html", "runs/ratings/model/config.json",
+              "runs/ratings/predicted_vs_true_test.png"],
+        printed=["4000 rows, ratings from", "run: runs/ratings", "test_pearson:", "test_spearman:", "test_rmse:"]),
     "word2vec-lstm-generate.md": Case(
         shrink={"word2vec-wiki.yaml": ["dataset.limit=20", "model.epochs=1"],
                 "lstm-lm-wiki.yaml": ["dataset.limit=12", "model.hidden_size=32", "train.max_steps=2",

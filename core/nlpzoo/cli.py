@@ -1038,6 +1038,11 @@ def main(argv: list[str] | None = None) -> None:
               "or to /dev/null instead", file=sys.stderr)
         sys.exit(EXIT_NO_STDOUT)
     folders = global_option(args, "--plugins-dir")
+    for folder in folders:
+        if not os.path.isdir(folder):
+            echo(f"nlpzoo: error: --plugins-dir {folder}: no such folder; expected a plugin's project folder "
+                 "(with its pyproject.toml) or a folder of them", err=True)
+            sys.exit(2)
     if folders:  # plugins load before click parses the command line: their commands must exist by then
         os.environ["NLPZOO_PLUGIN_PATH"] = os.pathsep.join([*folders, *filter(None, [os.environ.get("NLPZOO_PLUGIN_PATH")])])
     try:

@@ -139,11 +139,16 @@ class PluginManager:
     def load_entry_points(self) -> "PluginManager":
         only = os.environ.get("NLPZOO_PLUGINS")
         wanted = None if only is None else {p.strip() for p in only.split(",") if p.strip()}
-        found = [(ep.name, ep.value, *_name_and_version(ep.dist), ep.load)
-                 for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name)]
-        found += self._plugin_folders()
+        # a folder's copy comes first: whoever names a folder means that copy, not the installed one
+        found = self._plugin_folders()
+        found += [(ep.name, ep.value, *_name_and_version(ep.dist), ep.load)
+                  for ep in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name)]
         for name, module, dist, version, load in found:
-            if name in self.health:  # the same plugin installed twice (e.g. editable + wheel)
+            if name in self.health:  # the same plugin twice: in a folder and installed, or installed twice
+                first = self.health[name]
+                if first.distribution.endswith("(folder)") and not dist.endswith("(folder)"):
+                    first.warnings.append(f"the installed {dist} {version} has the same entry point {name!r}; "
+                                          f"the copy in the folder is the one used")
                 continue
             row = PluginHealth(name, dist, version, module)
             self.health[name] = row
@@ -165,6 +170,10 @@ class PluginManager:
         for folder in [Path(p) for p in os.environ.get("NLPZOO_PLUGIN_PATH", "").split(os.pathsep) if p]:
             projects = [folder] if (folder / "pyproject.toml").is_file() else sorted(
                 p for p in folder.glob("*") if (p / "pyproject.toml").is_file())
+            if not projects:
+                raise ConfigError(f"{folder} is {'not a folder' if not folder.is_dir() else 'a folder without plugins'}: "
+                                  "expected a plugin's project folder (with its pyproject.toml) or a folder of them",
+                                  "NLPZOO_PLUGIN_PATH")
             for project in projects:
                 for name, target in _entry_points_of(project):
                     found.append((name, target, f"{project.name} (folder)", "", _folder_loader(project, target)))
