@@ -83,3 +83,6 @@ def test_bad_parameters_are_caught_before_torch_runs():
         nlpzoo.resolve({"name": "step", "gamma": "half"}, "scheduler")
     with pytest.raises(ValueError, match="nesterov needs momentum > 0"):
         nlpzoo.build({"name": "sgd", "momentum": 0.0, "nesterov": True}, "optimizer")
+    # RMSprop's running mean never moves at alpha 1: each step would divide by eps alone
+    with pytest.raises(nlpzoo.ConfigError, match="alpha: expected 0 <= alpha < 1, got 1"):
+        nlpzoo.build({"name": "rmsprop", "alpha": 1.0}, "optimizer")

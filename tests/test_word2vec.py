@@ -36,12 +36,13 @@ def test_fit_reports_gensim_evaluations(trained):
     model, metrics, run = trained
     for key in ("wordsim353_spearman", "wordsim353_pearson", "analogy_accuracy", "vocab_size", "val_oov_rate"):
         assert key in metrics
-    assert -1.0 <= metrics["wordsim353_spearman"] <= 1.0
-    assert 0.0 <= metrics["analogy_accuracy"] <= 1.0
     assert metrics["analogy_questions"] > 0
     # the numbers are gensim's own, on gensim's own files
     _, spearman, _ = model.wv.evaluate_word_pairs(datapath("wordsim353.tsv"), case_insensitive=True)
     assert metrics["wordsim353_spearman"] == pytest.approx(spearman[0])
+    accuracy, _ = model.wv.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=30000,
+                                                   case_insensitive=True)
+    assert metrics["analogy_accuracy"] == pytest.approx(accuracy)
     logged = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in logged if "words_per_sec" in r] == [1, 2, 3]
     assert (run.dir / "tokenizer.json").exists()

@@ -73,9 +73,10 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop."""
+    """RMSprop. ``alpha`` stays below 1: at 1 the running mean of squared gradients never moves from zero,
+    and every step divides the gradient by ``eps`` alone."""
 
-    def __init__(self, lr: LearningRate = 1e-3, alpha: Annotated[float, Range(0, 1)] = 0.99, eps: Positive = 1e-8,
+    def __init__(self, lr: LearningRate = 1e-3, alpha: Annotated[float, Range(0, lt=1)] = 0.99, eps: Positive = 1e-8,
                  momentum: NonNegative = 0.0, centered: bool = False, weight_decay: NonNegative = 0.0):
         self.lr, self.alpha, self.eps, self.momentum, self.centered, self.weight_decay = lr, alpha, eps, momentum, centered, weight_decay
 

@@ -112,7 +112,7 @@ EDGE_OPTIM = [
     {"name": "sgd", "lr": 1e-300, "momentum": 0.0, "dampening": 1.0, "weight_decay": 0.0},
     {"name": "sgd", "lr": 1.0, "momentum": 1e6, "nesterov": True},
     {"name": "rmsprop", "alpha": 0.0, "momentum": 0.0, "centered": True},
-    {"name": "rmsprop", "alpha": 1.0, "eps": 1e-300},
+    {"name": "rmsprop", "alpha": 0.999999, "eps": 1e-300},
     {"name": "adagrad", "lr_decay": 1e300, "initial_accumulator_value": 1e38},
 ]
 
@@ -159,7 +159,8 @@ def test_models_train_at_the_edges_of_their_ranges(tmp_path, name):
     needs({"minilm-l6": "bert-classifier"}.get(recipe["model"]["name"], recipe["model"]["name"]))
     recipe["train"] = {**recipe.get("train", {}), "plots": False, "progress": False}
     metrics = train_in_process(tmp_path, recipe)
-    assert isinstance(metrics, dict)
+    scores = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
+    assert scores and all(math.isfinite(v) for v in scores.values()), metrics  # trained, then tested
 
 
 @pytest.mark.parametrize("train", EDGE_TRAIN, ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items()))
@@ -185,6 +186,7 @@ def test_optimizers_step_at_the_edges_of_their_ranges(spec):
         (param ** 2).sum().backward()
         opt.step()
         opt.zero_grad()
+    assert torch.isfinite(param).all()  # a value validate accepts never breaks the weights
     TALLY.cases += 1
 
 
