@@ -97,7 +97,7 @@ scheduler: {{name: linear-warmup, warmup: 0.0}}
 {_TRAIN_NOTES}
 train:
   epochs: 3
-  batch_size: 32
+  batch_size: 8               # transformers' run_ner.py default: more updates for the same examples
   precision: auto
   metric: f1                  # entity F1 (seqeval) on the validation split
 """,
