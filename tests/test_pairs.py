@@ -314,6 +314,7 @@ def test_stsb_tsv_reads_scores_with_quoting_off(tmp_path):
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_train_on_a_pair_file_then_predict_a_pair_and_a_file_of_pairs(cli, tiny_bert, tmp_path):
     rows = [{"sentence1": ex["text"], "sentence2": ex["text_pair"], "label": ex["label"]}
             for split in tiny_pair_data().values() for ex in split]
