@@ -175,15 +175,21 @@ def test_predict_takes_pairs_as_tuples_and_refuses_a_mix(tiny_bert, tmp_path):
         model.predict([("the film was warm .", "a dull story ."), "flat ."])
 
 
-def test_augmenters_change_both_texts_of_a_pair():
+def test_augmenters_change_both_texts_of_a_pair_online_and_offline():
     from nlpzoo.training.runner import augment_examples
+    from nlpzoo_bert.hf import augment_inputs
 
     class Shout:
         def augment(self, texts, seed):
             return [t.upper() for t in texts]
 
+    class Run:
+        def augment_texts(self, texts, epoch):
+            return Shout().augment(texts, epoch)
+
     out = augment_examples([{"text": "a fine film", "text_pair": "a dull story", "label": "differ"}], Shout(), 0, 1)
     assert out[1] == {"text": "A FINE FILM", "text_pair": "A DULL STORY", "label": "differ"}
+    assert augment_inputs(Run(), [("a fine film", "a dull story")], epoch=1) == [("A FINE FILM", "A DULL STORY")]
 
 
 # ---------------------------------------------------------------- the conformance kit and the simulated GPU

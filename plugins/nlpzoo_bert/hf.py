@@ -171,7 +171,7 @@ def split_pairs(inputs: Sequence, where: str) -> tuple[list[str], list[str] | No
         raise ValueError(f"{where} mixes sentence pairs ({sum(paired)}) and single texts ({paired.count(False)}); "
                          "give every input a second text, or none")
     for x in inputs:
-        if len(x) != 2 or not all(isinstance(t, str) for t in x):
+        if not isinstance(x, (tuple, list)) or len(x) != 2 or not all(isinstance(t, str) for t in x):
             raise ValueError(f"{where}: expected a text or a (text, text_pair) pair of strings, got {str(x)[:80]}")
     return [a for a, _ in inputs], [b for _, b in inputs]
 
