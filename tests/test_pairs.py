@@ -347,3 +347,20 @@ def test_train_on_a_pair_file_then_predict_a_pair_and_a_file_of_pairs(cli, tiny_
     uneven = cli("predict", str(run), "one", "two", "--pair", "only one")
     assert uneven.returncode != 0 and "Traceback" not in uneven.stderr
     assert "--pair: got 2 texts and 1 --pair texts; give one --pair per text" in uneven.stderr
+
+
+def test_train_data_in_the_snli_layout_is_read_as_snli(cli, tiny_bert, tmp_path):
+    rng = random.Random(0)
+    rows = [{"gold_label": label, "sentence1": f"the film was {rng.choice(GOOD)} .",
+             "sentence2": f"a {rng.choice(BAD)} story .", "pairID": str(i)}
+            for i, label in enumerate(["entailment", "contradiction", "neutral", "-"] * 10)]
+    data = write_jsonl(tmp_path / "snli_1.0_train.jsonl", rows)
+    recipe = tmp_path / "nli.yaml"
+    recipe.write_text(f"dataset: {{name: polarity-200}}\nmodel: {{name: bert-classifier, pretrained: {tiny_bert}, "
+                      "max_length: 32}\ntrain: {epochs: 1, batch_size: 8, progress: false, keep_best: false}\n")
+    done = cli("train", str(recipe), "--data", data, "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert "name: datasets:snli-jsonl" in (tmp_path / "run" / "recipe.yaml").read_text()
+    provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert provenance["dataset"]["skipped_without_gold_label"] == {data: 10}
+    assert "test_precision_-" not in done.stdout, "pairs without a gold label are not a class"

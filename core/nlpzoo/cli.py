@@ -497,6 +497,9 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
                 did_you_mean(suffix, _DATA_READERS)
             raise ConfigError(f"cannot tell the format of {path} from its extension {suffix}{hint}; expected "
                               f"{', '.join(_DATA_READERS)} (or .gz/.bz2 of them) or a folder", "--data")
+    if reader == "jsonl" and model_kind == "classifier" and text_column is None and label_column is None \
+            and _snli_layout(path):
+        return {"name": "snli-jsonl", "path": path}
     spec: dict = {"name": reader, "path": path}
     labels = label_column if label_column is not None else ("label" if model_kind == "classifier" else None)
     if labels is not None and labels.lower() in ("none", "null", ""):
@@ -513,6 +516,17 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
     if labels is None and model_kind == "classifier":
         raise ConfigError("a classifier needs labels: name the label column", "--label-column")
     return spec
+
+
+def _snli_layout(path: str) -> bool:
+    """Whether a plain JSON Lines file starts with an SNLI/MNLI record (sentence1, sentence2, gold_label)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = next((line for line in iter(lambda: fh.readline(1 << 20), "") if line.strip()), "")
+        record = json.loads(first)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False  # the reader reports what is wrong with the file, with its line
+    return isinstance(record, dict) and {"sentence1", "sentence2", "gold_label"} <= set(record)
 
 
 def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | None) -> dict:
