@@ -364,3 +364,13 @@ def test_train_data_in_the_snli_layout_is_read_as_snli(cli, tiny_bert, tmp_path)
     provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
     assert provenance["dataset"]["skipped_without_gold_label"] == {data: 10}
     assert "test_precision_-" not in done.stdout, "pairs without a gold label are not a class"
+
+
+def test_an_empty_text_in_a_parquet_pair_file_names_its_column_and_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"premise": ["a cat sat", " "], "hypothesis": ["a cat", "no cat"], "label": ["y", "n"]}),
+                   tmp_path / "nli.parquet")
+    with pytest.raises(ConfigError, match=r"nli.parquet: row 2: 'premise' must be non-empty text"):
+        read({"name": "parquet", "path": str(tmp_path / "nli.parquet")})

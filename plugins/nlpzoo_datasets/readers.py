@@ -522,7 +522,8 @@ class ParquetFile(FileDataset):
                         row += 1
                         if world_size > 1 and not by_group and (row - 1) % world_size != rank:
                             continue
-                        example = self._example(text, labels[i] if labels is not None else None, path, row)
+                        example = self._example(text, labels[i] if labels is not None else None, path, row,
+                                                text_column)
                         if pair_column is not None:
                             example["text_pair"] = second_text(data[pair_column][i], pair_column, path, None,
                                                                where=f"row {row}: ")
@@ -532,10 +533,10 @@ class ParquetFile(FileDataset):
         except Exception as exc:  # noqa: BLE001 - a corrupt page surfaces only while reading
             raise DataError(f"corrupt Parquet data ({str(exc).strip().splitlines()[0][:160]})", file=path) from None
 
-    def _example(self, text, label, path: str, row: int) -> dict:
+    def _example(self, text, label, path: str, row: int, text_column: str) -> dict:
         where = f"row {row}: "
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{where}{self.text_column!r} must be non-empty text, got {text!r}"[:140], file=path)
+            raise DataError(f"{where}{text_column!r} must be non-empty text, got {text!r}"[:140], file=path)
         if len(text) > self.max_record_bytes // 4 and len(text.encode("utf-8")) > self.max_record_bytes:
             raise DataError(f"{where}a text longer than max_record_bytes, {mib(self.max_record_bytes)}; raise "
                             "max_record_bytes if the file really holds such records", file=path)
