@@ -497,6 +497,9 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
                 did_you_mean(suffix, _DATA_READERS)
             raise ConfigError(f"cannot tell the format of {path} from its extension {suffix}{hint}; expected "
                               f"{', '.join(_DATA_READERS)} (or .gz/.bz2 of them) or a folder", "--data")
+    if reader == "jsonl" and model_kind == "classifier" and text_column is None and label_column is None \
+            and _snli_layout(path):
+        return {"name": "snli-jsonl", "path": path}
     spec: dict = {"name": reader, "path": path}
     labels = label_column if label_column is not None else ("label" if model_kind == "classifier" else None)
     if labels is not None and labels.lower() in ("none", "null", ""):
@@ -513,6 +516,17 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
     if labels is None and model_kind == "classifier":
         raise ConfigError("a classifier needs labels: name the label column", "--label-column")
     return spec
+
+
+def _snli_layout(path: str) -> bool:
+    """Whether a plain JSON Lines file starts with an SNLI/MNLI record (sentence1, sentence2, gold_label)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = next((line for line in iter(lambda: fh.readline(1 << 20), "") if line.strip()), "")
+        record = json.loads(first)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False  # the reader reports what is wrong with the file, with its line
+    return isinstance(record, dict) and {"sentence1", "sentence2", "gold_label"} <= set(record)
 
 
 def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | None) -> dict:
@@ -577,10 +591,13 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
 @click.option("--output", "-o", help="Write predictions as CSV here (atomically); - for standard output.")
 @click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
 @click.option("--text-column", default="text", show_default=True)
+@click.option("--pair", "pairs", multiple=True, metavar="TEXT",
+              help="The second text of a sentence pair, one per TEXT in order (repeat it).")
+@click.option("--pair-column", metavar="NAME", help="With --file: the CSV column holding each pair's second text.")
 @click.option("--batch-size", default=64, show_default=True, type=COUNT)
-def predict(run, texts, infile, output, parents, text_column, batch_size):
+def predict(run, texts, infile, output, parents, text_column, pairs, pair_column, batch_size):
     """Classify TEXTS (or a file of them) with a classifier run, score them with a regressor run, or find their
-    entities with a tagger run."""
+    entities with a tagger run. Sentence pairs: each TEXT with a --pair, or a file's two columns."""
     from .runs import open_run
     from .yamlio import check_output, write_output
 
@@ -592,10 +609,13 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
         rows, texts = _read_texts(infile, text_column)
     if not texts:
         raise ConfigError("give texts to classify, or --file", "TEXTS")
+    inputs, rows, texts = _paired(texts, rows, list(pairs), pair_column, infile)
     model = open_run(run).model_for("predict", "predict")
+    if inputs is not texts and getattr(model, "kind", None) == "tagger":
+        raise ConfigError("a tagger reads one text at a time, not sentence pairs", "--pair")
     preds = []
-    for i in range(0, len(texts), batch_size):
-        preds += model.predict(texts[i:i + batch_size])
+    for i in range(0, len(inputs), batch_size):
+        preds += model.predict(inputs[i:i + batch_size])
     if preds and "entities" in preds[0]:
         _print_entities(texts, preds, output, parents)
         return
@@ -620,6 +640,33 @@ def predict(run, texts, infile, output, parents, text_column, batch_size):
     for t, p in zip(texts, preds):
         probs = " ".join(f"{l}={p['probabilities'][l]:.3f}" for l in labels)
         echo(f"{p['label']}\t{probs}\t{t}")
+
+
+def _paired(texts: list[str], rows: list[dict] | None, pairs: list[str], pair_column: str | None, infile: str | None):
+    """``(model inputs, rows, texts as shown)``: ``(text, text_pair)`` tuples for sentence pairs, else ``texts``."""
+    if pair_column is not None:
+        if rows is None:
+            raise ConfigError("goes with --file, a CSV or TSV with a column of second texts", "--pair-column")
+        if pair_column not in rows[0]:
+            from .errors import did_you_mean
+
+            raise ConfigError(f"no column {pair_column!r}{did_you_mean(pair_column, rows[0])}; columns: "
+                              f"{', '.join(rows[0])}", "--pair-column", file=infile, line=1)
+        for j, row in enumerate(rows):
+            if not (row[pair_column] or "").strip():
+                raise ConfigError(f"empty {pair_column!r}: a sentence pair needs its second text", "--pair-column",
+                                  file=infile, line=j + 2)
+        pairs = [row[pair_column] for row in rows]
+    elif pairs:
+        if infile:
+            raise ConfigError("with --file, name the column of second texts with --pair-column", "--pair")
+        if len(pairs) != len(texts):
+            raise ConfigError(f"got {len(texts)} texts and {len(pairs)} --pair texts; give one --pair per text",
+                              "--pair")
+        rows = [{"text": t, "text_pair": p} for t, p in zip(texts, pairs)]
+    else:
+        return texts, rows, texts
+    return list(zip(texts, pairs)), rows, [f"{t}\t{p}" for t, p in zip(texts, pairs)]
 
 
 #: the largest file ``predict --file`` reads (held in memory with its predictions)

@@ -250,7 +250,7 @@ def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[s
     if unknown:
         raise ValueError(f"labels {unknown} are not among this classifier's labels {model.labels}")
     y = np.asarray([index[ex["label"]] for ex in examples], dtype=np.int64)
-    probs = model.predict_proba([ex["text"] for ex in examples]) if len(y) else np.zeros((0, len(model.labels)))
+    probs = model.predict_proba([model_input(ex) for ex in examples]) if len(y) else np.zeros((0, len(model.labels)))
     metrics, cm = classification_metrics(y, probs.argmax(1), model.labels)
     picked = probs[np.arange(len(y)), y] if len(y) else np.ones(1)
     return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}, cm
@@ -297,7 +297,13 @@ class Regressor(Trainable, ABC):
         from .training.metrics import regression_metrics
 
         return regression_metrics([float(ex["target"]) for ex in examples],
-                                  self.predict_values([ex["text"] for ex in examples]))
+                                  self.predict_values([model_input(ex) for ex in examples]))
+
+
+def model_input(example: dict) -> "str | tuple[str, str]":
+    """What ``predict`` takes for an example: its text, or ``(text, text_pair)`` for a sentence pair."""
+    pair = example.get("text_pair")
+    return example["text"] if pair is None else (example["text"], pair)
 
 
 def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:

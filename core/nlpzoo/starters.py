@@ -138,6 +138,39 @@ train:
   metric: pearson             # Pearson correlation on the validation split picks the best epoch
 """,
     ),
+    "pairs-bert": Starter(
+        "fine-tune the packaged MiniLM to label sentence pairs (entailment, paraphrase) in your own file",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder on sentence pairs: each pair is read as
+# [CLS] first [SEP] second [SEP] with segment ids, as BERT was pretrained.
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/pairs
+#   nlpzoo predict runs/pairs "A man plays a guitar." --pair "A man makes music."
+name: pairs-bert
+seed: 0
+
+# No pair corpus installs offline: this is your file. JSON Lines, one pair a line, with sentence1,
+# sentence2 and label (premise and hypothesis are found too); CSV and Parquet take the same columns.
+# Other names: text_field: question, pair_field: answer (CSV, Parquet: text_column, pair_column).
+dataset: {{name: jsonl, path: my-pairs.jsonl, seed: 0}}
+# SNLI or MNLI as published (pairs without a gold label are skipped):
+# dataset: {{name: snli-jsonl, path: snli_1.0_train.jsonl, validation_path: snli_1.0_dev.jsonl}}
+
+model:
+  name: minilm-l6             # preset: all-MiniLM-L6-v2 with a new classification head
+  max_length: 128             # tokens of both texts together; the longer one is cut first
+
+optimizer: {{name: adamw, lr: 2.0e-5}}
+scheduler: {{name: linear-warmup, warmup: 0.1}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: bf16
+  metric: accuracy            # accuracy on the validation split picks the best epoch
+""",
+    ),
     "classify-lstm": Starter(
         "train a bidirectional LSTM text classifier from scratch (Word2Vec-initialised embeddings)",
         f"""\

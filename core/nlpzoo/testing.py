@@ -204,8 +204,10 @@ def _resume_contract(build_model, data: dict, train: dict, metric: str) -> None:
 def _classifier_contract(model, data: dict, train: dict) -> None:
     import numpy as np
 
+    from .kinds import model_input
+
     folder = _fitted(model, data, train, "accuracy")
-    texts = [ex["text"] for ex in data["test"]]
+    texts = [model_input(ex) for ex in data["test"]]  # sentence pairs as (text, text_pair)
     probs = np.asarray(model.predict_proba(texts))
     assert probs.shape == (len(texts), len(model.labels)), "predict_proba must give (texts, labels) probabilities"
     assert np.allclose(probs.sum(1), 1.0, atol=1e-4) and (probs >= 0).all(), "each row of predict_proba must sum to 1"
@@ -285,8 +287,10 @@ def _same_entities(a: list[list[dict]], b: list[list[dict]]) -> bool:
 def _regressor_contract(model, data: dict, train: dict) -> None:
     import numpy as np
 
+    from .kinds import model_input
+
     folder = _fitted(model, data, train, "loss")
-    texts = [ex["text"] for ex in data["test"]]
+    texts = [model_input(ex) for ex in data["test"]]  # sentence pairs as (text, text_pair)
     values = np.asarray(model.predict_values(texts))
     assert values.shape == (len(texts),) and np.isfinite(values).all(), "predict_values must give one number per text"
     assert [p["value"] for p in model.predict(texts)] == [float(v) for v in values], "predict must give those numbers"

@@ -155,16 +155,83 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]
     return tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)["input_ids"]
 
 
+class Encoded(list):
+    """Token ids per input (a list, as :func:`tokenize` gives) and, for sentence pairs, the tokenizer's
+    segment ids (``types``; None when it makes none, as RoBERTa's does)."""
+
+    types: list[list[int]] | None = None
+
+
+def split_pairs(inputs: Sequence, where: str) -> tuple[list[str], list[str] | None]:
+    """Texts, and second texts when ``inputs`` are sentence pairs (``(text, text_pair)``); never a mix."""
+    paired = [not isinstance(x, str) for x in inputs]
+    if not any(paired):
+        return list(inputs), None
+    if not all(paired):
+        raise ValueError(f"{where} mixes sentence pairs ({sum(paired)}) and single texts ({paired.count(False)}); "
+                         "give every input a second text, or none")
+    for x in inputs:
+        if not isinstance(x, (tuple, list)) or len(x) != 2 or not all(isinstance(t, str) for t in x):
+            raise ValueError(f"{where}: expected a text or a (text, text_pair) pair of strings, got {str(x)[:80]}")
+    return [a for a, _ in inputs], [b for _, b in inputs]
+
+
+def encode(tokenizer, inputs: Sequence, max_length: int, where: str = "the inputs") -> Encoded:
+    """Token ids per text or per pair, unpadded. A pair goes through the tokenizer's own pair template
+    (``[CLS] a [SEP] b [SEP]`` for BERT), truncated ``longest_first`` as ``transformers.pipeline`` does."""
+    texts, pairs = split_pairs(inputs, where)
+    if pairs is None:
+        return Encoded(tokenize(tokenizer, texts, max_length))
+    out = tokenizer(texts, pairs, truncation="longest_first", max_length=max_length, padding=False)
+    encoded = Encoded(out["input_ids"])
+    encoded.types = out.get("token_type_ids")
+    return encoded
+
+
+def inputs_of(examples: Sequence) -> list:
+    """What the model reads of each example: its text, or ``(text, text_pair)`` for a sentence pair."""
+    return [ex["text"] if ex.get("text_pair") is None else (ex["text"], ex["text_pair"]) for ex in examples]
+
+
+def encode_splits(tokenizer, data: dict[str, Sequence], max_length: int) -> dict[str, Encoded]:
+    """Each split encoded once. Every example of every split is a single text, or every one is a pair
+    (``text_pair`` next to ``text``): a model reads one shape."""
+    encoded, shapes = {}, {}
+    for split, examples in data.items():
+        try:
+            encoded[split] = encode(tokenizer, inputs_of(examples), max_length, f"the {split} split")
+        except ValueError as exc:
+            raise ConfigError(str(exc), "dataset") from None
+        if examples:
+            shapes[split] = "single texts" if examples[0].get("text_pair") is None else "sentence pairs"
+    if len(set(shapes.values())) > 1:
+        raise ConfigError("the splits differ: " + ", ".join(f"{s} has {k}" for s, k in shapes.items())
+                          + "; give every split's examples a text_pair, or none", "dataset")
+    return encoded
+
+
+def pick(encoded: list[list[int]], order: Sequence[int]) -> Encoded:
+    """The inputs at ``order``, segment ids kept."""
+    chosen, types = Encoded(encoded[i] for i in order), getattr(encoded, "types", None)
+    chosen.types = None if types is None else [types[i] for i in order]
+    return chosen
+
+
 def collate(ids: list[list[int]], pad_id: int, labels: Sequence[int] | None = None,
             pad_to_multiple_of: int = 1) -> dict[str, torch.Tensor]:
     """Pad to the longest sequence of this batch only (dynamic padding), rounded up to a multiple of
-    ``pad_to_multiple_of`` (a few shapes, which compiled or captured GPU steps need)."""
+    ``pad_to_multiple_of`` (a few shapes, which compiled or captured GPU steps need). Segment ids of
+    :class:`Encoded` pairs become ``token_type_ids``, padded with 0."""
     input_ids, lengths = pad_sequences(ids, pad_id)  # (B, T), (B,)
     extra = -input_ids.shape[1] % pad_to_multiple_of
     if extra:
         input_ids = F.pad(input_ids, (0, extra), value=pad_id)
     mask = (torch.arange(input_ids.shape[1])[None, :] < lengths[:, None]).long()  # (B, T)
     batch = {"input_ids": input_ids, "attention_mask": mask}
+    types = getattr(ids, "types", None)
+    if types is not None:
+        types, _ = pad_sequences(types, 0)
+        batch["token_type_ids"] = F.pad(types, (0, input_ids.shape[1] - types.shape[1]), value=0)  # (B, T)
     if labels is not None:
         batch["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
     return batch
@@ -274,11 +341,11 @@ def llrd_groups(model, base_lr: float, weight_decay: float, layer_decay: float,
 
 
 @torch.inference_mode()
-def logits_for(model, ids: list[list[int]], pad_id: int, batch_size: int, bf16: bool = False) -> torch.Tensor:
+def logits_for(model, ids: Encoded, pad_id: int, batch_size: int, bf16: bool = False) -> torch.Tensor:
     """Logits ``(len(ids), labels)`` on the CPU in the original order, computed in length-sorted batches."""
     order = longest_first_batches([len(x) for x in ids], batch_size)
     out = torch.empty(len(ids), model.config.num_labels)
-    batches = (collate([ids[i] for i in b], pad_id) for b in order)
+    batches = (collate(pick(ids, b), pad_id) for b in order)
     with evaluating(model):
         for b, batch in zip(order, on_device_of(model, batches)):
             with torch.autocast(batch["input_ids"].device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -334,15 +401,12 @@ class ClassificationTask(TorchTask):
         self.train_batch_size = cfg.batch_size
         self.eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
         self.bf16 = cfg.precision == "bf16"
-        self.train_texts = [ex["text"] for ex in data["train"]]
+        self.train_inputs = inputs_of(data["train"])
         self.train_y = [self.index[ex["label"]] for ex in data["train"]]
-        self.train_ids = tokenize(tokenizer, self.train_texts, max_length)  # once, not every epoch
-        self.splits = {}
-        for split in ("validation", "test"):
-            examples = data.get(split) or []
-            if examples:
-                self.splits[split] = (tokenize(tokenizer, [ex["text"] for ex in examples], max_length),
-                                      [self.index[ex["label"]] for ex in examples])
+        encoded = encode_splits(tokenizer, data, max_length)  # once, not every epoch
+        self.train_ids = encoded["train"]
+        self.splits = {split: (encoded[split], [self.index[ex["label"]] for ex in data[split]])
+                       for split in ("validation", "test") if data.get(split)}
         self.epoch = 0
         self.optimizable = start_frozen(model, freeze, top_layers, unfreeze_per_epoch)
 
@@ -350,13 +414,13 @@ class ClassificationTask(TorchTask):
     def train_batches(self, epoch: int) -> Iterator[dict]:
         ids = self.train_ids
         if getattr(self.run, "augmenter", None) is not None:
-            texts = self.run.augment_texts(self.train_texts, epoch)
-            if texts is not self.train_texts and texts != self.train_texts:
-                ids = tokenize(self.tokenizer, texts, self.max_length)
+            augmented = augment_inputs(self.run, self.train_inputs, epoch)
+            if augmented != self.train_inputs:
+                ids = encode(self.tokenizer, augmented, self.max_length)
         seed = self.run.seed * 100_003 + epoch
         for b in length_bucketed_batches([len(x) for x in ids], self.train_batch_size, seed,
                                          sort_by_length=self.sort_by_length):
-            yield collate([ids[i] for i in b], self.tokenizer.pad_token_id, [self.train_y[i] for i in b],
+            yield collate(pick(ids, b), self.tokenizer.pad_token_id, [self.train_y[i] for i in b],
                           self.pad_to_multiple_of)
 
     def on_epoch_start(self, epoch: int) -> None:
@@ -368,10 +432,10 @@ class ClassificationTask(TorchTask):
         return llrd_groups(self.model, self.base_lr, weight_decay, self.layer_decay, include=self.optimizable)
 
     def training_step(self, batch, stage: str):
-        ids, mask, y = batch["input_ids"], batch["attention_mask"], batch["labels"]
+        inputs, y = model_inputs(batch), batch["labels"]
         if self.rdrop:  # the batch twice in one forward pass: two dropout masks per example
-            ids, mask = torch.cat([ids, ids]), torch.cat([mask, mask])
-        logits = self.nets["model"](input_ids=ids, attention_mask=mask).logits.float()
+            inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
+        logits = self.nets["model"](**inputs).logits.float()
         if self.weight is not None and self.weight.device != logits.device:
             self.weight = self.weight.to(logits.device)  # once, to where the model trains
         weight = self.weight
@@ -393,6 +457,20 @@ class ClassificationTask(TorchTask):
         loss = float(F.cross_entropy(logits, target, weight=None if self.weight is None else self.weight.cpu()))
         metrics, _ = classification_metrics(y, logits.argmax(-1).tolist(), self.labels)
         return {"loss": loss, **metrics}
+
+
+def model_inputs(batch: dict) -> dict:
+    """What the network reads of a batch: ids, mask and, for sentence pairs, the segment ids."""
+    return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+
+
+def augment_inputs(run, inputs: list, epoch: int) -> list:
+    """The epoch's augmented inputs; of a sentence pair, both texts are augmented."""
+    texts, pairs = split_pairs(inputs, "the train split")
+    augmented = run.augment_texts(texts + (pairs or []), epoch)
+    if pairs is None:
+        return augmented
+    return list(zip(augmented[:len(texts)], augmented[len(texts):]))
 
 
 def symmetric_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

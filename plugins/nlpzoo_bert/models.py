@@ -35,7 +35,9 @@ class BertClassifier(Classifier):
     (:mod:`nlpzoo_bert.adapters`); ``gradient_checkpointing`` trades a second forward pass for activation
     memory. ``hub_kernels`` lets transformers swap layers for kernels fetched from the Hugging Face hub on a
     GPU (off: training stays offline and reproducible). The saved model loads with ``transformers.pipeline``
-    (with an adapter: ``merge: true``).
+    (with an adapter: ``merge: true``). Examples with a ``text_pair`` are sentence pairs, encoded with the
+    tokenizer's pair template (``[CLS] a [SEP] b [SEP]`` and segment ids for BERT); ``predict`` then takes
+    ``(text, text_pair)`` tuples.
     """
 
     validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
@@ -129,12 +131,12 @@ class BertClassifier(Classifier):
         run.log(counts)
         return {**run.fit(task), **counts}
 
-    def predict_proba(self, texts: list[str]) -> "np.ndarray":
-        """Every label's probability, per text (batched, sorted by length)."""
+    def predict_proba(self, texts: list) -> "np.ndarray":
+        """Every label's probability, per text or per sentence pair ``(text, text_pair)`` (batched, sorted by length)."""
         from . import hf
 
         self._require()
-        ids = hf.tokenize(self.tokenizer, list(texts), self.max_length)
+        ids = hf.encode(self.tokenizer, list(texts), self.max_length)
         logits = hf.logits_for(self.model, ids, self.tokenizer.pad_token_id, self.predict_batch_size,
                                bf16=self.predict_precision == "bf16")
         return logits.softmax(-1).numpy()

@@ -16,7 +16,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from nlpzoo.training import TorchTask, length_bucketed_batches, regression_metrics
 
-from .hf import apply_freezing, collate, kernel_options, llrd_groups, logits_for, quiet, start_frozen, tokenize
+from .hf import (apply_freezing, collate, encode, encode_splits, inputs_of, kernel_options, llrd_groups, logits_for,
+                 model_inputs, pick, quiet, start_frozen)
 
 
 def load_regressor(source: str, dropout: float | None = None):
@@ -51,8 +52,9 @@ def in_original_units(model, mean: float, std: float):
 
 
 @torch.inference_mode()
-def values(model, tokenizer, texts: list[str], max_length: int, batch_size: int, mean: float, std: float) -> torch.Tensor:
-    ids = tokenize(tokenizer, texts, max_length)
+def values(model, tokenizer, texts: list, max_length: int, batch_size: int, mean: float, std: float) -> torch.Tensor:
+    """One number per text or per sentence pair ``(text, text_pair)``."""
+    ids = encode(tokenizer, texts, max_length)
     return logits_for(model, ids, tokenizer.pad_token_id, batch_size)[:, 0] * std + mean  # (N,)
 
 
@@ -72,7 +74,7 @@ class RegressionTask(TorchTask):
         cfg = run.config
         self.train_batch_size = cfg.batch_size
         self.eval_batch_size = cfg.eval_batch_size or 2 * cfg.batch_size
-        self.train_ids = tokenize(tokenizer, [ex["text"] for ex in data["train"]], max_length)
+        self.train_ids = encode_splits(tokenizer, data, max_length)["train"]
         self.train_y = [(float(ex["target"]) - mean) / std for ex in data["train"]]
         self.splits = {split: data[split] for split in ("validation", "test") if data.get(split)}
         self.optimizable = start_frozen(model, freeze, top_layers, unfreeze_per_epoch)
@@ -81,7 +83,7 @@ class RegressionTask(TorchTask):
         seed = self.run.seed * 100_003 + epoch
         for b in length_bucketed_batches([len(x) for x in self.train_ids], self.train_batch_size, seed,
                                          sort_by_length=self.sort_by_length):
-            batch = collate([self.train_ids[i] for i in b], self.tokenizer.pad_token_id)
+            batch = collate(pick(self.train_ids, b), self.tokenizer.pad_token_id)
             batch["targets"] = torch.tensor([self.train_y[i] for i in b], dtype=torch.float32)  # (B,)
             yield batch
 
@@ -92,13 +94,13 @@ class RegressionTask(TorchTask):
         return llrd_groups(self.model, self.base_lr, weight_decay, self.layer_decay, include=self.optimizable)
 
     def training_step(self, batch, stage: str):
-        out = self.nets["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, 1)
+        out = self.nets["model"](**model_inputs(batch)).logits  # (B, 1)
         return F.mse_loss(out[:, 0].float(), batch["targets"]), {}
 
     def evaluate(self, split: str) -> dict[str, float]:
         if split not in self.splits:
             return {}
         examples = self.splits[split]
-        predicted = values(self.model, self.tokenizer, [ex["text"] for ex in examples], self.max_length,
+        predicted = values(self.model, self.tokenizer, inputs_of(examples), self.max_length,
                            self.eval_batch_size, self.mean, self.std)
         return regression_metrics([float(ex["target"]) for ex in examples], predicted.tolist())

@@ -28,7 +28,8 @@ class BertRegressor(Regressor):
     folded into its last layer and predicts in the original units, also in
     ``transformers.pipeline("text-classification", function_to_apply="none")``. Metrics: ``loss`` (mean
     squared error), ``rmse``, ``pearson``, ``spearman``. ``layer_decay``, ``freeze``, ``top_layers`` and
-    ``unfreeze_per_epoch`` work as in ``bert-classifier``.
+    ``unfreeze_per_epoch`` work as in ``bert-classifier``, and so do sentence pairs (a ``text_pair`` beside
+    ``text``: similarity scores such as STS-B's).
     """
 
     validation_metrics = ("loss", "rmse", "pearson", "spearman")
@@ -56,7 +57,7 @@ class BertRegressor(Regressor):
         for split, examples in data.items():
             for i, ex in enumerate(examples):
                 check_target(ex, split, i)
-        data = {split: [{"text": ex["text"], "target": target_of(ex)} for ex in rows] for split, rows in data.items()}
+        data = {split: [scored(ex) for ex in rows] for split, rows in data.items()}
         targets = [ex["target"] for ex in data["train"]]
         if len(targets) < 2:
             raise ConfigError(f"a regressor needs at least 2 training examples, got {len(targets)}", "dataset")
@@ -74,7 +75,8 @@ class BertRegressor(Regressor):
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         return run.fit(self.task(data, run))
 
-    def predict_values(self, texts: list[str]) -> "np.ndarray":
+    def predict_values(self, texts: list) -> "np.ndarray":
+        """One number per text or per sentence pair ``(text, text_pair)``."""
         from . import regression
 
         self._require()
@@ -84,7 +86,7 @@ class BertRegressor(Regressor):
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         for i, ex in enumerate(examples):
             check_target(ex, "evaluated", i)
-        return super().evaluate([{"text": ex["text"], "target": target_of(ex)} for ex in examples])
+        return super().evaluate([scored(ex) for ex in examples])
 
     def _require(self) -> None:
         if self.model is None:
@@ -110,6 +112,12 @@ class BertRegressor(Regressor):
                                                                             use_safetensors=True, **hf.kernel_options(False))
         regression.output_layer(self.model)  # a folder with one output, or one clear error
         self.mean, self.std = 0.0, 1.0
+
+
+def scored(example: dict) -> dict:
+    """The example as the regressor reads it: its text (and second text, for a pair) and its number."""
+    pair = {"text_pair": example["text_pair"]} if example.get("text_pair") is not None else {}
+    return {"text": example["text"], **pair, "target": target_of(example)}
 
 
 def target_of(example: dict) -> float:

@@ -20,6 +20,8 @@ READERS = {
     "conll": ("tagged:ConllFile", "CoNLL columns: one token a line, a chosen tag column (IOB2/IOB1), blank lines between sentences.", ("text", "reader", "tagging")),
     "tagged-jsonl": ("tagged:TaggedJsonl", "JSON Lines with a tokens list and a tags list per sentence (IOB2/IOB1).", ("text", "reader", "tagging")),
     "scored-csv": ("scored:ScoredCsv", "CSV/TSV with a text column and a numeric target column, for regressors.", ("text", "reader", "regression")),
+    "snli-jsonl": ("pairs:SnliJsonl", "SNLI/MNLI JSON Lines: sentence1, sentence2, gold_label; pairs without a gold label skipped.", ("text", "reader", "pairs")),
+    "stsb-tsv": ("pairs:StsbTsv", "STS-B TSV (GLUE layout): sentence1, sentence2 and a 0-5 score, for regressors.", ("text", "reader", "pairs", "regression")),
     "text-folder": ("TextFolder", "A folder with one subfolder of text files per label (folder/<label>/*.txt).", ("text", "reader")),
 }
 

@@ -1,6 +1,8 @@
 """Generic readers for your own data: plain text, CSV/TSV, JSON Lines, Parquet, and folders of one class each.
 
-Every reader yields ``{"text": str}`` examples, with ``"label": str`` when labelled; labels keep the
+Every reader yields ``{"text": str}`` examples, with ``"label": str`` when labelled and ``"text_pair": str``
+for sentence pairs (``pair_column``; by default ``sentence1``/``sentence2`` or ``premise``/``hypothesis``
+when the file has no ``text`` column but those two); labels keep the
 names they have in the data, in Unicode normal form NFC (``café`` typed with a combining accent and
 without is one label; texts are left as they are). Without ``validation_path``/``test_path`` the examples are split
 80/10/10 by ``seed``, stratified by label. With ``stream: true`` nothing is read until a split is
@@ -250,17 +252,19 @@ class CsvFile(FileDataset):
     """
 
     reader_name = "csv"
+    quoting = csv.QUOTE_MINIMAL
 
     def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label",
                  delimiter: str | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.1,
                  validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
                  limit: int | None = None, train_limit: int | None = None, stratify: bool = True,
-                 stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES):
+                 stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES, pair_column: str | None = None):
         if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n"):
             raise ConfigError(f"expected one character such as ',', ';', '|' or a tab, got {delimiter!r}"
                               + (" (null: by the file's extension)" if delimiter == "" else ""), "delimiter")
         _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column, self.delimiter = text_column, label_column, delimiter
+        self.pair_column = pair_column
         self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
                      stratify, stream, max_record_bytes)
 
@@ -278,17 +282,19 @@ class CsvFile(FileDataset):
         columns: dict[str, int] = {}
         for i, name in enumerate(names):
             columns.setdefault(name, i)
-        for column in (self.text_column, self.label_column):
+        text_column, pair_column = pair_layout(columns, self.text_column, self.pair_column)
+        for column in (text_column, pair_column, self.label_column):
             if column is not None and names.count(column) > 1:
                 where = " and ".join(str(i + 1) for i, name in enumerate(names) if name == column)
                 raise DataError(f"column {column!r} appears twice in the header (columns {where}); rename one",
                                 file=path, line=1)
-        for key, column in (("text_column", self.text_column), ("label_column", self.label_column)):
+        for key, column in (("text_column", text_column), ("pair_column", pair_column),
+                            ("label_column", self.label_column)):
             if column is not None and column not in columns:
                 hint = "; set label_column: null for unlabelled text" if key == "label_column" else ""
                 raise DataError(f"no column {column!r}{did_you_mean(column, columns)}; columns: "
                                 f"{', '.join(columns)}{hint}", key, file=path, line=1)
-        ti = columns[self.text_column]
+        ti = columns[text_column]
         li = columns[self.label_column] if self.label_column is not None else None
         for row, (number, offset) in rows:
             if len(row) != len(header):
@@ -297,8 +303,10 @@ class CsvFile(FileDataset):
                                 file=path, line=number)
             text = row[ti].strip()
             if not text:
-                raise DataError(f"empty {self.text_column!r}", file=path, line=number)
+                raise DataError(f"empty {text_column!r}", file=path, line=number)
             example = {"text": text}
+            if pair_column is not None:
+                example["text_pair"] = second_text(row[columns[pair_column]], pair_column, path, number)
             if li is not None:
                 label = row[li].strip()
                 if not label:
@@ -320,7 +328,7 @@ class CsvFile(FileDataset):
                 yield text
 
         previous = csv.field_size_limit(self.max_record_bytes)  # a runaway quote stops at the record limit
-        rows = csv.reader(texts(), delimiter=delimiter, strict=True)
+        rows = csv.reader(texts(), delimiter=delimiter, strict=True, quoting=self.quoting)
         try:
             header = next(rows, None)
             if header is None:
@@ -365,9 +373,9 @@ class JsonlFile(FileDataset):
                  validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
                  test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
                  train_limit: int | None = None, stratify: bool = True, stream: bool = False,
-                 max_record_bytes: int = MAX_RECORD_BYTES):
+                 max_record_bytes: int = MAX_RECORD_BYTES, pair_field: str | None = None):
         _distinct(text_field, label_field, "text_field", "label_field")
-        self.text_field, self.label_field = text_field, label_field
+        self.text_field, self.label_field, self.pair_field = text_field, label_field, pair_field
         self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
                      stratify, stream, max_record_bytes)
 
@@ -386,13 +394,17 @@ class JsonlFile(FileDataset):
             raise DataError("invalid JSON: nested too deeply", file=path, line=number) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=number)
-        if self.text_field not in obj:
-            raise DataError(f"no field {self.text_field!r}{did_you_mean(self.text_field, obj)}; fields: "
-                            f"{', '.join(obj)}", "text_field", file=path, line=number)
-        value = obj[self.text_field]
+        text_field, pair_field = pair_layout(obj, self.text_field, self.pair_field)
+        for key, field in (("text_field", text_field), ("pair_field", pair_field)):
+            if field is not None and field not in obj:
+                raise DataError(f"no field {field!r}{did_you_mean(field, obj)}; fields: {', '.join(obj)}", key,
+                                file=path, line=number)
+        value = obj[text_field]
         if not isinstance(value, str) or not value.strip():
-            raise DataError(f"{self.text_field!r} must be non-empty text, got {value!r}"[:120], file=path, line=number)
+            raise DataError(f"{text_field!r} must be non-empty text, got {value!r}"[:120], file=path, line=number)
         example = {"text": value.strip()}
+        if pair_field is not None:
+            example["text_pair"] = second_text(obj[pair_field], pair_field, path, number)
         if self.label_field is not None:
             if self.label_field not in obj:
                 raise DataError(f"no field {self.label_field!r}{did_you_mean(self.label_field, obj)}; fields: "
@@ -400,6 +412,28 @@ class JsonlFile(FileDataset):
                                 file=path, line=number)
             example["label"] = _label(obj[self.label_field], repr(self.label_field), path, number)
         return example
+
+
+#: the second-text layouts a reader finds by itself when the file has no ``text`` column (GLUE, SNLI, MNLI)
+PAIR_LAYOUTS = (("sentence1", "sentence2"), ("premise", "hypothesis"))
+
+
+def pair_layout(columns, text: str, pair: str | None) -> tuple[str, str | None]:
+    """The text and second-text columns: as configured, or a common pair layout when the text column is
+    left at its default ``text`` and the file has none."""
+    if pair is None and text == "text" and "text" not in columns:
+        for first, second in PAIR_LAYOUTS:
+            if first in columns and second in columns:
+                return first, second
+    return text, pair
+
+
+def second_text(value, column: str, path: str, line: int | None, where: str = "") -> str:
+    """A sentence pair's second text: non-empty, or one line naming the file and line (``where``: the row)."""
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}{column!r}, the second text of a sentence pair, must be non-empty text, "
+                        f"got {value!r}"[:160], "pair_column", file=path, line=line)
+    return value.strip()
 
 
 def _label(value, name: str, path: str, line: int | None) -> str:
@@ -436,9 +470,10 @@ class ParquetFile(FileDataset):
     def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0,
                  validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
                  test_path: str | None = None, limit: int | None = None, train_limit: int | None = None,
-                 stratify: bool = True, stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES):
+                 stratify: bool = True, stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES,
+                 pair_column: str | None = None):
         _distinct(text_column, label_column, "text_column", "label_column")
-        self.text_column, self.label_column = text_column, label_column
+        self.text_column, self.label_column, self.pair_column = text_column, label_column, pair_column
         self._common(path, seed, validation, test, validation_path, test_path, "utf-8", limit, train_limit,
                      stratify, stream, max_record_bytes)
 
@@ -461,12 +496,14 @@ class ParquetFile(FileDataset):
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         pf = self._open(path)
         columns = list(pf.schema_arrow.names)
-        for key, column in (("text_column", self.text_column), ("label_column", self.label_column)):
+        text_column, pair_column = pair_layout(columns, self.text_column, self.pair_column)
+        for key, column in (("text_column", text_column), ("pair_column", pair_column),
+                            ("label_column", self.label_column)):
             if column is not None and column not in columns:
                 hint = "; set label_column: null for unlabelled text" if key == "label_column" else ""
                 raise DataError(f"no column {column!r}{did_you_mean(column, columns)}; columns: "
                                 f"{', '.join(columns)}{hint}", key, file=path)
-        wanted = [c for c in (self.text_column, self.label_column) if c is not None]
+        wanted = [c for c in (text_column, pair_column, self.label_column) if c is not None]
         groups = list(range(pf.num_row_groups))
         by_group = world_size > 1 and len(groups) >= world_size
         if by_group:
@@ -479,22 +516,27 @@ class ParquetFile(FileDataset):
                 row = first_rows[g]
                 for batch in pf.iter_batches(batch_size=1024, row_groups=[g], columns=wanted):
                     data = batch.to_pydict()
-                    texts = data[self.text_column]
+                    texts = data[text_column]
                     labels = data[self.label_column] if self.label_column is not None else None
                     for i, text in enumerate(texts):
                         row += 1
                         if world_size > 1 and not by_group and (row - 1) % world_size != rank:
                             continue
-                        yield row, self._example(text, labels[i] if labels is not None else None, path, row)
+                        example = self._example(text, labels[i] if labels is not None else None, path, row,
+                                                text_column)
+                        if pair_column is not None:
+                            example["text_pair"] = second_text(data[pair_column][i], pair_column, path, None,
+                                                               where=f"row {row}: ")
+                        yield row, example
         except DataError:
             raise
         except Exception as exc:  # noqa: BLE001 - a corrupt page surfaces only while reading
             raise DataError(f"corrupt Parquet data ({str(exc).strip().splitlines()[0][:160]})", file=path) from None
 
-    def _example(self, text, label, path: str, row: int) -> dict:
+    def _example(self, text, label, path: str, row: int, text_column: str) -> dict:
         where = f"row {row}: "
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{where}{self.text_column!r} must be non-empty text, got {text!r}"[:140], file=path)
+            raise DataError(f"{where}{text_column!r} must be non-empty text, got {text!r}"[:140], file=path)
         if len(text) > self.max_record_bytes // 4 and len(text.encode("utf-8")) > self.max_record_bytes:
             raise DataError(f"{where}a text longer than max_record_bytes, {mib(self.max_record_bytes)}; raise "
                             "max_record_bytes if the file really holds such records", file=path)

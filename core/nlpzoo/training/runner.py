@@ -31,10 +31,15 @@ def augment_examples(examples: list, augmenter, seed: int, copies: int) -> list:
         if not (isinstance(ex, dict) and isinstance(ex.get("text"), str)):
             raise ConfigError(f"offline augmentation needs text examples; example {i} is {type(ex).__name__}", "augment")
         texts.append(ex["text"])
+    pairs = [ex.get("text_pair") for ex in examples]
+    paired = [i for i, p in enumerate(pairs) if isinstance(p, str)]  # sentence pairs: both texts are augmented
     out = list(examples)
     for c in range(copies):
-        new = augmenter.augment(texts, seed=derive_seed(seed, "offline", c))
-        out += [{**ex, "text": t} for ex, t in zip(examples, new)]
+        new = augmenter.augment(texts + [pairs[i] for i in paired], seed=derive_seed(seed, "offline", c))
+        copies_of = [{**ex, "text": t} for ex, t in zip(examples, new)]
+        for i, t in zip(paired, new[len(texts):]):
+            copies_of[i]["text_pair"] = t
+        out += copies_of
     return out
 
 
@@ -164,10 +169,11 @@ def tagger_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
 
 
 def regressor_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
+    from ..kinds import model_input
     from ..plots import plot_scatter
 
     examples = data["test"]
-    predicted = [float(v) for v in model.predict_values([ex["text"] for ex in examples])]
+    predicted = [float(v) for v in model.predict_values([model_input(ex) for ex in examples])]
     test = model.evaluate(examples)
     if not run.is_main:
         return test, []
