@@ -167,7 +167,7 @@ scheduler: {{name: linear-warmup, warmup: 0.1}}
 train:
   epochs: 3
   batch_size: 32
-  precision: bf16
+  precision: auto
   metric: accuracy            # accuracy on the validation split picks the best epoch
 """,
     ),
