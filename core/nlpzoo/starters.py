@@ -133,7 +133,7 @@ scheduler: {{name: linear-warmup, warmup: 0.06}}
 {_TRAIN_NOTES}
 train:
   epochs: 3
-  batch_size: 32
+  batch_size: 8               # transformers' run_glue.py default: more updates for the same examples
   precision: auto
   metric: pearson             # Pearson correlation on the validation split picks the best epoch
 """,
