@@ -374,3 +374,15 @@ def test_an_empty_text_in_a_parquet_pair_file_names_its_column_and_row(tmp_path)
                    tmp_path / "nli.parquet")
     with pytest.raises(ConfigError, match=r"nli.parquet: row 2: 'premise' must be non-empty text"):
         read({"name": "parquet", "path": str(tmp_path / "nli.parquet")})
+
+
+def test_a_model_that_reads_one_text_refuses_pairs_instead_of_dropping_the_second(cli, tmp_path):
+    rows = [{"sentence1": f"the film was {w} .", "sentence2": "a story .", "label": w} for w in GOOD[:3] + BAD[:3]] * 4
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    recipe = tmp_path / "lstm.yaml"
+    recipe.write_text("dataset: {name: polarity-200}\nmodel: {name: lstm-classifier, embedding_dim: 4, hidden_size: 4}\n"
+                      "train: {epochs: 1, progress: false}\n")
+    done = cli("train", str(recipe), "--data", data, "--run-dir", str(tmp_path / "run"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "lstm-classifier reads one text per example, and the train split holds sentence pairs" in done.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written

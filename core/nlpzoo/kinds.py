@@ -91,6 +91,10 @@ class Trainable(Component):
     #: ``nlpzoo validate`` can refuse a ``train.metric`` typo before training. Empty: not checked.
     validation_metrics: ClassVar[tuple[str, ...]] = ()
 
+    #: True when examples may carry a second text, ``text_pair`` (sentence pairs), and ``predict`` takes
+    #: ``(text, text_pair)`` tuples; ``nlpzoo train`` refuses pair data for a model that would drop it.
+    reads_pairs: ClassVar[bool] = False
+
     @abstractmethod
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         """Train on ``data["train"]`` (selecting on ``data["validation"]``); return the final metrics."""

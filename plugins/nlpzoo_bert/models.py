@@ -40,6 +40,8 @@ class BertClassifier(Classifier):
     ``(text, text_pair)`` tuples.
     """
 
+    reads_pairs = True  # text_pair is encoded with the tokenizer's pair template
+
     validation_metrics = ("loss", "accuracy", "macro_f1", "precision_*", "recall_*")
     # a saved classifier is a complete Hugging Face folder: it is rebuilt from there, not from its start
     initialised_from = ("pretrained",)

@@ -32,6 +32,8 @@ class BertRegressor(Regressor):
     ``text``: similarity scores such as STS-B's).
     """
 
+    reads_pairs = True  # text_pair is encoded with the tokenizer's pair template
+
     validation_metrics = ("loss", "rmse", "pearson", "spearman")
     initialised_from = ("pretrained",)
 

@@ -136,6 +136,17 @@ def draw_pictures(run_dir: Path, pictures: list) -> list[str]:
     return warnings
 
 
+def _check_pairs_are_read(model, spec, data: dict) -> None:
+    """Sentence pairs for a model that reads one text would silently lose every second text."""
+    if getattr(model, "reads_pairs", False):
+        return
+    for split, examples in data.items():
+        if any(isinstance(ex, dict) and ex.get("text_pair") is not None for ex in examples):
+            raise ConfigError(f"{spec.name} reads one text per example, and the {split} split holds sentence pairs "
+                              "(text_pair); use a model that reads pairs, such as bert-classifier or bert-regressor",
+                              "model")
+
+
 def _check_two_labels(train) -> None:
     """A classifier learns to tell labels apart: data with one label would train a model that is always right."""
     from collections.abc import Sequence
@@ -308,6 +319,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         data = {**data, "train": augment_examples(list(data["train"]), run.augmenter, recipe.seed, config.augment_copies)}
     seed_everything(recipe.seed)  # the model's initial weights do not depend on how the data was read
     model = built("model")
+    _check_pairs_are_read(model, specs["model"], data)
     # the run directory is written only once everything is built: a bad recipe leaves nothing behind
     info = {"status": "running", "model": _describe(specs["model"]), "dataset": _describe(specs["dataset"]),
             "seed": recipe.seed, "world_size": run.world_size, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
