@@ -3,6 +3,10 @@ fine-tuned as a classifier) and causal (any decoder: fine-tuned, sampled by seed
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -344,3 +348,35 @@ def test_a_stopped_masked_lm_run_resumes_to_the_same_weights(tiny_bert, tmp_path
     assert resumed_metrics == whole_metrics  # the same masks, batches and steps after the restart
     for (n, a), (_, b) in zip(whole.model.named_parameters(), resumed.model.named_parameters()):
         assert torch.equal(a, b), n
+
+
+@pytest.mark.slow
+def test_a_causal_lm_killed_mid_run_resumes_to_the_same_metrics(tiny_llama, tmp_path):
+    from test_resume import KILLER, LAUNCH  # a callback that SIGKILLs its own process at a given step
+
+    (tmp_path / "killer.py").write_text(KILLER)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"seed: 1\ndataset: {{name: hamlet}}\n"
+                      f"model: {{name: causal-lm, pretrained: {tiny_llama}, block_size: 16}}\n"
+                      "optimizer: {name: adamw, lr: 1.0e-3}\ncallbacks: [{name: kill-at-step}]\n"
+                      "train: {epochs: 1, max_steps: 9, batch_size: 4, checkpoint_every: 3, log_every: 1, "
+                      "progress: false, plots: false}\n")
+
+    def train(run_dir, *extra, kill_at=None):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+               "OMP_NUM_THREADS": "1"}
+        env.pop("NLPZOO_TEST_KILL_AT", None)
+        if kill_at is not None:
+            env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
+        return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--run-dir", str(run_dir), *extra],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    whole = train(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert train(tmp_path / "cut", kill_at=7).returncode == -signal.SIGKILL
+    assert json.loads((tmp_path / "cut" / "checkpoints" / "latest.json").read_text())["step"] == 6
+    resumed = train(tmp_path / "cut", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert metrics["test_perplexity"] > 1
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text()) == metrics
