@@ -231,6 +231,8 @@ def test_train_on_my_jsonl_then_predict_prints_label_sets(cli, tiny_bert, tmp_pa
     done = cli("train", str(recipe), "--data", own, "--run-dir", str(run))
     assert done.returncode == 0, done.stderr
     assert "test_micro_f1:" in done.stdout and "test_f1_war:" in done.stdout
+    card = (run / "model" / "README.md").read_text()
+    assert "pipeline_tag: text-classification" in card and "A multi-label text classifier" in card and "top_k=None" in card
     shown = cli("predict", str(run), "the film had jokes and battles .")
     assert shown.returncode == 0, shown.stderr
     labels, scores, text = shown.stdout.strip().split("\t")
