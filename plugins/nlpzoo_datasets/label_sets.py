@@ -59,7 +59,10 @@ def label_list(value, field: str, path: str, line: int | None) -> list[str]:
 
 
 class MultiLabelCsv(CsvFile):
-    """CSV or TSV with a text column and a column of labels joined by ``separator`` (``music|comedy``; empty: none)."""
+    """CSV or TSV with a text column and a column of labels joined by ``separator`` (a bar by default; empty: none).
+
+    A bar rather than a comma: a comma is CSV's own delimiter and would have to be quoted in every row.
+    """
 
     reader_name = "multilabel-csv"
 

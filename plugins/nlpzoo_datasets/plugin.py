@@ -22,7 +22,7 @@ READERS = {
     "tagged-jsonl": ("tagged:TaggedJsonl", "JSON Lines with a tokens list and a tags list per sentence (IOB2/IOB1).", ("text", "reader", "tagging")),
     "scored-csv": ("scored:ScoredCsv", "CSV/TSV with a text column and a numeric target column, for regressors.", ("text", "reader", "regression")),
     "multilabel-jsonl": ("label_sets:MultiLabelJsonl", "JSON Lines with a text and a list of labels per object, for multi-label classifiers.", ("text", "reader", "multi-label")),
-    "multilabel-csv": ("label_sets:MultiLabelCsv", "CSV/TSV with a text column and a column of labels joined by '|', for multi-label classifiers.", ("text", "reader", "multi-label")),
+    "multilabel-csv": ("label_sets:MultiLabelCsv", "CSV/TSV with a text column and a column of labels joined by a separator (a bar), for multi-label classifiers.", ("text", "reader", "multi-label")),
     "text-folder": ("TextFolder", "A folder with one subfolder of text files per label (folder/<label>/*.txt).", ("text", "reader")),
 }
 
