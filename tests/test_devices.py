@@ -211,6 +211,18 @@ def _bert_regressor(_, tmp_path):
     return model
 
 
+def _bert_multilabel(_, tmp_path):
+    from nlpzoo.testing import tiny_label_set_data
+
+    label_sets = tiny_label_set_data()
+    with simulated_gpu():
+        model, metrics = train_on_gpu({"name": "minilm-l6-multilabel", "max_length": 16}, label_sets, tmp_path,
+                                      "multilabel_classifier", max_steps=1, metric="micro_f1", keep_best=False)
+        assert "val_micro_f1" in metrics and "subset_accuracy" in model.evaluate(label_sets["test"][:4])
+        assert model.predict_scores(["the film had songs ."]).shape == (1, 3)
+    return model
+
+
 def _bert_embedder(polarity, tmp_path):
     embedder = nlpzoo.build({"name": "minilm-l6-embedder", "max_length": 16}, "embedder")
     embedder._require()
@@ -322,6 +334,7 @@ COMPONENT_CASES = {
     "bert": _bert_embedder,
     "bert-tagger": _bert_tagger,
     "bert-regressor": _bert_regressor,
+    "bert-multilabel": _bert_multilabel,
     "masked-lm": _pretrained_lm("masked-lm"),
     "causal-lm": _pretrained_lm("causal-lm"),
 }
@@ -337,7 +350,8 @@ def test_every_torch_component_trains_evaluates_and_infers_on_the_gpu(name, pola
 
 def test_every_model_of_the_zoo_has_a_gpu_case():
     """A new first-party model must be added above: its device mistakes would otherwise reach users."""
-    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "regressor", "tagger", "gan", "embedder")
+    models = {e.name for e in get_manager().registry.all() if e.kind in ("language_model", "classifier", "multilabel_classifier", "regressor", "tagger",
+                                                                          "gan", "embedder")
               and e.distribution == "nlpzoo"}
     assert models - WITHOUT_TORCH <= set(COMPONENT_CASES), sorted(models - WITHOUT_TORCH - set(COMPONENT_CASES))
 

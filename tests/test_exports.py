@@ -6,7 +6,7 @@ def test_the_front_door_exports_exactly_these_names():
     assert nlpzoo.__all__ == sorted(nlpzoo.__all__)
     assert set(nlpzoo.__all__) == {
         "AssetError", "Augmenter", "Callback", "Classifier", "ConfigError", "Dataset", "Embedder", "GAN",
-        "LanguageModel", "MissingDependency", "NlpzooError", "Optimizer", "Range", "Regressor", "Scheduler",
+        "LanguageModel", "MissingDependency", "MultiLabelClassifier", "NlpzooError", "Optimizer", "Range", "Regressor", "Scheduler",
         "SequentialAugmenter", "Tagger", "UnknownComponent",
         "build", "did_you_mean", "hookimpl", "load_recipe", "open_run", "resolve", "rng_for",
     }

@@ -19,8 +19,8 @@ from .config import build, resolve
 from .constraints import Range
 from .errors import AssetError, ConfigError, MissingDependency, NlpzooError, UnknownComponent, did_you_mean
 from .hookspecs import hookimpl
-from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, Optimizer, Regressor,
-                    Scheduler, SequentialAugmenter, Tagger, rng_for)
+from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, MultiLabelClassifier,
+                    Optimizer, Regressor, Scheduler, SequentialAugmenter, Tagger, rng_for)
 from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
 from .recipe import load_recipe
 from .runs import open_run
@@ -36,6 +36,7 @@ __all__ = [
     "GAN",
     "LanguageModel",
     "MissingDependency",
+    "MultiLabelClassifier",
     "NlpzooError",
     "Optimizer",
     "Range",

@@ -465,7 +465,8 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
 
 _DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
                  "label_field": "--label-column", "target_column": "--label-column", "tag_column": "--label-column",
-                 "token_column": "--text-column"}
+                 "token_column": "--text-column",
+                 "labels_field": "--label-column", "labels_column": "--label-column"}
 _DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
 
@@ -476,6 +477,8 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
         raise ConfigError(f"{path}: file not found", "--data")
     if model_kind == "tagger":
         return _tagged_data_spec(path, text_column, label_column)
+    if model_kind == "multilabel_classifier":
+        return _label_set_data_spec(path, text_column, label_column)
     if model_kind == "regressor":
         bare = path.removesuffix(".gz").removesuffix(".bz2")
         if _DATA_READERS.get(os.path.splitext(bare)[1].lower()) != "csv":
@@ -527,6 +530,17 @@ def _snli_layout(path: str) -> bool:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return False  # the reader reports what is wrong with the file, with its line
     return isinstance(record, dict) and {"sentence1", "sentence2", "gold_label"} <= set(record)
+
+
+def _label_set_data_spec(path: str, text_column: str | None, labels_column: str | None) -> dict:
+    """A multi-label classifier's ``--data``: JSON Lines with a list of labels, or CSV/TSV with '|'-joined labels."""
+    bare = path.removesuffix(".gz").removesuffix(".bz2")
+    reader = _DATA_READERS.get(os.path.splitext(bare)[1].lower())
+    if reader not in ("jsonl", "csv"):
+        raise ConfigError(f"a multi-label classifier reads .jsonl (a list of labels per object) or .csv/.tsv (labels "
+                          f"joined by '|'), got {path}", "--data")
+    keys = ("text_field", "labels_field") if reader == "jsonl" else ("text_column", "labels_column")
+    return {"name": f"multilabel-{reader}", "path": path, keys[0]: text_column or "text", keys[1]: labels_column or "labels"}
 
 
 def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | None) -> dict:
@@ -596,8 +610,9 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
 @click.option("--pair-column", metavar="NAME", help="With --file: the CSV column holding each pair's second text.")
 @click.option("--batch-size", default=64, show_default=True, type=COUNT)
 def predict(run, texts, infile, output, parents, text_column, pairs, pair_column, batch_size):
-    """Classify TEXTS (or a file of them) with a classifier run, score them with a regressor run, or find their
-    entities with a tagger run. Sentence pairs: each TEXT with a --pair, or a file's two columns."""
+    """Classify TEXTS (or a file of them) with a classifier run (one label) or a multi-label classifier run (a set
+    of labels), score them with a regressor run, or find their entities with a tagger run. Sentence pairs: each
+    TEXT with a --pair, or a file's two columns."""
     from .runs import open_run
     from .yamlio import check_output, write_output
 
@@ -611,8 +626,9 @@ def predict(run, texts, infile, output, parents, text_column, pairs, pair_column
         raise ConfigError("give texts to classify, or --file", "TEXTS")
     inputs, rows, texts = _paired(texts, rows, list(pairs), pair_column, infile)
     model = open_run(run).model_for("predict", "predict")
-    if inputs is not texts and getattr(model, "kind", None) == "tagger":
-        raise ConfigError("a tagger reads one text at a time, not sentence pairs", "--pair")
+    if inputs is not texts and not getattr(model, "reads_pairs", False):
+        raise ConfigError(f"this run's {getattr(model, 'kind', 'model')} reads one text at a time, not sentence pairs",
+                          "--pair")
     preds = []
     for i in range(0, len(inputs), batch_size):
         preds += model.predict(inputs[i:i + batch_size])
@@ -621,6 +637,9 @@ def predict(run, texts, infile, output, parents, text_column, pairs, pair_column
         return
     if preds and "value" in preds[0]:
         _print_values(texts, rows, preds, output, parents)
+        return
+    if preds and "scores" in preds[0]:
+        _print_label_sets(texts, rows, preds, output, parents)
         return
     labels = sorted({k for p in preds for k in p.get("probabilities", {})})
     if output:
@@ -714,6 +733,31 @@ def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], 
         return
     for t, p in zip(texts, preds):
         click.echo(f"{p['value']:.4f}\t{t}")
+
+
+def _print_label_sets(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None,
+                      parents: bool) -> None:
+    """A multi-label classifier's label sets: ``labels`` ('|'-joined) and ``p_<label>`` columns with -o; otherwise
+    ``label|label<TAB>scores<TAB>text`` lines (``-`` for a text given no label)."""
+    from .yamlio import write_output
+
+    labels = list(preds[0]["scores"])
+    if output:
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow((list(rows[0].keys()) if rows else ["text"]) + ["labels"] + [f"p_{l}" for l in labels])
+        for j, (t, p) in enumerate(zip(texts, preds)):
+            writer.writerow((list(rows[j].values()) if rows else [t]) + ["|".join(p["labels"])]
+                            + [f"{p['scores'][l]:.6f}" for l in labels])
+        write_output(output, buf.getvalue(), parents=parents)
+        if output != "-":
+            click.echo(f"wrote {len(preds)} predictions to {output}")
+        return
+    for t, p in zip(texts, preds):
+        shown = " ".join(f"{l}={p['scores'][l]:.3f}" for l in p["labels"])
+        click.echo(f"{'|'.join(p['labels']) or '-'}\t{shown}\t{t}")
 
 
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:

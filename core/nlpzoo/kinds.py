@@ -310,6 +310,56 @@ def model_input(example: dict) -> "str | tuple[str, str]":
     return example["text"] if pair is None else (example["text"], pair)
 
 
+class MultiLabelClassifier(Trainable, ABC):
+    """Gives a text any number of ``labels`` (topics, tags): a score per label and a threshold per label.
+
+    Examples are ``{"text": str, "labels": [str, ...]}`` (an empty list is allowed). Not a
+    :class:`Classifier`: a classifier's probabilities share one unit among the labels and it picks
+    exactly one, while here each label is a yes-or-no question of its own.
+    """
+
+    kind = "multilabel_classifier"
+    labels: list[str]
+    #: per label, the score from which the label is given (``predict`` and ``evaluate`` use them)
+    thresholds: list[float]
+
+    @abstractmethod
+    def predict_scores(self, texts: list[str]) -> "np.ndarray":
+        """Independent probabilities, shape ``(len(texts), len(self.labels))``, each in [0, 1]."""
+
+    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
+        """``{"labels": [str, ...], "scores": {label: p}}`` per text: the labels whose score reaches their threshold."""
+        scores = self.predict_scores(list(texts))
+        return [{"labels": [l for l, p, t in zip(self.labels, row, self.thresholds) if p >= t],
+                 "scores": dict(zip(self.labels, map(float, row)))} for row in scores]
+
+    def evaluate(self, examples: Sequence) -> dict[str, float]:
+        """``micro_f1``, ``macro_f1``, ``subset_accuracy``, ``f1_<label>`` and ``loss`` (binary cross-entropy)."""
+        import numpy as np
+
+        from .training.metrics import multilabel_metrics
+
+        true = label_matrix([ex["labels"] for ex in examples], self.labels)
+        scores = self.predict_scores([ex["text"] for ex in examples]) if len(true) else np.zeros(true.shape)
+        p = np.clip(scores, 1e-7, 1 - 1e-7)
+        loss = float(-(true * np.log(p) + (1 - true) * np.log(1 - p)).mean()) if true.size else 0.0
+        return {"loss": loss, **multilabel_metrics(true, scores >= np.asarray(self.thresholds), self.labels)}
+
+
+def label_matrix(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> "np.ndarray":
+    """0/1 rows, one per label set, columns in the order of ``labels``; an unknown label is an error."""
+    import numpy as np
+
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({l for row in label_sets for l in row} - set(index), key=str)
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} are not among this model's labels {list(labels)}")
+    out = np.zeros((len(label_sets), len(labels)), dtype=np.float32)
+    for i, row in enumerate(label_sets):
+        out[i, [index[l] for l in row]] = 1.0
+    return out
+
+
 def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:
     """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
     import numpy as np
@@ -463,5 +513,5 @@ class Callback(Component):
 
 
 INTERFACES: dict[str, type[Component]] = {
-    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, Regressor, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
+    c.kind: c for c in (Dataset, Embedder, LanguageModel, Classifier, MultiLabelClassifier, Regressor, Tagger, GAN, Augmenter, Optimizer, Scheduler, Callback)
 }

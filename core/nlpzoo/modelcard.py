@@ -20,11 +20,15 @@ HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1",
 HUB_METRICS = {"accuracy": ("accuracy", "accuracy", None), "macro_f1": ("f1", "macro F1", {"average": "macro"}),
                "loss": ("loss", "cross-entropy loss", None), "f1": ("f1", "entity F1", None),
                "precision": ("precision", "entity precision", None), "recall": ("recall", "entity recall", None),
+               "micro_f1": ("f1", "micro F1", {"average": "micro"}),
+               "subset_accuracy": ("accuracy", "subset accuracy", None),
                "pearson": ("pearsonr", "Pearson correlation", None), "spearman": ("spearmanr", "Spearman correlation", None)}
 #: the Hugging Face task of each kind of model that gets a card: (pipeline tag, readable name, example input)
 HUB_TASKS = {"classifier": ("text-classification", "Text Classification", "a gorgeous, witty, seductive movie"),
              "tagger": ("token-classification", "Token Classification", "Angela Merkel met Emmanuel Macron in Paris"),
-             "regressor": ("text-classification", "Text Regression", "a gorgeous, witty, seductive movie")}
+             "regressor": ("text-classification", "Text Regression", "a gorgeous, witty, seductive movie"),
+             "multilabel_classifier": ("text-classification", "Multi-label Text Classification",
+                                       "the new powerbook has a faster scsi bus and more ram")}
 
 
 def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,
@@ -56,6 +60,7 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     data_licenses = _data_licenses(provenance.get("data") or [])
     task, task_name, example = HUB_TASKS[model.kind]
     tagger, regressor = model.kind == "tagger", model.kind == "regressor"
+    several = model.kind == "multilabel_classifier"
     types = sorted({label[2:] for label in labels if label[:2] in ("B-", "I-")})
     shown_types = ", ".join(md_code(t) for t in types)
 
@@ -80,6 +85,8 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
     what = ("A regressor that predicts a number for a text (one output, in the units of its training targets)."
             if regressor else f"A tagger that finds entities of {len(types)} types ({shown_types}) in a text, "
             f"word by word (IOB2 tags)." if tagger else
+            f"A multi-label text classifier that gives a text any of {len(labels)} labels ({shown}), each from its own "
+            "sigmoid score and threshold (`label_thresholds` in config.json)." if several else
             f"A text classifier that assigns one of {len(labels)} labels ({shown}) to a text.")
     lines = [f"# {name}", "",
              f"{what} Trained with nlpzoo "
@@ -119,6 +126,10 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
         lines += [f"Finding {shown_types} entities in texts like those of `{dataset}`. The model has "
                   "only seen those texts: expect lower F1 on other domains, styles or languages, and measure it on your own "
                   "annotated sample before relying on it. It knows no other entity types.", ""]
+    elif several:
+        lines += [f"Tagging texts like those of `{dataset}` with {shown}. The model has only seen those texts and the "
+                  "label combinations in them: expect lower F1 on other domains, styles or languages, and measure it on "
+                  "your own labelled sample before relying on it. Not for decisions about people without human review.", ""]
     else:
         lines += [f"Sorting texts like those of `{dataset}` into {shown}. The model has only "
                   "seen those texts: expect lower accuracy on other domains, styles or languages, and measure it on your "
@@ -129,6 +140,8 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
         lines += ["```python", "from transformers import pipeline", "",
                   (f'find = pipeline("{task}", model="path/to/this/folder", aggregation_strategy="simple")' if tagger else
                    f'score = pipeline("{task}", model="path/to/this/folder", function_to_apply="none")' if regressor else
+                   f'classify = pipeline("{task}", model="path/to/this/folder", top_k=None)  # every label\'s sigmoid'
+                   if several else
                    f'classify = pipeline("{task}", model="path/to/this/folder")'),
                   f'print({"find" if tagger else "score" if regressor else "classify"}("{example}"))', "```", ""]
     module, _, cls = str(model_info.get("target", "module:Class")).partition(":")

@@ -19,7 +19,7 @@ from .yamlio import load_yaml, parse_yaml
 #: recipe key -> the kinds a spec there may name
 SLOTS: dict[str, tuple[str, ...]] = {
     "dataset": ("dataset",),
-    "model": ("language_model", "classifier", "regressor", "tagger", "gan", "embedder"),
+    "model": ("language_model", "classifier", "multilabel_classifier", "regressor", "tagger", "gan", "embedder"),
     "augment": ("augmenter",),
     "optimizer": ("optimizer",),
     "scheduler": ("scheduler",),

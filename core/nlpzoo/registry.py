@@ -17,7 +17,7 @@ from .errors import AmbiguousName, MissingDependency, PluginError, UnknownCompon
 
 #: classifiers were registered and asked for as this kind until plugin API 2; asking so still works, with a warning
 DEPRECATED_CLASSIFIER_KIND = "language_model"
-KINDS = ("embedder", "language_model", "classifier", "regressor", "tagger", "gan", "augmenter", "scheduler", "optimizer", "dataset", "callback")
+KINDS = ("embedder", "language_model", "classifier", "multilabel_classifier", "regressor", "tagger", "gan", "augmenter", "scheduler", "optimizer", "dataset", "callback")
 CORE_DISTRIBUTION = "nlpzoo"  # names registered by nlpzoo's own plugins keep their bare meaning
 
 

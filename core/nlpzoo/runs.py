@@ -204,7 +204,7 @@ class RunHandle:
         cls = self.model_class()
         if not callable(getattr(cls, method, None)):
             m = self.info["model"]
-            fits = {"predict": "a classifier, regressor or tagger", "generate": "a language_model", "sample": "a gan",
+            fits = {"predict": "a classifier, multi-label classifier, regressor or tagger", "generate": "a language_model", "sample": "a gan",
                     "neighbors": "an embedder"}.get(command, f"a model with {method}()")
             raise ConfigError(f"is a {m['kind']} run ({m['name']}); nlpzoo {command} needs {fits} run", file=str(self.dir))
         return self.model

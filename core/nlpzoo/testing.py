@@ -100,7 +100,8 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
     model_contract = MODEL_CONTRACTS.get(kind)
     if model_contract is not None and (data is not None or getattr(component, "modality", "text") == "text"):
         settings = {**QUICK_TRAIN, **(train or {})}
-        default = {"tagger": tiny_tagged_data, "regressor": tiny_scored_data}.get(kind, tiny_text_data)
+        default = {"tagger": tiny_tagged_data, "regressor": tiny_scored_data,
+                   "multilabel_classifier": tiny_label_set_data}.get(kind, tiny_text_data)
         model_contract(component, data or default(), settings)
         _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or default(), settings,
                          METRICS[kind])
@@ -151,6 +152,17 @@ def tiny_scored_data() -> dict[str, list[dict]]:
         words = rng.sample(_GOOD, good) + rng.sample(_BAD, 3 - good)
         rng.shuffle(words)
         examples.append({"text": f"the film was {words[0]} , {words[1]} and {words[2]} .", "target": good / 3})
+    return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
+
+
+def tiny_label_set_data() -> dict[str, list[dict]]:
+    """48 sentences naming 0 to 2 of three topics ("the film had music and jokes ." : music, comedy) split 32 / 8 / 8."""
+    topics = {"music": "songs", "comedy": "jokes", "war": "battles"}
+    examples = []
+    for i in range(48):
+        chosen = [t for j, t in enumerate(topics) if (i >> j) & 1][:2]
+        named = " and ".join(topics[t] for t in chosen) or "nothing much"
+        examples.append({"text": f"the film had {named} .", "labels": chosen})
     return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
 
 
@@ -222,6 +234,28 @@ def _classifier_contract(model, data: dict, train: dict) -> None:
     back = _reloaded(model, folder)
     assert back.labels == model.labels, "the labels must survive save and load"
     assert np.allclose(back.predict_proba(texts), probs, atol=1e-5), "a loaded classifier must predict as the saved one"
+
+
+def _multilabel_contract(model, data: dict, train: dict) -> None:
+    import numpy as np
+
+    folder = _fitted(model, data, train, "micro_f1")
+    texts = [ex["text"] for ex in data["test"]]
+    scores = np.asarray(model.predict_scores(texts))
+    assert scores.shape == (len(texts), len(model.labels)), "predict_scores must give (texts, labels) scores"
+    assert ((scores >= 0) & (scores <= 1)).all(), "each score must be a probability of its own label"
+    assert len(model.thresholds) == len(model.labels), "one threshold per label"
+    alone = np.vstack([np.asarray(model.predict_scores([text])) for text in texts[:4]])
+    assert np.allclose(alone, scores[:4], atol=1e-4), "a text's scores must not depend on the batch it is in"
+    for p in model.predict(texts):
+        assert set(p["labels"]) <= set(model.labels), "predict must name labels among the model's labels"
+    metrics = model.evaluate(data["test"])
+    assert {"loss", "micro_f1", "macro_f1", "subset_accuracy"} <= set(metrics), \
+        f"evaluate must report loss, micro_f1, macro_f1 and subset_accuracy, got {sorted(metrics)}"
+    back = _reloaded(model, folder)
+    assert back.labels == model.labels and np.allclose(back.thresholds, model.thresholds), \
+        "the labels and their thresholds must survive save and load"
+    assert np.allclose(back.predict_scores(texts), scores, atol=1e-5), "a loaded model must score as the saved one"
 
 
 def _language_model_contract(model, data: dict, train: dict) -> None:
@@ -301,10 +335,11 @@ def _regressor_contract(model, data: dict, train: dict) -> None:
     assert np.allclose(back.predict_values(texts), values, atol=1e-4), "a loaded regressor must predict as the saved one"
 
 
-MODEL_CONTRACTS = {"classifier": _classifier_contract, "regressor": _regressor_contract, "tagger": _tagger_contract,
+MODEL_CONTRACTS = {"classifier": _classifier_contract, "multilabel_classifier": _multilabel_contract,
+                   "regressor": _regressor_contract, "tagger": _tagger_contract,
                    "language_model": _language_model_contract, "gan": _gan_contract}
 # what each kind's runs keep the best by
-METRICS = {"classifier": "accuracy", "regressor": "loss", "tagger": "loss", "language_model": "loss", "gan": "loss"}
+METRICS = {"classifier": "accuracy", "multilabel_classifier": "micro_f1", "regressor": "loss", "tagger": "loss", "language_model": "loss", "gan": "loss"}
 
 
 def _augmenter_contract(aug) -> None:

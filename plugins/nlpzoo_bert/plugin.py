@@ -12,6 +12,9 @@ def register_components(register):
     register("regressor", "bert-regressor", target="nlpzoo_bert.regressor:BertRegressor",
              summary="Fine-tune a pretrained BERT-family encoder to predict a number per text (MSE, Pearson, Spearman).",
              tags=("text", "regression", "pretrained", "transformers"))
+    register("multilabel_classifier", "bert-multilabel", target="nlpzoo_bert.multilabel:BertMultiLabel",
+             summary="Fine-tune a pretrained BERT-family encoder to give each text any set of labels (sigmoid per label).",
+             tags=("text", "multi-label", "classification", "pretrained", "transformers"))
     register("tagger", "bert-tagger", target="nlpzoo_bert.tagger:BertTagger",
              summary="Fine-tune a pretrained BERT-family encoder to tag words: named entities, IOB2, seqeval metrics.",
              tags=("text", "token-classification", "ner", "pretrained", "transformers"))

@@ -10,6 +10,7 @@ BUILT_IN = {
     "lee": ("Lee", "The Lee news corpus from gensim's test data: 300 documents, about 60k words.", ("text", "corpus")),
     "conll2003": ("tagged:Conll2003", "CoNLL-2003 English named entities (PER/ORG/LOC/MISC), canonical 14,041/3,250/3,453 sentences.", ("text", "tagging")),
     "vader-ratings": ("VaderRatings", "Sentiment scores (-4..4, mean of ~10 raters) of movie, tweet, product or editorial snippets.", ("text", "regression")),
+    "20ng-hierarchy": ("label_sets:Newsgroups20Hierarchy", "20 Newsgroups posts labelled with the parts of their group's name (comp, sys, mac, hardware): 33 labels.", ("text", "multi-label")),
     "hamlet": ("Hamlet", "Shakespeare's Hamlet (32k words, public domain) in chunks of lines.", ("text", "corpus")),
 }
 READERS = {
@@ -22,6 +23,8 @@ READERS = {
     "scored-csv": ("scored:ScoredCsv", "CSV/TSV with a text column and a numeric target column, for regressors.", ("text", "reader", "regression")),
     "snli-jsonl": ("pairs:SnliJsonl", "SNLI/MNLI JSON Lines: sentence1, sentence2, gold_label; pairs without a gold label skipped.", ("text", "reader", "pairs")),
     "stsb-tsv": ("pairs:StsbTsv", "STS-B TSV (GLUE layout): sentence1, sentence2 and a 0-5 score, for regressors.", ("text", "reader", "pairs", "regression")),
+    "multilabel-jsonl": ("label_sets:MultiLabelJsonl", "JSON Lines with a text and a list of labels per object, for multi-label classifiers.", ("text", "reader", "multi-label")),
+    "multilabel-csv": ("label_sets:MultiLabelCsv", "CSV/TSV with a text column and a column of labels joined by a separator (a bar), for multi-label classifiers.", ("text", "reader", "multi-label")),
     "text-folder": ("TextFolder", "A folder with one subfolder of text files per label (folder/<label>/*.txt).", ("text", "reader")),
 }
 

@@ -437,6 +437,9 @@ def second_text(value, column: str, path: str, line: int | None, where: str = ""
 
 
 def _label(value, name: str, path: str, line: int | None) -> str:
+    if isinstance(value, list):
+        raise DataError(f"{name} holds a list of labels ({str(value)[:40]}), expected one label per text (for "
+                        "several labels per text use multilabel-jsonl with a multi-label classifier)", file=path, line=line)
     if isinstance(value, bool):
         value = str(value).lower()
     if not isinstance(value, (str, int)) or str(value).strip() == "":

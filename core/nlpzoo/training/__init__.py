@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..plots import plot_confusion, plot_curves, save_figure
     from ..yamlio import atomic_write
     from .batching import length_bucketed_batches, longest_first_batches, pad_sequences, seeded_sample, seeded_split
-    from .metrics import classification_metrics, regression_metrics
+    from .metrics import best_thresholds, classification_metrics, multilabel_metrics, regression_metrics
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
                           weight_decay_groups)
     from .run import Run
@@ -31,6 +31,7 @@ __all__ = [
     "TorchTask",
     "TrainConfig",
     "atomic_write",
+    "best_thresholds",
     "classification_metrics",
     "derive_seed",
     "device_of",
@@ -38,6 +39,7 @@ __all__ = [
     "length_bucketed_batches",
     "load_weights",
     "longest_first_batches",
+    "multilabel_metrics",
     "no_weight_decay",
     "on_device_of",
     "pad_sequences",
@@ -56,6 +58,7 @@ __all__ = [
 
 _HOMES = {
     "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics", "regression_metrics": ".metrics",
+    "multilabel_metrics": ".metrics", "best_thresholds": ".metrics",
     "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",

@@ -47,3 +47,47 @@ def regression_metrics(true: Sequence[float], predicted: Sequence[float]) -> dic
 
     return {"loss": mse, "rmse": mse ** 0.5, "pearson": pearson(y, p) if len(y) > 1 else 0.0,
             "spearman": pearson(ranks(y), ranks(p)) if len(y) > 1 else 0.0}
+
+
+def multilabel_metrics(true: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+    """Micro and macro F1, subset accuracy (the whole label set right) and ``f1_<label>`` for 0/1 matrices.
+
+    ``true`` and ``predicted`` have shape ``(texts, labels)``. A label that is neither true nor predicted
+    anywhere has F1 0 and is left out of the macro mean, as in :func:`classification_metrics`.
+    """
+    y, p = np.asarray(true, dtype=bool), np.asarray(predicted, dtype=bool)
+    tp, fp, fn = (y & p).sum(0), (~y & p).sum(0), (y & ~p).sum(0)
+    f1 = _f1(tp, fp, fn)
+    seen = (tp + fp + fn) > 0
+    metrics = {"micro_f1": float(_f1(tp.sum(), fp.sum(), fn.sum())),
+               "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
+               "subset_accuracy": float((y == p).all(1).mean()) if len(y) else 0.0}
+    metrics.update({f"f1_{label}": float(f1[i]) for i, label in enumerate(labels)})
+    return metrics
+
+
+def _f1(tp, fp, fn):
+    tp, wrong = np.asarray(tp, dtype=float), np.asarray(fp + fn, dtype=float)
+    return np.divide(2 * tp, 2 * tp + wrong, out=np.zeros_like(tp), where=(2 * tp + wrong) > 0)
+
+
+def best_thresholds(true: np.ndarray, scores: np.ndarray, default: float = 0.5) -> list[float]:
+    """Per label, the score threshold that maximises that label's F1 on ``(true, scores)``.
+
+    Candidates are the midpoints between neighbouring distinct scores (and ``default``); ties go to the
+    candidate nearest ``default``, so a label with no positive example keeps ``default`` unless a higher
+    one avoids false positives.
+    """
+    y, s = np.asarray(true, dtype=bool), np.asarray(scores, dtype=np.float64)
+    chosen = []
+    for j in range(y.shape[1]):
+        distinct = np.unique(s[:, j])
+        candidates = np.unique(np.concatenate([[default], (distinct[1:] + distinct[:-1]) / 2,
+                                               distinct[-1:] + 1e-6 if len(distinct) else []]))
+        predicted = s[:, j][None, :] >= candidates[:, None]  # (candidates, texts)
+        tp = (predicted & y[:, j]).sum(1)
+        wrong = (predicted & ~y[:, j]).sum(1) + (~predicted & y[:, j]).sum(1)
+        f1 = np.divide(2 * tp, 2 * tp + wrong, out=np.ones(len(candidates)), where=(2 * tp + wrong) > 0)
+        best = np.flatnonzero(f1 == f1.max())
+        chosen.append(float(candidates[best[np.argmin(np.abs(candidates[best] - default))]]))
+    return chosen
