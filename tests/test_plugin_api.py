@@ -401,7 +401,8 @@ def test_a_folder_copy_of_an_installed_plugin_wins_and_says_so(cli, tmp_path):
     entry = re.search(r'^(\S+) = "nlpzoo_folder_only', text, flags=re.M)
     pyproject.write_text(text.replace(entry.group(0), 'augment = "nlpzoo_folder_only'))
     listing = cli("--plugins-dir", str(tmp_path), "list", "--kind", "augmenter")
-    assert listing.returncode == 0 and "folder-only" in listing.stdout and "random-swap" not in listing.stdout
+    names = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
+    assert listing.returncode == 0 and "folder-only" in names and "random-swap" not in names  # the folder's copy
     health = cli("--plugins-dir", str(tmp_path), "plugins")
     assert "has the same entry point 'augment'; the copy in the folder is the one used" in health.stdout + health.stderr
 
