@@ -51,6 +51,14 @@ def test_a_malformed_entry_names_the_file_line_and_key(tmp_path):
     assert "did you mean 'augmenter'" in str(err.value)
 
 
+def test_an_asset_file_with_nothing_after_its_colon_is_read_as_an_empty_entry(tmp_path):
+    catalogue = tmp_path / "cat.yaml"
+    catalogue.write_text("assets:\n  mine:\n    requirement: mine==1.0\n    module: mine\n    files:\n      data.bin:\n")
+    merged = Catalog()
+    merged.merge_file(catalogue)
+    assert merged.assets["mine"].files == {"data.bin": {}}
+
+
 def test_an_unknown_section_is_refused(tmp_path):
     bad = tmp_path / "cat.yaml"
     bad.write_text("preset: {}\n")

@@ -170,9 +170,10 @@ class Catalog:
                 _optional_string(body, key, loc)
             _check_requirement(body["requirement"], f"{loc}.requirement")
             _check_module(body["module"], f"{loc}.module")
-            files = _mapping(body.get("files"), f"{loc}.files")
-            for rel, meta in files.items():
-                _known_keys(_mapping(meta, f"{loc}.files.{rel}"), ("sha256", "size"), f"{loc}.files.{rel}")
+            files = {}
+            for rel, meta in _mapping(body.get("files"), f"{loc}.files").items():
+                meta = files[rel] = _mapping(meta, f"{loc}.files.{rel}")  # an entry with nothing after its colon
+                _known_keys(meta, ("sha256", "size"), f"{loc}.files.{rel}")
                 _check_sha(meta.get("sha256"), f"{loc}.files.{rel}.sha256")
                 size = meta.get("size")
                 if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
