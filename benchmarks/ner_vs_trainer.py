@@ -41,7 +41,7 @@ def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
     from nlpzoo.training import Run
 
     model = nlpzoo.build({"name": "minilm-l6-tagger", "max_length": SETTINGS["max_length"]}, "tagger")
-    run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"]},
+    run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"], "weight_decay": 0.0},
                          scheduler={"name": "linear-warmup", "warmup": 0.0},
                          train={"epochs": epochs, "batch_size": SETTINGS["batch_size"], "weight_decay": 0.0,
                                 "precision": "fp32", "progress": False, "plots": False, "keep_best": False,

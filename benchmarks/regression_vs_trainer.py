@@ -40,7 +40,7 @@ def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
     from nlpzoo.training import Run
 
     model = nlpzoo.build({"name": "minilm-l6-regressor", "max_length": SETTINGS["max_length"]}, "regressor")
-    run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"]},
+    run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"], "weight_decay": 0.0},
                          scheduler={"name": "linear-warmup", "warmup": 0.0},
                          train={"epochs": epochs, "batch_size": SETTINGS["batch_size"], "weight_decay": 0.0,
                                 "precision": "fp32", "progress": False, "plots": False, "keep_best": False,
