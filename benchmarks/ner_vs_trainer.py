@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bert_common import RESULTS, machine, minilm_folder, scratch  # noqa: E402
 
-SETTINGS = {"lr": 5e-5, "batch_size": 8, "max_length": 128}  # run_ner.py's defaults (batch: per device)
+SETTINGS = {"lr": 5e-5, "batch_size": 8, "max_length": 128, "sort_by_length": True}  # run_ner.py's defaults (batch: per device)
 
 
 def conll(train_limit: int, seed: int, test_limit: int | None) -> dict:
@@ -40,7 +40,8 @@ def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
     import nlpzoo
     from nlpzoo.training import Run
 
-    model = nlpzoo.build({"name": "minilm-l6-tagger", "max_length": SETTINGS["max_length"]}, "tagger")
+    model = nlpzoo.build({"name": "minilm-l6-tagger", "max_length": SETTINGS["max_length"],
+                          "sort_by_length": SETTINGS["sort_by_length"]}, "tagger")
     run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"], "weight_decay": 0.0},
                          scheduler={"name": "linear-warmup", "warmup": 0.0},
                          train={"epochs": epochs, "batch_size": SETTINGS["batch_size"], "weight_decay": 0.0,
@@ -114,9 +115,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"])
+    parser.add_argument("--unsorted", action="store_true", help="nlpzoo draws random batches, as the Trainer does")
     parser.add_argument("--output", default=str(RESULTS / "ner_vs_trainer.md"))
     args = parser.parse_args()
-    SETTINGS["batch_size"] = args.batch_size
+    SETTINGS["batch_size"], SETTINGS["sort_by_length"] = args.batch_size, not args.unsorted
     rows = {"nlpzoo bert-tagger": [], "transformers Trainer (run_ner.py)": []}
     for seed in args.seeds:
         data = conll(args.train_limit, seed, args.test_limit)
