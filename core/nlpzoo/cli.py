@@ -707,12 +707,12 @@ def _print_entities(texts: list[str], preds: list[dict], output: str | None, par
                 writer.writerow([j, e["label"], e["start"], e["end"], e["text"], f"{e['score']:.6f}"])
         write_output(output, buf.getvalue(), parents=parents)
         if output != "-":
-            click.echo(f"wrote {sum(len(p['entities']) for p in preds)} entities of {len(preds)} texts to {output}")
+            echo(f"wrote {sum(len(p['entities']) for p in preds)} entities of {len(preds)} texts to {output}")
         return
     for t, p in zip(texts, preds):
-        click.echo(t)
+        echo(t)
         for e in p["entities"]:
-            click.echo(f"  {e['label']}\t{e['start']}-{e['end']}\t{e['text']}\t{e['score']:.3f}")
+            echo(f"  {e['label']}\t{e['start']}-{e['end']}\t{e['text']}\t{e['score']:.3f}")
 
 
 def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None, parents: bool) -> None:
@@ -729,10 +729,10 @@ def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], 
             writer.writerow((list(rows[j].values()) if rows else [t]) + [f"{p['value']:.6f}"])
         write_output(output, buf.getvalue(), parents=parents)
         if output != "-":
-            click.echo(f"wrote {len(preds)} predictions to {output}")
+            echo(f"wrote {len(preds)} predictions to {output}")
         return
     for t, p in zip(texts, preds):
-        click.echo(f"{p['value']:.4f}\t{t}")
+        echo(f"{p['value']:.4f}\t{t}")
 
 
 def _print_label_sets(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None,
@@ -753,11 +753,11 @@ def _print_label_sets(texts: list[str], rows: list[dict] | None, preds: list[dic
                             + [f"{p['scores'][l]:.6f}" for l in labels])
         write_output(output, buf.getvalue(), parents=parents)
         if output != "-":
-            click.echo(f"wrote {len(preds)} predictions to {output}")
+            echo(f"wrote {len(preds)} predictions to {output}")
         return
     for t, p in zip(texts, preds):
         shown = " ".join(f"{l}={p['scores'][l]:.3f}" for l in p["labels"])
-        click.echo(f"{'|'.join(p['labels']) or '-'}\t{shown}\t{t}")
+        echo(f"{'|'.join(p['labels']) or '-'}\t{shown}\t{t}")
 
 
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:

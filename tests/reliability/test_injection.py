@@ -124,3 +124,23 @@ def test_list_info_and_errors_print_no_control_characters_from_a_catalogue(tmp_p
     clean(nlpzoo("--catalog", str(overlay), "info", "hostile-preset"))
     clean(nlpzoo("validate", str(tmp_path / f"missing{payload}.yaml").replace("\x00", "")))
     clean(nlpzoo("augment", "random-swap", input=f"a b c {payload} d e\n".encode()))
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("kind", ["regressor", "tagger", "multilabel_classifier"])
+def test_every_kind_of_prediction_prints_texts_as_text(capsys, kind, payload):
+    from nlpzoo import cli
+
+    text = f"a fine film {payload}"
+    if kind == "regressor":
+        cli._print_values([text], None, [{"value": 1.5}], None, False)
+    elif kind == "tagger":
+        entity = {"label": payload, "start": 0, "end": 1, "text": payload, "score": 0.5}
+        cli._print_entities([text], [{"entities": [entity]}], None, False)
+    else:
+        cli._print_label_sets([text], None, [{"labels": [payload], "scores": {payload: 0.9}}], None, False)
+    printed = capsys.readouterr()
+    TALLY.cases += 1
+    TALLY.count(FAMILY)
+    found = CONTROL.findall(printed.out + printed.err)
+    assert "a fine film" in printed.out and not found, f"control characters reached the terminal: {sorted(set(found))!r}"
