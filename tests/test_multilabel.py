@@ -242,3 +242,43 @@ def test_train_on_my_jsonl_then_predict_prints_label_sets(cli, tiny_bert, tmp_pa
     refused = cli("train", str(recipe), "--data", single, "--run-dir", str(tmp_path / "bad-run"))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "single.jsonl:1: --label-column: 'labels' holds one label ('music')" in refused.stderr
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics_and_thresholds(tiny_bert, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_resume import KILLER, LAUNCH  # a callback that SIGKILLs its own process at a given step
+
+    (tmp_path / "killer.py").write_text(KILLER)
+    rows = [{"text": ex["text"], "labels": ex["labels"]} for split in tiny_label_set_data().values() for ex in split]
+    own = write_lines(tmp_path / "mine.jsonl", rows * 2)
+    recipe = tmp_path / "tags.yaml"
+    recipe.write_text(f"seed: 2\ndataset: {{name: 20ng-hierarchy}}\nmodel: {{name: bert-multilabel, pretrained: {tiny_bert}, "
+                      "max_length: 32}\noptimizer: {name: adamw, lr: 5.0e-3}\ncallbacks: [{name: kill-at-step}]\n"
+                      "train: {epochs: 2, batch_size: 8, progress: false, plots: false, metric: micro_f1, "
+                      "checkpoint_every: 2, log_every: 1}\n")
+
+    def train(run_dir, *extra, kill_at=None):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+               "OMP_NUM_THREADS": "1"}
+        env.pop("NLPZOO_TEST_KILL_AT", None)
+        if kill_at is not None:
+            env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
+        return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--data", own, "--run-dir",
+                               str(run_dir), *extra], capture_output=True, text=True, env=env, timeout=600)
+
+    whole = train(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert train(tmp_path / "cut", kill_at=5).returncode == -signal.SIGKILL
+    assert json.loads((tmp_path / "cut" / "checkpoints" / "latest.json").read_text())["step"] == 4
+    resumed = train(tmp_path / "cut", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert "test_micro_f1" in metrics and json.loads((tmp_path / "cut" / "metrics.json").read_text()) == metrics
+    thresholds = [json.loads((tmp_path / run / "model" / "config.json").read_text())["label_thresholds"]
+                  for run in ("whole", "cut")]
+    assert thresholds[0] == thresholds[1]
