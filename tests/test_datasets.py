@@ -176,7 +176,9 @@ def test_jsonl_with_named_fields(tmp_path):
     ('{"txt": "a", "label": "x"}', r"bad\.jsonl:2: text_field: no field 'text' \(did you mean 'txt'\?\)"),
     ('{"text": "a"}', r"bad\.jsonl:2: label_field: no field 'label'.*set label_field: null"),
     ('{"text": 3, "label": "x"}', r"bad\.jsonl:2: 'text' must be non-empty text, got 3"),
-    ('{"text": "a", "label": [1]}', r"bad\.jsonl:2: 'label' must be a string or an integer"),
+    ('{"text": "a", "label": {"b": 1}}', r"bad\.jsonl:2: 'label' must be a string or an integer"),
+    ('{"text": "a", "label": [1]}', r"bad\.jsonl:2: 'label' holds a list of labels \(\[1\]\), expected one label per "
+                                    r"text \(for several labels per text use multilabel-jsonl"),
 ])
 def test_malformed_jsonl_gives_one_line_with_file_and_line(tmp_path, line, message):
     path = tmp_path / "bad.jsonl"
