@@ -23,16 +23,18 @@ pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs nlpzoo train; prints the exit code and the process's peak resident size in bytes.
+# Runs nlpzoo train; prints the exit code and the process's peak resident size in bytes. VmHWM, not getrusage's
+# ru_maxrss: Linux carries ru_maxrss across fork and exec, so a child of a large pytest process reports the parent's.
 MEASURED = """
-import resource, sys
+import sys
 from nlpzoo.cli import main
 code = 0
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code or 0
-print(f"RESULT {code} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}", flush=True)
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) * 1024
+print(f"RESULT {code} {peak}", flush=True)
 """
 
 
