@@ -246,12 +246,9 @@ def test_train_on_my_jsonl_then_predict_prints_label_sets(cli, tiny_bert, tmp_pa
 
 @pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics_and_thresholds(tiny_bert, tmp_path):
-    import os
     import signal
-    import subprocess
-    import sys
 
-    from test_resume import KILLER, LAUNCH  # a callback that SIGKILLs its own process at a given step
+    from test_resume import KILLER, train  # a callback that SIGKILLs its own process at a given step
 
     (tmp_path / "killer.py").write_text(KILLER)
     rows = [{"text": ex["text"], "labels": ex["labels"]} for split in tiny_label_set_data().values() for ex in split]
@@ -262,20 +259,11 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics_and_thresholds(tiny_
                       "train: {epochs: 2, batch_size: 8, progress: false, plots: false, metric: micro_f1, "
                       "checkpoint_every: 2, log_every: 1}\n")
 
-    def train(run_dir, *extra, kill_at=None):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
-               "OMP_NUM_THREADS": "1"}
-        env.pop("NLPZOO_TEST_KILL_AT", None)
-        if kill_at is not None:
-            env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
-        return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--data", own, "--run-dir",
-                               str(run_dir), *extra], capture_output=True, text=True, env=env, timeout=600)
-
-    whole = train(tmp_path / "whole")
+    whole = train(tmp_path, tmp_path / "whole", "--data", own, recipe=recipe)
     assert whole.returncode == 0, whole.stderr[-2000:]
-    assert train(tmp_path / "cut", kill_at=5).returncode == -signal.SIGKILL
+    assert train(tmp_path, tmp_path / "cut", "--data", own, kill_at=5, recipe=recipe).returncode == -signal.SIGKILL
     assert json.loads((tmp_path / "cut" / "checkpoints" / "latest.json").read_text())["step"] == 4
-    resumed = train(tmp_path / "cut", "--resume")
+    resumed = train(tmp_path, tmp_path / "cut", "--data", own, "--resume", recipe=recipe)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert "test_micro_f1" in metrics and json.loads((tmp_path / "cut" / "metrics.json").read_text()) == metrics

@@ -352,7 +352,7 @@ def test_a_stopped_masked_lm_run_resumes_to_the_same_weights(tiny_bert, tmp_path
 
 @pytest.mark.slow
 def test_a_causal_lm_killed_mid_run_resumes_to_the_same_metrics(tiny_llama, tmp_path):
-    from test_resume import KILLER, LAUNCH  # a callback that SIGKILLs its own process at a given step
+    from test_resume import KILLER, train  # a callback that SIGKILLs its own process at a given step
 
     (tmp_path / "killer.py").write_text(KILLER)
     recipe = tmp_path / "recipe.yaml"
@@ -362,20 +362,11 @@ def test_a_causal_lm_killed_mid_run_resumes_to_the_same_metrics(tiny_llama, tmp_
                       "train: {epochs: 1, max_steps: 9, batch_size: 4, checkpoint_every: 3, log_every: 1, "
                       "progress: false, plots: false}\n")
 
-    def train(run_dir, *extra, kill_at=None):
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
-               "OMP_NUM_THREADS": "1"}
-        env.pop("NLPZOO_TEST_KILL_AT", None)
-        if kill_at is not None:
-            env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
-        return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--run-dir", str(run_dir), *extra],
-                              capture_output=True, text=True, env=env, timeout=600)
-
-    whole = train(tmp_path / "whole")
+    whole = train(tmp_path, tmp_path / "whole", recipe=recipe)
     assert whole.returncode == 0, whole.stderr[-2000:]
-    assert train(tmp_path / "cut", kill_at=7).returncode == -signal.SIGKILL
+    assert train(tmp_path, tmp_path / "cut", kill_at=7, recipe=recipe).returncode == -signal.SIGKILL
     assert json.loads((tmp_path / "cut" / "checkpoints" / "latest.json").read_text())["step"] == 6
-    resumed = train(tmp_path / "cut", "--resume")
+    resumed = train(tmp_path, tmp_path / "cut", "--resume", recipe=recipe)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert metrics["test_perplexity"] > 1

@@ -68,13 +68,15 @@ def whole(workdir):
     return done
 
 
-def train(workdir, run_dir, *extra, kill_at=None):
+def train(workdir, run_dir, *extra, kill_at=None, recipe=None):
+    """``nlpzoo train`` in a process that loads ``killer.py`` from ``workdir``; it SIGKILLs itself at ``kill_at``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), os.environ.get("PYTHONPATH", "")])}
     env.pop("NLPZOO_TEST_KILL_AT", None)
     if kill_at is not None:
         env["NLPZOO_TEST_KILL_AT"] = str(kill_at)
-    return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(workdir / "recipe.yaml"), "--run-dir", str(run_dir), *extra],
-                          capture_output=True, text=True, env=env, timeout=300)
+    recipe = recipe or workdir / "recipe.yaml"
+    return subprocess.run([sys.executable, "-c", LAUNCH, "train", str(recipe), "--run-dir", str(run_dir), *extra],
+                          capture_output=True, text=True, env=env, timeout=600)
 
 
 def final_metrics(run_dir):
