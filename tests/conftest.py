@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,23 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: 
 def cli():
     """``cli("train", "recipe.yaml")``: the real command in a subprocess (see :func:`run_cli`)."""
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def module_folder(tmp_path_factory):
+    """``module_folder("runs")``: a fresh folder that lasts for one test module, then is deleted.
+
+    Trained runs and saved models are large; kept for the whole session they fill a small disk.
+    """
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        made.append(tmp_path_factory.mktemp(name))
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ def fit(data, directory, spec, **train):
 
 
 @pytest.fixture(scope="module")
-def lora_run(data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lora")
+def lora_run(data, module_folder):
+    folder = module_folder("lora")
     model, metrics = fit(data, folder / "run", {"adapter": {**LORA, "merge": True}})
     model.save(folder / "saved")
     return model, metrics, folder

@@ -67,14 +67,14 @@ def trained_tokenizer(style: str, segment_ids: bool):
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
-def encoder(request, tmp_path_factory) -> str:
+def encoder(request, module_folder) -> str:
     import transformers
 
     config_class, sizes, style, segment_ids = ARCHITECTURES[request.param]
     tokenizer = trained_tokenizer(style, segment_ids)
     extra = {} if "pad_token_id" in sizes else {"pad_token_id": tokenizer.pad_token_id}
     config = getattr(transformers, config_class)(vocab_size=len(tokenizer), **sizes, **extra)
-    folder = tmp_path_factory.mktemp(request.param)
+    folder = module_folder(request.param)
     transformers.AutoModel.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)

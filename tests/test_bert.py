@@ -301,9 +301,9 @@ def test_balanced_class_weights():
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, cli):
+def trained_run(module_folder, cli):
     run_cli = cli
-    run_dir = tmp_path_factory.mktemp("bert") / "run"
+    run_dir = module_folder("bert") / "run"
     out = run_cli("train", str(ROOT / "recipes" / "bert-rotten-tomatoes.yaml"), "--run-dir", str(run_dir),
                   "--set", "dataset.limit=160", "--set", "train.max_steps=3", "--set", "train.batch_size=16",
                   "--set", "model.max_length=48", "--set", "train.progress=false")

@@ -11,9 +11,9 @@ MAX_LENGTH = 16  # far below the 512 of the pretrained tokenizer, so a text of 4
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory, cli):
+def short_run(module_folder, cli):
     run_cli = cli
-    run_dir = tmp_path_factory.mktemp("bert-short") / "run"
+    run_dir = module_folder("bert-short") / "run"
     done = run_cli("train", str(ROOT / "recipes" / "bert-rotten-tomatoes.yaml"), "--run-dir", str(run_dir),
                    "--set", "dataset.limit=160", "--set", "train.max_steps=4", "--set", "train.batch_size=16",
                    "--set", f"model.max_length={MAX_LENGTH}", "--set", "train.progress=false", "--set", "augment=null")

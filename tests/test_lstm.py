@@ -80,8 +80,8 @@ def test_align_vectors_reports_coverage(polarity):
 
 # -- classifier ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def classifier(polarity, tmp_path_factory):
-    run = Run.standalone(tmp_path_factory.mktemp("cls"), seed=0,
+def classifier(polarity, module_folder):
+    run = Run.standalone(module_folder("cls"), seed=0,
                          train={"epochs": 12, "batch_size": 16, "metric": "accuracy", "progress": False},
                          optimizer={"name": "adamw", "lr": 5e-3})
     model = nlpzoo.build({"name": "lstm-classifier", **TINY_CLS})
@@ -153,8 +153,8 @@ def test_classifier_cli_train_predict(tmp_path):
 
 # -- language model ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def language_model(hamlet, tmp_path_factory):
-    run = Run.standalone(tmp_path_factory.mktemp("lm"), seed=0,
+def language_model(hamlet, module_folder):
+    run = Run.standalone(module_folder("lm"), seed=0,
                          train={"epochs": 2, "batch_size": 8, "metric": "perplexity", "progress": False},
                          optimizer={"name": "adamw", "lr": 5e-3})
     model = nlpzoo.build({"name": "lstm-lm", **TINY_LM})

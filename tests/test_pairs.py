@@ -47,11 +47,11 @@ def minilm() -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_bert(minilm, tmp_path_factory) -> str:
+def tiny_bert(minilm, module_folder) -> str:
     """A 2-layer BERT with random weights and the packaged MiniLM's WordPiece tokenizer (which makes segment ids)."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
+    folder = module_folder("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(minilm)
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=64)).save_pretrained(folder)
@@ -60,14 +60,14 @@ def tiny_bert(minilm, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_roberta(tmp_path_factory) -> str:
+def tiny_roberta(module_folder) -> str:
     """A 2-layer RoBERTa with a byte-level BPE tokenizer trained in the test: no segment ids."""
     import transformers
     from test_any_encoder import ARCHITECTURES, trained_tokenizer
 
     _, sizes, _, _ = ARCHITECTURES["roberta"]
     tokenizer = trained_tokenizer("bpe", segment_ids=False)
-    folder = tmp_path_factory.mktemp("tiny-roberta")
+    folder = module_folder("tiny-roberta")
     transformers.RobertaModel(transformers.RobertaConfig(vocab_size=len(tokenizer), **sizes)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)

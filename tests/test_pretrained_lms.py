@@ -37,13 +37,13 @@ def minilm() -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_bert(minilm, tmp_path_factory) -> Path:
-    return tiny_transformers.tiny_bert(minilm, tmp_path_factory.mktemp("tiny-bert"))
+def tiny_bert(minilm, module_folder) -> Path:
+    return tiny_transformers.tiny_bert(minilm, module_folder("tiny-bert"))
 
 
 @pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    return tiny_transformers.tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+def tiny_llama(module_folder) -> Path:
+    return tiny_transformers.tiny_llama(module_folder("tiny-llama"))
 
 
 def fit(spec, directory, data=DATA, **train):
@@ -95,8 +95,8 @@ def test_whole_word_masking_chooses_all_pieces_of_a_word_together(minilm):
 
 
 @pytest.fixture(scope="module")
-def masked_run(tiny_bert, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mlm")
+def masked_run(tiny_bert, module_folder):
+    folder = module_folder("mlm")
     model, metrics = fit({"name": "masked-lm", "pretrained": str(tiny_bert), "block_size": 16}, folder / "run")
     model.save(folder / "saved")
     return model, metrics, folder
@@ -168,8 +168,8 @@ def test_a_streamed_corpus_trains_block_by_block(tiny_bert, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def causal_run(tiny_llama, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("clm")
+def causal_run(tiny_llama, module_folder):
+    folder = module_folder("clm")
     model, metrics = fit({"name": "causal-lm", "pretrained": str(tiny_llama), "block_size": 16}, folder / "run",
                          epochs=3)
     model.save(folder / "saved")

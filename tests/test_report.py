@@ -29,9 +29,9 @@ MATPLOTLIB_BLUE = (31, 119, 180)  # the first line of every matplotlib plot
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, cli):
+def runs(module_folder, cli):
     """Two real LSTM classifier runs, trained by the command line, that differ in their learning rate."""
-    folder = tmp_path_factory.mktemp("runs")
+    folder = module_folder("runs")
     made = []
     for name, lr in (("fast", "3.0e-3"), ("slow", "1.0e-3")):
         recipe = folder / f"{name}.yaml"

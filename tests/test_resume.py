@@ -53,8 +53,8 @@ LAUNCH = ("import sys, killer; from nlpzoo.plugins import get_manager; get_manag
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resume")
+def workdir(module_folder):
+    path = module_folder("resume")
     (path / "killer.py").write_text(KILLER)
     (path / "recipe.yaml").write_text(RECIPE)
     return path

@@ -153,9 +153,9 @@ def test_status_of_a_folder_without_a_sweep_says_how_to_start_one(tmp_path, cli)
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory, cli):
+def swept(module_folder, cli):
     """A grid over three learning rates with successive halving: the worst start is stopped early."""
-    folder = tmp_path_factory.mktemp("sweep")
+    folder = module_folder("sweep")
     write(folder, "tiny.yaml", TINY)
     write(folder, "space.yaml", "optimizer.lr: [3.0e-3, 1.0e-6, 1.0e-2]\naugment: [random-swap]\n")
     done = cli("sweep", "tiny.yaml", "--space", "space.yaml", "--sampler", "grid", "--pruner", "halving",

@@ -198,8 +198,8 @@ def tiny_run(path, **train):
 
 
 @pytest.fixture(scope="module")
-def conditional(polarity, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("seqgan")
+def conditional(polarity, module_folder):
+    run_dir = module_folder("seqgan")
     gan = nlpzoo.build({**SEQGAN, "conditional": True}, "gan")
     metrics = gan.fit(polarity, tiny_run(run_dir))
     return gan, metrics, run_dir

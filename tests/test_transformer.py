@@ -96,8 +96,8 @@ def test_plugin_and_component_conform():
 
 
 @pytest.fixture(scope="module")
-def trained(hamlet, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("tlm")
+def trained(hamlet, module_folder):
+    run_dir = module_folder("tlm")
     model = nlpzoo.build({"name": "transformer-lm", **TINY, "positions": "rotary"})
     run = Run.standalone(run_dir, seed=0, train={"epochs": 2, "batch_size": 8, "metric": "perplexity",
                                                  "progress": False, "plots": False})

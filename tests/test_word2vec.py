@@ -23,8 +23,8 @@ def lee():
 
 
 @pytest.fixture(scope="module")
-def trained(lee, tmp_path_factory):
-    run = Run.standalone(tmp_path_factory.mktemp("w2v"), seed=0)
+def trained(lee, module_folder):
+    run = Run.standalone(module_folder("w2v"), seed=0)
     model = nlpzoo.build({"name": "word2vec", **SMALL})
     metrics = model.fit(lee, run)
     return model, metrics, run

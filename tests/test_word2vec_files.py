@@ -17,9 +17,9 @@ SMALL = {"vector_size": 32, "epochs": 3, "min_count": 2, "workers": 1}
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(module_folder):
     embedder = nlpzoo.build({"name": "word2vec", **SMALL})
-    embedder.fit(nlpzoo.build("lee").load(), Run.standalone(tmp_path_factory.mktemp("w2v"), seed=0))
+    embedder.fit(nlpzoo.build("lee").load(), Run.standalone(module_folder("w2v"), seed=0))
     return embedder
 
 

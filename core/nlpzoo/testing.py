@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -102,9 +104,10 @@ def check_component(kind: str, name: str, params: dict | None = None, data: dict
         settings = {**QUICK_TRAIN, **(train or {})}
         default = {"tagger": tiny_tagged_data, "regressor": tiny_scored_data,
                    "multilabel_classifier": tiny_label_set_data}.get(kind, tiny_text_data)
-        model_contract(component, data or default(), settings)
-        _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or default(), settings,
-                         METRICS[kind])
+        with tempfile.TemporaryDirectory(prefix="nlpzoo-contract-") as scratch:  # saved models are large
+            model_contract(component, data or default(), settings, Path(scratch) / "fitted")
+            _resume_contract(lambda: build({"name": name, **(params or {})}, kind), data or default(), settings,
+                             METRICS[kind], Path(scratch) / "resumed")
     return component
 
 
@@ -166,18 +169,13 @@ def tiny_label_set_data() -> dict[str, list[dict]]:
     return {"train": examples[:32], "validation": examples[32:40], "test": examples[40:]}
 
 
-def _fitted(model, data: dict, train: dict, metric: str):
-    import tempfile
-    from pathlib import Path
-
+def _fitted(model, data: dict, train: dict, metric: str, folder: Path) -> None:
     from .training import Run
 
-    folder = Path(tempfile.mkdtemp(prefix="nlpzoo-contract-"))
     run = Run.standalone(folder / "run", seed=0, train={"metric": metric, **train})
     metrics = model.fit(data, run)
     assert isinstance(metrics, dict) and all(isinstance(v, float) for v in metrics.values()), \
         "fit must return the final metrics as floats"
-    return folder
 
 
 def _reloaded(model, folder):
@@ -185,11 +183,8 @@ def _reloaded(model, folder):
     return type(model).load(folder / "saved")
 
 
-def _resume_contract(build_model, data: dict, train: dict, metric: str) -> None:
+def _resume_contract(build_model, data: dict, train: dict, metric: str, folder: Path) -> None:
     """A run stopped after step 3 and resumed must end with the metrics of a run never stopped."""
-    import tempfile
-    from pathlib import Path
-
     from .kinds import Callback
     from .training import Run
 
@@ -199,7 +194,7 @@ def _resume_contract(build_model, data: dict, train: dict, metric: str) -> None:
                 run.request_stop()
 
     # the last evaluation's metrics, not the best one's (which may come before the stop)
-    folder, settings = Path(tempfile.mkdtemp(prefix="nlpzoo-contract-resume-")), {"metric": metric, **train, "keep_best": False}
+    settings = {"metric": metric, **train, "keep_best": False}
 
     def fit(name: str, **run_options) -> dict:
         run = Run.standalone(folder / name, seed=0, train=settings, **run_options)  # seeds, then the model is built
@@ -213,12 +208,12 @@ def _resume_contract(build_model, data: dict, train: dict, metric: str) -> None:
     assert not differ, f"a run stopped after step 3 and resumed must end as one never stopped; (whole, resumed): {differ}"
 
 
-def _classifier_contract(model, data: dict, train: dict) -> None:
+def _classifier_contract(model, data: dict, train: dict, folder: Path) -> None:
     import numpy as np
 
     from .kinds import model_input
 
-    folder = _fitted(model, data, train, "accuracy")
+    _fitted(model, data, train, "accuracy", folder)
     texts = [model_input(ex) for ex in data["test"]]  # sentence pairs as (text, text_pair)
     probs = np.asarray(model.predict_proba(texts))
     assert probs.shape == (len(texts), len(model.labels)), "predict_proba must give (texts, labels) probabilities"
@@ -236,10 +231,10 @@ def _classifier_contract(model, data: dict, train: dict) -> None:
     assert np.allclose(back.predict_proba(texts), probs, atol=1e-5), "a loaded classifier must predict as the saved one"
 
 
-def _multilabel_contract(model, data: dict, train: dict) -> None:
+def _multilabel_contract(model, data: dict, train: dict, folder: Path) -> None:
     import numpy as np
 
-    folder = _fitted(model, data, train, "micro_f1")
+    _fitted(model, data, train, "micro_f1", folder)
     texts = [ex["text"] for ex in data["test"]]
     scores = np.asarray(model.predict_scores(texts))
     assert scores.shape == (len(texts), len(model.labels)), "predict_scores must give (texts, labels) scores"
@@ -258,10 +253,10 @@ def _multilabel_contract(model, data: dict, train: dict) -> None:
     assert np.allclose(back.predict_scores(texts), scores, atol=1e-5), "a loaded model must score as the saved one"
 
 
-def _language_model_contract(model, data: dict, train: dict) -> None:
+def _language_model_contract(model, data: dict, train: dict, folder: Path) -> None:
     import math
 
-    folder = _fitted(model, data, train, "loss")
+    _fitted(model, data, train, "loss", folder)
     scores = model.evaluate(data["test"])
     assert {"loss", "perplexity"} <= set(scores), f"evaluate must report loss and perplexity, got {sorted(scores)}"
     assert math.isfinite(scores["perplexity"]) and scores["perplexity"] >= 1, "perplexity must be finite and at least 1"
@@ -274,10 +269,10 @@ def _language_model_contract(model, data: dict, train: dict) -> None:
         "a loaded model must score as the saved one"
 
 
-def _gan_contract(model, data: dict, train: dict) -> None:
+def _gan_contract(model, data: dict, train: dict, folder: Path) -> None:
     import numpy as np
 
-    folder = _fitted(model, data, train, "loss")
+    _fitted(model, data, train, "loss", folder)
     first = model.sample(4, seed=1)
     assert len(first) == 4, "sample(n) must give n samples"
     again = model.sample(4, seed=1)
@@ -289,8 +284,8 @@ def _gan_contract(model, data: dict, train: dict) -> None:
     assert same, "a loaded GAN must sample as the saved one"
 
 
-def _tagger_contract(model, data: dict, train: dict) -> None:
-    folder = _fitted(model, data, train, "loss")
+def _tagger_contract(model, data: dict, train: dict, folder: Path) -> None:
+    _fitted(model, data, train, "loss", folder)
     sentences = [ex["tokens"] for ex in data["test"]]
     tags = model.tag(sentences)
     assert [len(t) for t in tags] == [len(s) for s in sentences], "tag must give one tag per token"
@@ -318,12 +313,12 @@ def _same_entities(a: list[list[dict]], b: list[list[dict]]) -> bool:
     return strip(a) == strip(b) and all(math.isclose(x, y, abs_tol=1e-5) for x, y in scores)
 
 
-def _regressor_contract(model, data: dict, train: dict) -> None:
+def _regressor_contract(model, data: dict, train: dict, folder: Path) -> None:
     import numpy as np
 
     from .kinds import model_input
 
-    folder = _fitted(model, data, train, "loss")
+    _fitted(model, data, train, "loss", folder)
     texts = [model_input(ex) for ex in data["test"]]  # sentence pairs as (text, text_pair)
     values = np.asarray(model.predict_values(texts))
     assert values.shape == (len(texts),) and np.isfinite(values).all(), "predict_values must give one number per text"
