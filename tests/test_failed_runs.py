@@ -199,7 +199,7 @@ def test_an_augmenter_the_task_never_asks_for_is_warned_about(tmp_path, broken):
 def test_the_scaffolds_classifier_augments_its_training_texts(tmp_path, broken, monkeypatch):
     import nlpzoo_augment.plugin
 
-    from nlpzoo.scaffold import new_plugin
+    from nlpzoo_starters.scaffold import new_plugin
 
     broken.add_plugin(nlpzoo_augment.plugin, "augment")
     root = new_plugin("made-here", "classifier", tmp_path)

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from nlpzoo.cli import cli as nlpzoo_cli
 from nlpzoo.plugins import get_manager
-from nlpzoo.starters import STARTERS
+from nlpzoo_starters.starters import starters
+
+STARTERS = starters()
 
 TASKS = ["classify-bert", "classify-lstm", "ner-bert", "score-bert", "pairs-bert", "multilabel-bert", "language-model", "word2vec", "gan-images", "gan-text"]
 

@@ -932,20 +932,6 @@ def schedule(spec, steps, lr, output, parents):
     echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
 
 
-@cli.command("new-plugin")
-@click.argument("name")
-@click.option("--kind", "-k", default="augmenter", show_default=True,
-              help="The component to start from: augmenter, scheduler or classifier (a torch model on the shared loop).")
-@click.option("--dir", "folder", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Where to write nlpzoo-NAME/.")
-def new_plugin(name, kind, folder):
-    """Write a working plugin package nlpzoo-NAME: entry point, one component, tests, README."""
-    from .scaffold import new_plugin as write
-
-    root = write(name, kind, Path(folder))
-    echo(f"wrote {root}; next: pip install -e {root} && python -m pytest {root / 'tests'}")
-
-
 # ---------------------------------------------------------------- seeing runs
 
 
@@ -1016,37 +1002,6 @@ def compare(runs, output):
         echo(f"wrote {written}")
 
 
-# ---------------------------------------------------------------- starting
-
-
-def _starter_names() -> list[str]:
-    from .starters import STARTERS
-
-    return list(STARTERS)
-
-
-@cli.command()
-@click.argument("task", required=False, type=click.Choice(_starter_names()))
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write the recipe (default TASK.yaml).")
-@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
-def init(task, output, force):
-    """Write a commented starter recipe for TASK; without TASK, list the tasks."""
-    from .starters import STARTERS, starter_recipe
-    from .yamlio import atomic_write
-
-    if task is None:
-        width = max(map(len, STARTERS))
-        for name, starter in STARTERS.items():
-            echo(f"{name:<{width}}  {starter.summary}")
-        return
-    output = output or f"{task}.yaml"
-    if os.path.exists(output) and not force:
-        raise ConfigError("already exists; choose another --output or overwrite it with --force", file=output)
-    atomic_write(output, starter_recipe(task, output))
-    echo(f"wrote {output}: {STARTERS[task].summary}")
-    echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
-
-
 # ---------------------------------------------------------------- examples at the end of every --help
 
 EXAMPLES = {
@@ -1067,8 +1022,6 @@ EXAMPLES = {
     "report": "nlpzoo report runs/rt -o rt-report.html",
     "runs": "nlpzoo runs runs/",
     "compare": "nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html",
-    "init": "nlpzoo init word2vec -o w2v.yaml",
-    "new-plugin": "nlpzoo new-plugin doubler --kind augmenter && pip install -e nlpzoo-doubler",
 }
 
 
