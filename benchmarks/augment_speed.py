@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from nlpzoo.yamlio import atomic_write
+from nlpzoo.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent
 STOP_WORDS: list[str] = []

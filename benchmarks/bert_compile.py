@@ -86,7 +86,7 @@ def main() -> None:
                 if compiled["steady_step_s"] >= eager["steady_step_s"] else
                 "Compiled steps are faster once compiled; compare the start-up cost with a run's length.")]
     text = "\n".join(lines) + "\n"
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(RESULTS / "bert_compile.md", text)
     print(text)

@@ -146,7 +146,7 @@ def write_report(rows: list[dict], seed: int, steps: int, argv: list[str]) -> No
                   "size, turns rounding noise there into steps of full size: differences in those tensors say nothing "
                   "about the two loops."]
     lines += ["", "Command:", "", "```text", "python " + " ".join(["benchmarks/bert_equivalence.py", *argv]), "```", ""]
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(RESULTS / "bert_equivalence.md", "\n".join(lines))
     print("\n".join(lines))

@@ -336,7 +336,7 @@ def main() -> None:
             else:
                 parser.error(f"unknown part {part!r}")
     text = report(args.seeds, args.trainer_seeds, args.fewshot_seeds, args.split_seeds)
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(RESULTS / "bert_quality.md", text)
     print(text)

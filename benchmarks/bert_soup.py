@@ -109,7 +109,7 @@ def main() -> None:
              "(self-distillation) is expected to come out at or below the ensemble it learns from.", "",
              *ensembles, "",
              "```text", "python " + " ".join(["benchmarks/bert_soup.py", *sys.argv[1:]]), "```", ""]
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(RESULTS / "bert_soup.md", "\n".join(lines))
 

@@ -218,7 +218,7 @@ def main() -> None:
                   "| what | texts/s |", "|---|---|"]
         lines += [f"| {r['what']} | {r['texts_per_s']:.1f} |" for r in infer]
     text = "\n".join(lines) + "\n"
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(RESULTS / "bert_speed.md", text)
     print(text)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from nlpzoo.yamlio import atomic_write
+from nlpzoo.files import atomic_write
 
 COMMANDS = {
     "python -c 'import torch'": [sys.executable, "-c", "import torch"],

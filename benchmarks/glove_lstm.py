@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from nlpzoo.yamlio import atomic_write
+from nlpzoo.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent
 EMBEDDERS = {

@@ -102,7 +102,7 @@ def main() -> None:
 
 
 def write_report(results: dict[str, list[dict]], args, started: float) -> None:
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     def mean_sd(xs, fmt="{:.4f}"):
         return (fmt.format(statistics.mean(xs)) + (" ± " + fmt.format(statistics.stdev(xs)) if len(xs) > 1 else ""))

@@ -41,7 +41,7 @@ def main() -> None:
     import nlpzoo
     from nlpzoo.recipe import check_recipe
     from nlpzoo.training import train_recipe
-    from nlpzoo.yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     torch.set_num_threads(args.threads)
     started = time.time()

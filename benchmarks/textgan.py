@@ -337,7 +337,7 @@ def main() -> None:
 
     import torch
 
-    from nlpzoo.training import atomic_write
+    from nlpzoo.files import atomic_write
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

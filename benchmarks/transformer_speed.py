@@ -138,7 +138,7 @@ def main() -> None:
     import torch
 
     import nlpzoo
-    from nlpzoo.training import atomic_write
+    from nlpzoo.files import atomic_write
 
     recipe = yaml.safe_load(RECIPE.read_text(encoding="utf-8"))
     batch_size = recipe["train"]["batch_size"]

@@ -7,7 +7,6 @@ in ``transformers.pipeline`` with the same predictions.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -188,9 +188,8 @@ def test_malformed_jsonl_gives_one_line_with_file_and_line(tmp_path, line, messa
 
 
 def test_reader_errors_reach_the_cli_as_one_line(tmp_path, cli):
-    from nlpzoo.plugins import get_manager
 
-    if not get_manager().registry.kinds_of("lstm-classifier"):
+    if "lstm-classifier" not in nlpzoo.components():
         pytest.skip("needs the lstm plugin's lstm-classifier")
     data = tmp_path / "bad.csv"
     data.write_text("text,label\na,x\nb,y,z\n")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nlpzoo.plugins import get_manager
+import nlpzoo
+
 
 pytestmark = pytest.mark.slow  # torchrun: several processes each
 
@@ -95,7 +96,7 @@ def test_two_processes_agree_only_rank_0_writes_and_match_one_process(tmp_path):
     torch.testing.assert_close(flat, torch.tensor(r0["weights"]), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"), reason="needs the lstm plugin's lstm-classifier")
+@pytest.mark.skipif("lstm-classifier" not in nlpzoo.components(), reason="needs the lstm plugin's lstm-classifier")
 def test_the_cli_trains_a_recipe_on_two_processes(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("seed: 1\ndataset: {name: polarity-200}\n"
@@ -142,7 +143,7 @@ def two_machines(*args: str, timeout: int = 300) -> list[subprocess.CompletedPro
     return outs
 
 
-@pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"), reason="needs the lstm plugin's lstm-classifier")
+@pytest.mark.skipif("lstm-classifier" not in nlpzoo.components(), reason="needs the lstm plugin's lstm-classifier")
 def test_two_machines_agree_write_one_checkpoint_and_resume(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("seed: 1\ndataset: {name: polarity-200}\n"

@@ -3,10 +3,7 @@ fine-tuned as a classifier) and causal (any decoder: fine-tuned, sampled by seed
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -240,7 +237,7 @@ def test_both_pass_the_conformance_kit_and_train_on_the_simulated_gpu(tiny_bert,
 
 
 def test_a_damaged_gguf_cache_folder_is_found_and_converted_again(tmp_path):
-    from nlpzoo.training import atomic_write, sha256_file
+    from nlpzoo.files import atomic_write, sha256_file
     from nlpzoo_bert.gguf import MANIFEST, problems
 
     folder = tmp_path / "cached"

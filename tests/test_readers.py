@@ -9,7 +9,6 @@ import bz2
 import csv
 import gzip
 import json
-import os
 import subprocess
 import sys
 from collections import Counter

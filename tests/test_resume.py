@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from nlpzoo.plugins import get_manager
+import nlpzoo
 
-pytestmark = [pytest.mark.skipif(not get_manager().registry.kinds_of("lstm-classifier"),
+pytestmark = [pytest.mark.skipif("lstm-classifier" not in nlpzoo.components(),
                                  reason="needs the lstm plugin's lstm-classifier"),
               pytest.mark.slow]  # kill and resume: whole trainings
 

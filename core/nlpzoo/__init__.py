@@ -22,6 +22,7 @@ from .hookspecs import hookimpl
 from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, MultiLabelClassifier,
                     Optimizer, Regressor, Scheduler, SequentialAugmenter, Tagger, rng_for)
 from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
+from .plugins import components
 from .recipe import load_recipe
 from .runs import open_run
 
@@ -46,6 +47,7 @@ __all__ = [
     "Tagger",
     "UnknownComponent",
     "build",
+    "components",
     "did_you_mean",
     "hookimpl",
     "load_recipe",

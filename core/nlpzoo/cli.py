@@ -154,25 +154,9 @@ def cli(ctx, catalogs, plugin_dirs, debug):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(pattern, kind, tag, as_json):
     """Components and catalogue presets whose name matches PATTERN (shell wildcards)."""
-    import fnmatch
+    from .plugins import get_manager, listing
 
-    from .plugins import get_catalog
-    from .errors import did_you_mean
-    from .plugins import get_manager
-    from .registry import KINDS
-
-    if kind and kind not in KINDS:
-        raise ConfigError(f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}", "--kind")
-    rows = []
-    for e in get_manager().registry.find(pattern, kind, tag):
-        rows.append({"kind": e.kind, "name": e.name, "type": "component", "provider": e.provider,
-                     "version": e.version, "summary": e.summary, "tags": list(e.tags), "aliases": list(e.aliases)})
-    for p in get_catalog().presets.values():
-        if fnmatch.fnmatchcase(p.name, pattern) and kind in (None, p.kind) and (tag is None or tag in p.tags):
-            provider = p.source.removeprefix("plugin ") if p.source.startswith("plugin ") else "catalogue"
-            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": provider,
-                         "version": "", "summary": p.summary, "tags": list(p.tags), "aliases": []})
-    rows.sort(key=lambda r: (r["kind"], r["name"], r["provider"]))
+    rows = listing(pattern, kind, tag, loc="--kind")
     if as_json:
         echo(json.dumps(rows, indent=2))
         return

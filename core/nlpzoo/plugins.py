@@ -513,6 +513,35 @@ def get_manager() -> PluginManager:
     return _manager
 
 
+def listing(pattern: str = "*", kind: str | None = None, tag: str | None = None, *, loc: str = "kind") -> list[dict]:
+    """What ``nlpzoo list`` shows: components and catalogue presets matching ``pattern``, as rows.
+
+    An unknown ``kind`` is a ConfigError at ``loc`` (the command line's option: ``--kind``)."""
+    import fnmatch
+
+    from .registry import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}", loc)
+    rows = [{"kind": e.kind, "name": e.name, "type": "component", "provider": e.provider, "version": e.version,
+             "summary": e.summary, "tags": list(e.tags), "aliases": list(e.aliases)}
+            for e in get_manager().registry.find(pattern, kind, tag)]
+    for p in get_catalog().presets.values():
+        if fnmatch.fnmatchcase(p.name, pattern) and kind in (None, p.kind) and (tag is None or tag in p.tags):
+            provider = p.source.removeprefix("plugin ") if p.source.startswith("plugin ") else "catalogue"
+            rows.append({"kind": p.kind, "name": p.name, "type": f"preset of {p.component}", "provider": provider,
+                         "version": "", "summary": p.summary, "tags": list(p.tags), "aliases": []})
+    return sorted(rows, key=lambda r: (r["kind"], r["name"], r["provider"]))
+
+
+def components(kind: str | None = None, pattern: str = "*", *, tag: str | None = None) -> list[str]:
+    """The names usable in a recipe, of one kind or all, matching a shell pattern: components and presets.
+
+    ``nlpzoo.components("classifier", "bert*")`` lists what ``nlpzoo list 'bert*' --kind classifier`` shows.
+    """
+    return sorted({row["name"] for row in listing(pattern, kind, tag)})
+
+
 def get_catalog() -> Catalog:
     """The catalogue of the process-wide manager: files, plugin presets and overlays."""
     return get_manager().catalog

@@ -41,7 +41,7 @@ def cache_root() -> Path:
 
 def plain_folder(gguf: Path) -> Path:
     """The verified transformers folder for ``gguf``, converting it first when there is none (or a damaged one)."""
-    from nlpzoo.training import sha256_file
+    from nlpzoo.files import sha256_file
 
     folder = cache_root() / f"{gguf.stem}-{sha256_file(gguf)[:16]}"
     if folder.exists() and not problems(folder):
@@ -51,7 +51,7 @@ def plain_folder(gguf: Path) -> Path:
 
 def problems(folder: Path) -> list[str]:
     """What differs from the folder's manifest (missing files, sizes, sha256); empty when all is well."""
-    from nlpzoo.training import sha256_file
+    from nlpzoo.files import sha256_file
 
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -77,7 +77,7 @@ def convert(gguf: Path, folder: Path) -> Path:
                          "pip install 'nlpzoo[gguf]'")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from nlpzoo.training import atomic_write, sha256_file
+    from nlpzoo.files import atomic_write, sha256_file
 
     from .hf import quiet
 

@@ -21,7 +21,7 @@ def check_fractions(validation: float, test: float) -> None:
 
 def sample(items: Sequence, n: int | None, stream: str) -> list:
     """``n`` items drawn by the random stream named ``stream``, kept in order (see ``seeded_sample``)."""
-    from nlpzoo.training import seeded_sample
+    from nlpzoo.files import seeded_sample
 
     return [items[i] for i in seeded_sample(len(items), n, stream)]
 
@@ -67,7 +67,7 @@ class TextDataset(Dataset):
         return splits
 
     def split(self, examples: list[dict], validation: float, test: float) -> dict[str, list[dict]]:
-        from nlpzoo.training import seeded_split
+        from nlpzoo.files import seeded_split
 
         labels = [ex.get("label") for ex in examples] if self.stratify else None
         if labels is not None and None in labels:

@@ -135,7 +135,7 @@ class WikiExtract(TextDataset):
         corpus = WikiCorpus(str(path), dictionary={}, processes=1)
         texts = [" ".join(tokens) for tokens in corpus.get_texts()]
         try:
-            from nlpzoo.training import atomic_write
+            from nlpzoo.files import atomic_write
 
             atomic_write(cache, json.dumps(texts))
         except OSError:  # a read-only home only costs the extraction next time

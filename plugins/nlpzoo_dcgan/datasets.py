@@ -46,7 +46,7 @@ def _splits(images, labels, classes, seed, validation, test, limit=None) -> dict
     keeps a seeded sample of the images first."""
     import numpy as np
 
-    from nlpzoo.training import seeded_sample, seeded_split
+    from nlpzoo.files import seeded_sample, seeded_split
 
     if limit is not None:
         keep = np.asarray(seeded_sample(len(images), limit, f"limit-{seed}"), dtype=np.int64)

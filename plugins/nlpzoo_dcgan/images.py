@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlpzoo.training import atomic_write
+from nlpzoo.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

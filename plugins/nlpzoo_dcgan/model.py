@@ -311,7 +311,8 @@ class DCGAN(GAN):
     def save_state(self, directory: Path) -> None:
         """The networks (and the judge) as safetensors, and ``learned.json``: image shape, classes, the
         seed the networks were drawn from, the grid's seed, and each weight file's sha256."""
-        from nlpzoo.training import atomic_write, save_weights, sha256_file
+        from nlpzoo.files import atomic_write, sha256_file
+        from nlpzoo.training import save_weights
 
         self._need_nets()
         directory = Path(directory)
@@ -325,7 +326,8 @@ class DCGAN(GAN):
 
     def load_state(self, directory: Path) -> None:
         """Networks rebuilt for the saved shape and classes, weights checked against their sha256, then loaded."""
-        from nlpzoo.training import load_weights, sha256_file
+        from nlpzoo.files import sha256_file
+        from nlpzoo.training import load_weights
 
         directory = Path(directory)
         learned = _read_learned(directory / LEARNED)

@@ -87,7 +87,8 @@ class _LSTMModel:
             raise RuntimeError(f"{type(self).__name__} has not been trained or loaded")
 
     def save_state(self, directory: Path) -> None:
-        from nlpzoo.training import atomic_write, save_weights
+        from nlpzoo.files import atomic_write
+        from nlpzoo.training import save_weights
 
         self._require()
         self.tokenizer.save(directory / TOKENIZER)

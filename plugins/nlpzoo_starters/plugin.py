@@ -23,7 +23,7 @@ def register_commands(cli):
     @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
     def init(task, output, force):
         """Write a commented starter recipe for TASK; without TASK, list the tasks."""
-        from nlpzoo.training import atomic_write
+        from nlpzoo.files import atomic_write
 
         from .starters import starter_recipe, starters
 

@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from nlpzoo.training import atomic_write
+from nlpzoo.files import atomic_write
 
 W, H, PAD = 520, 260, 44  # a plot's size and margin, in pixels
 STATE_COLOURS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}

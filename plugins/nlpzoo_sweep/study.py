@@ -184,7 +184,8 @@ def run_trial(sweep: Sweep, trial) -> float:
     """Build the trial's recipe, check it, train it in its own run folder; the validation score."""
     import optuna
 
-    from nlpzoo.training import atomic_write, train_recipe
+    from nlpzoo.files import atomic_write
+    from nlpzoo.training import train_recipe
 
     values = sweep.space.suggest(trial)
     folder = trial_folder(sweep, trial.number)
@@ -299,7 +300,7 @@ def write_best(sweep: Sweep, study) -> Path | None:
     """The best finished trial's full recipe, as its run saved it: ``nlpzoo train best.yaml`` trains it again."""
     from optuna.trial import TrialState
 
-    from nlpzoo.training import atomic_write
+    from nlpzoo.files import atomic_write
 
     if not any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
         return None
@@ -316,7 +317,7 @@ def write_best(sweep: Sweep, study) -> Path | None:
 
 def run_sweep(sweep: Sweep, workers: int = 1) -> None:
     """The sweep with ``workers`` processes on this machine (each runs one trial at a time)."""
-    from nlpzoo.training import atomic_write
+    from nlpzoo.files import atomic_write
 
     sweep.folder.mkdir(parents=True, exist_ok=True)
     study = load_study(sweep)  # made once here, so workers that start together find it

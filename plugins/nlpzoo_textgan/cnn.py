@@ -136,7 +136,8 @@ class CNNClassifier(nlpzoo.Classifier):
         return predict_proba(self.net, self.tokenizer.encode_batch(list(texts)), self.tokenizer.pad_id, self.max_length)
 
     def save_state(self, directory: Path) -> None:
-        from nlpzoo.training import atomic_write, save_weights
+        from nlpzoo.files import atomic_write
+        from nlpzoo.training import save_weights
 
         if self.net is None:
             raise RuntimeError("cnn-classifier has not been trained or loaded; nothing to save")

@@ -333,7 +333,8 @@ class SeqGAN(nlpzoo.GAN):
     # ------------------------------------------------------------ files
 
     def save_state(self, directory: Path) -> None:
-        from nlpzoo.training import atomic_write, save_weights
+        from nlpzoo.files import atomic_write
+        from nlpzoo.training import save_weights
 
         self._need_model()
         self.lm.save(str(directory / GENERATOR))

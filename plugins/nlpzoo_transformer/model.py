@@ -201,7 +201,8 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
     # ------------------------------------------------------------ files
 
     def save_state(self, directory: Path) -> None:
-        from nlpzoo.training import atomic_write, save_weights
+        from nlpzoo.files import atomic_write
+        from nlpzoo.training import save_weights
 
         self._need_net()
         self.tokenizer.save(directory / TOKENIZER)

@@ -11,6 +11,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+import nlpzoo
+
 from reliability_support import FAULTY_CLASSIFIER, TALLY, train
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
@@ -39,9 +41,7 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def finished_run(workdir):
     """One uninterrupted tiny classifier run: the reference for resumed runs and the subject of tampering."""
-    from nlpzoo.plugins import get_manager
-
-    if not get_manager().registry.kinds_of("lstm-classifier"):
+    if "lstm-classifier" not in nlpzoo.components():
         pytest.skip("needs the lstm plugin")
     run_dir = workdir / "finished"
     done = train(workdir, workdir / "recipe.yaml", run_dir)

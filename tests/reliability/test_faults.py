@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nlpzoo
 from reliability_support import TALLY, examples, no_traceback, one_line_error, train
 
 #: where the fault plugin kills: mid-epoch, at an epoch's end, and every phase after the last checkpoint
@@ -139,9 +140,8 @@ def test_a_second_training_or_resume_beside_a_running_one_is_refused_with_its_pi
 
 
 def test_identical_commands_in_the_same_second_get_their_own_run_folders(workdir):
-    from nlpzoo.plugins import get_manager
 
-    if not get_manager().registry.kinds_of("lstm-classifier"):
+    if "lstm-classifier" not in nlpzoo.components():
         pytest.skip("needs the lstm plugin")
     cwd = workdir / "defaults"
     cwd.mkdir()

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from nlpzoo.plugins import get_manager
+import nlpzoo
+
 from reliability_support import TALLY
 
 #: prints the process's peak resident memory when the command exits
@@ -39,7 +40,7 @@ def peak_kb(lines_file) -> int:
 
 
 def test_augment_peak_memory_does_not_grow_with_the_input(tmp_path):
-    if not get_manager().registry.kinds_of("synonym-replacement"):
+    if "synonym-replacement" not in nlpzoo.components():
         pytest.skip("needs the augment plugin")
     small, large = tmp_path / "small.txt", tmp_path / "large.txt"
     distinct_lines(small, 5_000)
@@ -49,7 +50,7 @@ def test_augment_peak_memory_does_not_grow_with_the_input(tmp_path):
 
 
 def test_the_synonym_cache_keeps_the_most_recently_used_words():
-    if not get_manager().registry.kinds_of("synonym-replacement"):
+    if "synonym-replacement" not in nlpzoo.components():
         pytest.skip("needs the augment plugin")
     from nlpzoo_augment.wordnet import WordNet
 

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nlpzoo
 from nlpzoo import build
-from nlpzoo.plugins import get_manager
 from reliability_support import examples, refused_cleanly
 
 
 def needs(name: str) -> None:
-    if not get_manager().registry.kinds_of(name):
+    if name not in nlpzoo.components():
         pytest.skip(f"needs the plugin that provides {name}")
 
 

@@ -14,9 +14,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nlpzoo
 from nlpzoo import load_recipe
 from nlpzoo.errors import ConfigError
-from nlpzoo.plugins import get_manager
 from reliability_support import examples, refused_cleanly
 
 BASES = {
@@ -142,7 +142,7 @@ def usable(recipe) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def plugins_ready():
-    if not get_manager().registry.kinds_of("lstm-classifier") or not get_manager().registry.kinds_of("dcgan"):
+    if "lstm-classifier" not in nlpzoo.components() or "dcgan" not in nlpzoo.components():
         pytest.skip("needs the lstm and dcgan plugins")
 
 

@@ -8,15 +8,14 @@ can do everything they do. Importing this package imports no torch: names load o
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..catalog import sha256_file
     from ..plots import plot_confusion, plot_curves, save_figure
-    from ..yamlio import atomic_write
-    from .batching import length_bucketed_batches, longest_first_batches, pad_sequences, seeded_sample, seeded_split
+    from .batching import length_bucketed_batches, longest_first_batches, pad_sequences
     from .metrics import best_thresholds, classification_metrics, multilabel_metrics, regression_metrics
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
                           weight_decay_groups)
@@ -30,7 +29,6 @@ __all__ = [
     "TokenFile",
     "TorchTask",
     "TrainConfig",
-    "atomic_write",
     "best_thresholds",
     "classification_metrics",
     "derive_seed",
@@ -48,9 +46,6 @@ __all__ = [
     "regression_metrics",
     "save_figure",
     "save_weights",
-    "seeded_sample",
-    "seeded_split",
-    "sha256_file",
     "token_ids",
     "train_recipe",
     "weight_decay_groups",
@@ -59,10 +54,8 @@ __all__ = [
 _HOMES = {
     "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics", "regression_metrics": ".metrics",
     "multilabel_metrics": ".metrics", "best_thresholds": ".metrics",
-    "atomic_write": "..yamlio", "sha256_file": "..catalog",
     "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
-    **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences",
-                                      "seeded_sample", "seeded_split")},
+    **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences")},
     **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "on_device_of",
                                      "save_weights", "weight_decay_groups")},
 }
@@ -79,7 +72,15 @@ def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[st
     return _train_recipe(recipe, run_dir, resume=resume, callbacks=callbacks)
 
 
+#: names that moved to a module of their own audience; the old import works, with a warning, until API 3
+_MOVED = {name: "nlpzoo.files" for name in ("atomic_write", "seeded_sample", "seeded_split", "sha256_file")}
+
+
 def __getattr__(name: str):
+    if name in _MOVED:
+        warnings.warn(f"nlpzoo.training.{name} moved to {_MOVED[name]}; import it from there (the old name goes "
+                      "with plugin API 3)", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'nlpzoo.training' has no attribute {name!r}")

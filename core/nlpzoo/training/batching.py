@@ -1,12 +1,11 @@
-"""Batching helpers every text model needs: length-bucketed batch orders, padding, seeded splits.
+"""Batching helpers every text model needs: length-bucketed batch orders and padding.
 
 Only :func:`pad_sequences` needs torch (imported when called).
 """
 from __future__ import annotations
 
 import random
-from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,49 +60,3 @@ def pad_sequences(seqs: Sequence[Sequence[int]], pad_id: int, max_length: int | 
     for i, s in enumerate(cut):
         ids[i, :len(s)] = s
     return torch.from_numpy(ids), torch.as_tensor(lengths, dtype=torch.long)
-
-
-def seeded_split(n: int, seed: int, validation: float = 0.1, test: float = 0.1,
-                 labels: Sequence[Hashable] | None = None) -> dict[str, list[int]]:
-    """Indices of ``train``, ``validation`` and ``test`` (each sorted), the same for the same seed.
-
-    With ``labels``, the split is stratified: every split holds each label in proportion. Without,
-    the indices are shuffled with ``random.Random(seed)`` and cut test first, then validation.
-    """
-    for name, fraction in (("validation", validation), ("test", test)):
-        if not 0 <= fraction < 1:
-            raise ValueError(f"{name}: expected a fraction in [0, 1), got {fraction!r}")
-    if validation + test >= 1:
-        raise ValueError(f"validation + test must leave something to train on, got {validation} + {test}")
-    rng = random.Random(seed)
-    if labels is None:
-        order = list(range(n))
-        rng.shuffle(order)
-    else:
-        if len(labels) != n:
-            raise ValueError(f"expected {n} labels, got {len(labels)}")
-        groups: dict = defaultdict(list)
-        for i, label in enumerate(labels):
-            groups[label].append(i)
-        keys = [0.0] * n
-        for label in sorted(groups, key=repr):
-            members = groups[label]
-            rng.shuffle(members)
-            offset = rng.random()
-            for rank, i in enumerate(members):  # each class spread evenly over [0, 1)
-                keys[i] = (rank + offset) / len(members)
-        order = sorted(range(n), key=keys.__getitem__)
-    n_test, n_val = round(n * test), round(n * validation)
-    return {"train": sorted(order[n_test + n_val:]), "validation": sorted(order[n_test:n_test + n_val]),
-            "test": sorted(order[:n_test])}
-
-
-def seeded_sample(n_items: int, n: int | None, stream: str) -> list[int]:
-    """``n`` of ``range(n_items)`` drawn by the random stream named ``stream``, in order; smaller ``n``
-    give subsets of larger. Files are often grouped (by movie, author, source), so the first ``n``
-    would not be a fair sample."""
-    if n is None or n >= n_items:
-        return list(range(n_items))
-    order = list(range(n_items))
-    random.Random(stream).shuffle(order)
-    return sorted(order[:n])
