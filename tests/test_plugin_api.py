@@ -19,7 +19,7 @@ from nlpzoo.errors import AmbiguousName, UnknownComponent
 from nlpzoo.plugins import PluginHealth, PluginManager
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ("nlpzoo", "nlpzoo.files", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng", "nlpzoo.testing")
+PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng", "nlpzoo.testing")
 HOSTILE = "tests/plugins/nlpzoo-hostile-plugin"
 
 
@@ -329,9 +329,10 @@ def test_a_plugin_cannot_take_over_names_aliases_or_commands(hostile, cli):
     table = cli("plugins", env=env).stdout
     assert "augmenter 'eda' is registered by augment, takeover: the bare name means augment:eda, nlpzoo's own" in table
     assert "'list' is nlpzoo's own and was not replaced" in table
+    assert "'augment' is nlpzoo's own and was not replaced" in table  # commands of nlpzoo's own plugins too
     assert "hijacked" not in cli("list", env=env).stdout
     explained = cli("augment", "eda", "--explain", env=env, input="a quick test sentence here\n")
-    assert explained.returncode == 0 and "impostor" not in explained.stdout
+    assert explained.returncode == 0 and "impostor" not in explained.stdout and "hijacked" not in explained.stdout
     assert "impostor" in cli("augment", "takeover:eda", "--explain", env=env, input="a test\n").stdout
 
 
@@ -340,7 +341,7 @@ def test_a_plugin_cannot_take_over_names_aliases_or_commands(hostile, cli):
 
 def test_the_plugins_table_shows_hooks_distribution_and_api(cli):
     table = cli("plugins").stdout
-    assert re.search(r"\naugment\s+ok\s+[\d.]+ms\s+\d+\s+2\s+components; nlpzoo ", "\n" + table)
+    assert re.search(r"\naugment\s+ok\s+[\d.]+ms\s+\d+\s+2\s+commands,components; nlpzoo ", "\n" + table)
     assert "plugin API 2" in table
 
 

@@ -115,7 +115,9 @@ def test_neighbors_command_takes_the_preset_name(glove):
     from click.testing import CliRunner
 
     from nlpzoo.cli import cli
+    from nlpzoo.plugins import get_manager
 
+    get_manager().add_commands(cli)  # what the console script does first: neighbors comes from the word2vec plugin
     result = CliRunner().invoke(cli, ["neighbors", "glove-6b-50d", "paris", "-k", "3"])
     assert result.exit_code == 0, result.output
     assert "france" in result.output

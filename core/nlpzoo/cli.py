@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import sys
 import traceback
@@ -12,55 +11,14 @@ from pathlib import Path
 
 import click
 
-from .constraints import SEED_RANGE, Range
+from .constraints import Range
+from .commands import COUNT, SEED, Bounded, echo
 from .errors import ConfigError, NlpzooError, located
 from .registry import KINDS
 
 EXIT_USAGE = 2
 EXIT_NO_STDOUT = 1
-
-
-def echo(message="", err: bool = False, nl: bool = True) -> None:
-    """``click.echo`` for text that holds data (labels, run names, records): control characters shown, not obeyed."""
-    from .text import printable
-
-    click.echo(printable(str(message)), err=err, nl=nl)
-
 EXIT_BROKEN_PIPE = 128 + 13  # what a Unix tool killed by SIGPIPE reports: `nlpzoo list | head` ends quietly
-
-
-class Bounded(click.ParamType):
-    """A number option within a :class:`Range` (NaN and infinities refused): one line names the option."""
-
-    def __init__(self, kind: type, bounds: Range):
-        self.kind, self.bounds = kind, bounds
-        self.name = "integer" if kind is int else "number"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, self.kind) and not isinstance(value, bool):
-            number = value
-        else:
-            try:
-                number = self.kind(str(value).strip())
-            except (TypeError, ValueError):
-                self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {_clip(value)!r}", param, ctx)
-        if isinstance(number, float) and not math.isfinite(number):
-            self.fail(f"expected a finite number {self.bounds}, got {value}", param, ctx)
-        if not self.bounds.contains(number):
-            self.fail(f"expected {'an integer' if self.kind is int else 'a number'} {self.bounds}, got {value}", param, ctx)
-        return number
-
-    def get_metavar(self, param, ctx=None):
-        return "INTEGER" if self.kind is int else "FLOAT"
-
-
-def _clip(value, n: int = 40) -> str:
-    text = str(value)
-    return text if len(text) <= n else text[:n - 3] + "..."
-
-
-SEED = Bounded(int, SEED_RANGE)
-COUNT = Bounded(int, Range(1, 10**6))
 
 
 def _usage_line(ctx, exc: click.UsageError) -> str:
@@ -827,95 +785,6 @@ def sample(run, count, output, parents, seed, interpolate):
         sys.stdout.flush()
 
 
-@cli.command()
-@click.argument("run", type=click.Path(file_okay=False))
-@click.argument("word")
-@click.option("-k", default=10, show_default=True, type=COUNT)
-def neighbors(run, word, k):
-    """Nearest words to WORD in an embedder run, or in a pretrained embedder named like glove-6b-50d (cosine similarity)."""
-    from .config import build, resolve
-    from .runs import open_run
-
-    if os.path.isdir(run):
-        embedder = open_run(run).model_for("neighbors", "neighbors")
-    else:  # a preset or spec of pretrained vectors: nothing to train first
-        embedder = build(resolve(_parse_spec(run), "embedder", "RUN"))
-    for w, s in embedder.neighbors(word, k):
-        echo(f"{s:.4f}\t{w}")
-
-
-@cli.command()
-@click.argument("spec")
-@click.option("-n", "copies", default=1, show_default=True, type=Bounded(int, Range(1, 1000)), help="Augmented versions per input line.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--explain", is_flag=True, help="Show the operations applied to each line.")
-def augment(spec, copies, seed, explain):
-    """Augment stdin line by line with SPEC (a name, inline YAML/JSON, or a YAML file); stdin is UTF-8 text."""
-    from .config import build, resolve
-
-    from .text import one_line
-
-    augmenter = build(resolve(_parse_spec(spec), "augmenter", "SPEC"))
-    out = sys.stdout
-    for text in _stdin_lines():
-        for c in range(copies):
-            new, ops = augmenter.explain([text], seed=seed + c)[0] if explain else (augmenter.augment([text], seed=seed + c)[0], None)
-            new = one_line(new)  # one line out per line in, with no control character a terminal would obey
-            out.write(f"{new}\t{','.join(ops) or '-'}\n" if explain else new + "\n")
-    out.flush()
-
-
-def _stdin_lines():
-    """Lines of standard input without their newline; bytes that are not UTF-8 stop with the line number."""
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:  # a text stream (tests): already decoded
-        for line in sys.stdin:
-            yield line.rstrip("\n")
-        return
-    for number, raw in enumerate(stream, 1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                              "convert it first, e.g. with iconv -f latin1 -t utf-8", file="stdin", line=number) from None
-        yield line.rstrip("\n").rstrip("\r") if line.endswith("\r\n") else line.rstrip("\n")
-
-
-def _parse_spec(spec: str):
-    if os.path.isfile(spec):
-        from .yamlio import load_yaml
-
-        return dict(load_yaml(spec, "spec"))
-    if spec.lstrip().startswith("{"):
-        from .yamlio import parse_yaml
-
-        try:
-            return parse_yaml(spec, "SPEC")
-        except ConfigError as exc:
-            raise ConfigError(f"invalid inline spec: {exc.message}", "SPEC") from None
-    return spec
-
-
-@cli.command()
-@click.argument("spec")
-@click.option("--steps", default=1000, show_default=True, type=Bounded(int, Range(1, 10**6)), help="Total optimizer steps.")
-@click.option("--lr", default=1e-3, show_default=True, type=Bounded(float, Range(gt=0)), help="Base learning rate.")
-@click.option("--output", "-o", default="lr.png", show_default=True, help="The PNG; - for standard output.")
-@click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
-def schedule(spec, steps, lr, output, parents):
-    """Draw a learning-rate scheduler's curve over STEPS to a PNG."""
-    from .config import build, resolve
-    from .plots import curves_png
-    from .yamlio import check_output, write_output
-
-    check_output(output, parents=parents)
-    sched = build(resolve(_parse_spec(spec), "scheduler", "SPEC"))
-    lrs = sched.curve(steps, lr)
-    write_output(output, curves_png({"learning rate": lrs}, title=str(spec)[:80], xlabel="step"), parents=parents)
-    message = f"lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}"
-    echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")
-
-
 # ---------------------------------------------------------------- seeing runs
 
 
@@ -1000,9 +869,6 @@ EXAMPLES = {
     "predict": 'nlpzoo predict runs/rt "a gorgeous, witty, seductive movie"',
     "generate": 'nlpzoo generate runs/lm --prompt "the history of" --temperature 0.8 --top-p 0.9',
     "sample": "nlpzoo sample runs/gan -n 64 -o digits.png",
-    "neighbors": "nlpzoo neighbors runs/w2v science -k 5",
-    "augment": 'echo "the movie was quick and funny" | nlpzoo augment \'{name: eda, alpha: 0.1}\' -n 4 --explain',
-    "schedule": "nlpzoo schedule '{name: cosine-warmup, warmup: 0.1}' --steps 1000 --lr 3e-4 -o lr.png",
     "report": "nlpzoo report runs/rt -o rt-report.html",
     "runs": "nlpzoo runs runs/",
     "compare": "nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html",

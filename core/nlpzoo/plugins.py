@@ -127,6 +127,7 @@ class PluginManager:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("nlpzoo")
         self.pm.add_hookspecs(hookspecs)
+        self._commands_added: set[int] = set()
         self.registry = Registry()
         self.health: dict[str, PluginHealth] = {}
         self.presets: list[PresetDecl] = []
@@ -282,9 +283,15 @@ class PluginManager:
         _call_hook(impl, register=register)
 
     def add_commands(self, cli) -> None:
-        """Plugins' commands join the click group; a command may not replace a built-in one."""
-        builtin = set(cli.commands)
-        for impl in self.pm.hook.register_commands.get_hookimpls():
+        """Plugins' commands join the click group, nlpzoo's own plugins first; a command never replaces one
+        that is already there (nlpzoo's, or an earlier plugin's). Adding to the same group again does nothing."""
+        if id(cli) in self._commands_added:
+            return
+        self._commands_added.add(id(cli))
+        impls = sorted(self.pm.hook.register_commands.get_hookimpls(),
+                       key=lambda impl: self.health[impl.plugin_name].distribution != CORE_DISTRIBUTION)
+        owners = dict.fromkeys(cli.commands, "nlpzoo's own")
+        for impl in impls:
             row = self.health[impl.plugin_name]
             before = dict(cli.commands)
             try:
@@ -296,11 +303,13 @@ class PluginManager:
                 cli.commands.update(before)
                 self._fail(row, exc)
                 continue
-            for command in builtin:
+            for command in before:
                 if cli.commands.get(command) is not before[command]:
                     cli.commands[command] = before[command]
-                    row.warnings.append(f"{_where(impl.function)}: command {command!r} is nlpzoo's own and was not "
-                                        "replaced; give the plugin's command another name")
+                    row.warnings.append(f"{_where(impl.function)}: command {command!r} is {owners[command]} and was "
+                                        "not replaced; give the plugin's command another name")
+            mine = "nlpzoo's own" if row.distribution == CORE_DISTRIBUTION else f"plugin {row.name}'s"
+            owners.update({command: mine for command in cli.commands if command not in owners})
 
     # ------------------------------------------------------------ the catalogue and names
 

@@ -27,3 +27,10 @@ _COMPONENTS = [
 def register_components(register):
     for name, target, summary, tags in _COMPONENTS:
         register("augmenter", name, target=f"nlpzoo_augment.{target}", summary=summary, tags=("text",) + tags)
+
+
+@nlpzoo.hookimpl
+def register_commands(cli):
+    from .command import augment
+
+    cli.add_command(augment)

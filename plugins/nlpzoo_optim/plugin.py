@@ -30,3 +30,10 @@ def register_components(register):
         register("optimizer", name, target=f"nlpzoo_optim.optimizers:{cls}", summary=summary, tags=("torch",))
     for name, (cls, summary) in SCHEDULERS.items():
         register("scheduler", name, target=f"nlpzoo_optim.schedulers:{cls}", summary=summary, tags=("torch",))
+
+
+@nlpzoo.hookimpl
+def register_commands(cli):
+    from .command import schedule
+
+    cli.add_command(schedule)

@@ -12,3 +12,10 @@ def register_components(register):
     register("embedder", "word-vectors", target="nlpzoo_word2vec.vectors:WordVectors",
              summary="Pretrained word vectors (GloVe, word2vec files, a memory-mapped .npy matrix), never retrained.",
              tags=("text", "word-vectors", "pretrained"))
+
+
+@nlpzoo.hookimpl
+def register_commands(cli):
+    from .command import neighbors
+
+    cli.add_command(neighbors)

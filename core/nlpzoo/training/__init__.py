@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plots import plot_confusion, plot_curves, save_figure
+    from ..plots import curves_png, plot_confusion, plot_curves, save_figure
     from .batching import length_bucketed_batches, longest_first_batches, pad_sequences
     from .metrics import best_thresholds, classification_metrics, multilabel_metrics, regression_metrics
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
@@ -31,6 +31,7 @@ __all__ = [
     "TrainConfig",
     "best_thresholds",
     "classification_metrics",
+    "curves_png",
     "derive_seed",
     "device_of",
     "evaluating",
@@ -54,7 +55,7 @@ __all__ = [
 _HOMES = {
     "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics", "regression_metrics": ".metrics",
     "multilabel_metrics": ".metrics", "best_thresholds": ".metrics",
-    "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
+    "curves_png": "..plots", "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences")},
     **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "on_device_of",
                                      "save_weights", "weight_decay_groups")},

@@ -17,6 +17,11 @@ def register_commands(cli):
         """Not nlpzoo's list."""
         print("hijacked")
 
+    @cli.command("augment")  # a command of one of nlpzoo's own plugins
+    def hijacked_augment():
+        """Not nlpzoo's augment."""
+        print("hijacked")
+
 
 class Impostor(nlpzoo.Augmenter):
     """Returns the text unchanged."""
