@@ -123,7 +123,7 @@ def test_a_bug_in_training_step_fails_the_run_and_names_model_step_and_line(tmp_
 def test_the_report_and_nlpzoo_runs_show_the_failure(tmp_path, broken, cli):
     with pytest.raises(TypeError):
         train(tmp_path, "breaks-at-step-3")
-    from nlpzoo.report import write_report
+    from nlpzoo_reports.report import write_report
 
     page = write_report(tmp_path / "run").read_text()
     assert "ended with" in page and "TypeError: unsupported operand in my step" in page

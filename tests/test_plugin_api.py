@@ -19,7 +19,7 @@ from nlpzoo.errors import AmbiguousName, UnknownComponent
 from nlpzoo.plugins import PluginHealth, PluginManager
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng", "nlpzoo.testing")
+PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.runs", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng", "nlpzoo.testing")
 HOSTILE = "tests/plugins/nlpzoo-hostile-plugin"
 
 

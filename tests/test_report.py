@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from browser import Page, colours, dump_dom, screenshot
 
-from nlpzoo.report import NOT_PICTURES_OF_THE_RUN, fmt
+from nlpzoo_reports.report import NOT_PICTURES_OF_THE_RUN, fmt
 
 TINY_LSTM = """\
 seed: 0
@@ -253,7 +253,7 @@ def test_a_gan_run_reports_its_sample_grids(cli, tmp_path):
 
 def test_an_image_gan_that_drew_no_grids_gets_one_through_its_own_save_samples(tmp_path):
     import nlpzoo
-    from nlpzoo.report import record_generations
+    from nlpzoo_reports.report import record_generations
 
     class Quiet(nlpzoo.GAN):
         """A GAN that wrote no samples while training."""
@@ -277,3 +277,43 @@ def test_an_image_gan_that_drew_no_grids_gets_one_through_its_own_save_samples(t
     record_generations(tmp_path, Quiet(), {})
     assert Quiet.written == [(64, tmp_path / "samples" / "samples.png")]
     assert (tmp_path / "samples" / "samples.png").read_bytes().startswith(b"\x89PNG")
+
+
+TRACKER = '''\
+import json
+
+import nlpzoo
+
+
+@nlpzoo.hookimpl
+def run_finished(run_dir, metrics):
+    (run_dir / "tracker.json").write_text(json.dumps({"status": json.loads((run_dir / "run.json").read_text())["status"],
+                                                      "metrics": metrics}))
+
+
+class Broken:
+    @nlpzoo.hookimpl
+    def run_finished(self, run_dir):
+        raise RuntimeError("the tracker's server is down")
+
+
+broken = Broken()
+'''
+
+
+def test_a_plugins_run_finished_hook_sees_the_saved_run_and_one_that_fails_is_a_warning(cli, tmp_path):
+    plugin = tmp_path / "nlpzoo-tracker"
+    (plugin / "nlpzoo_tracker").mkdir(parents=True)
+    (plugin / "nlpzoo_tracker" / "__init__.py").write_text(TRACKER)
+    (plugin / "pyproject.toml").write_text('[project]\nname = "nlpzoo-tracker"\nversion = "0.1"\n'
+                                           '[project.entry-points.nlpzoo]\ntracker = "nlpzoo_tracker"\n'
+                                           'broken = "nlpzoo_tracker:broken"\n')
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(TINY_LSTM.format(lr="3.0e-3").replace("epochs: 2,", "epochs: 1,"))
+    done = cli("--plugins-dir", str(plugin), "train", str(recipe), "--run-dir", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    tracked = json.loads((tmp_path / "run" / "tracker.json").read_text())
+    assert tracked == {"status": "finished", "metrics": json.loads((tmp_path / "run" / "metrics.json").read_text())}
+    assert "nlpzoo: warning: plugin broken: run_finished failed" in done.stderr
+    assert "the tracker's server is down" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "run" / "report.html").exists()  # nlpzoo's own reports plugin ran too

@@ -11,11 +11,12 @@ from collections.abc import Hashable, Sequence
 
 from .catalog import sha256_file
 from .text import one_line
-from .yamlio import atomic_write, check_output, read_bounded, write_output
+from .yamlio import atomic_write, check_output, confined, read_bounded, write_output
 
 __all__ = [
     "atomic_write",
     "check_output",
+    "confined",
     "one_line",
     "read_bounded",
     "seeded_sample",

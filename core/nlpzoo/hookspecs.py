@@ -25,3 +25,11 @@ def register_presets(register):
 @hookspec
 def register_commands(cli):
     """Add subcommands to the ``nlpzoo`` click group ``cli``."""
+
+
+@hookspec
+def run_finished(run_dir, model, data, metrics):
+    """A run ended and is saved in ``run_dir`` (``run.json``, ``metrics.json``, ``model/``): add what else it
+    should hold, such as a report page or a tracker's record. ``model`` is the trained model, ``data`` its
+    splits, ``metrics`` the final ones. Called once, in the main process; an exception is a warning naming
+    the plugin, never a failed run."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from pathlib import Path
 
 CARD = "README.md"
@@ -29,6 +30,19 @@ HUB_TASKS = {"classifier": ("text-classification", "Text Classification", "a gor
              "regressor": ("text-classification", "Text Regression", "a gorgeous, witty, seductive movie"),
              "multilabel_classifier": ("text-classification", "Multi-label Text Classification",
                                        "the new powerbook has a faster scsi bus and more ram")}
+
+
+def write_card(run_dir: str | Path, model, data: dict | None = None, *, model_spec=None,
+               metrics: dict | None = None) -> None:
+    """A classifier's model card (``model/README.md``), written before the model folder's sha256 is
+    recorded, so that the card is part of what loading verifies. A failure is a warning."""
+    from .text import one_line
+
+    try:
+        write_model_card(Path(run_dir), model, model_spec, metrics, data)
+    except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
+        print(f"nlpzoo: warning: the model card (model/README.md) not written: {type(exc).__name__}: "
+              f"{one_line(str(exc))[:300]}", file=sys.stderr)
 
 
 def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,

@@ -311,6 +311,17 @@ class PluginManager:
             mine = "nlpzoo's own" if row.distribution == CORE_DISTRIBUTION else f"plugin {row.name}'s"
             owners.update({command: mine for command in cli.commands if command not in owners})
 
+    def run_finished(self, run_dir, model, data: dict, metrics: dict) -> None:
+        """Every plugin's ``run_finished`` in turn; one that fails is a warning: the run is saved already."""
+        from .text import one_line
+
+        for impl in self.pm.hook.run_finished.get_hookimpls():
+            try:
+                _call_hook(impl, run_dir=Path(run_dir), model=model, data=data, metrics=dict(metrics))
+            except Exception as exc:  # noqa: BLE001 - a finished run must stay finished
+                print(f"nlpzoo: warning: plugin {impl.plugin_name}: run_finished failed{_author_frame(exc)}: "
+                      f"{type(exc).__name__}: {one_line(str(exc))[:300]}", file=sys.stderr)
+
     # ------------------------------------------------------------ the catalogue and names
 
     @property

@@ -16,6 +16,9 @@ from pathlib import Path
 
 from .errors import ConfigError, NlpzooError
 
+#: for code that reads run folders (reports, trackers): the rest of this module is internal
+__all__ = ["RunHandle", "lock_is_held", "open_run", "read_run_json", "read_run_text"]
+
 #: the largest JSON or YAML file read from a run folder
 MAX_RUN_FILE = 64 * 1024 * 1024
 MODEL_DIR = "model"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import PLACE_NOTE, ConfigError, NlpzooError, located
 from ..kinds import SequentialAugmenter
-from ..report import finish_run, write_card
+from ..modelcard import write_card
+from ..plugins import get_manager
 from ..runs import RunLock, model_digest, refuse_symlinks
 from ..yamlio import atomic_write
 from .run import Run, derive_seed, seed_everything, train_config
@@ -365,6 +366,6 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         if warnings:
             info["warnings"] = warnings
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1), inside=run_dir)
-        finish_run(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # samples, report.html
+        get_manager().run_finished(run_dir, model, data, metrics)  # plugins add to the run: report.html
     run.barrier()
     return metrics

@@ -15,12 +15,12 @@ NOT_CURVES = ("step", "epoch", "best", "early_stop")  # bookkeeping in metrics.j
 def write_comparison(run_dirs: Sequence[str | Path], output: str | Path) -> Path:
     """A page with the runs' facts and metrics side by side, their recipes' differences and their
     curves (from ``metrics.jsonl``) overlaid, one plot per logged quantity."""
-    from .yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     runs = [RunFolder(d) for d in run_dirs]
     page_text = render_comparison(runs)
     if str(output) == "-":
-        from .yamlio import write_output
+        from nlpzoo.files import write_output
 
         write_output("-", page_text)
     else:

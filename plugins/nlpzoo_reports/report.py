@@ -2,7 +2,7 @@
 
 Everything is read from a run directory's files (``run.json``, ``metrics.json``, ``metrics.jsonl``,
 ``recipe.yaml``, ``provenance.json`` and the pictures the run drew), so a page can be made again at
-any time (:mod:`nlpzoo.compare` puts several runs on one page the same way). Pages are one
+any time (:mod:`nlpzoo_reports.compare` puts several runs on one page the same way). Pages are one
 self-contained HTML file each: pictures are inlined as data URIs, there is no
 script, and a content security policy forbids the browser any network access, so a page can be
 mailed, archived or opened offline and shows the same thing.
@@ -21,9 +21,9 @@ import time
 from functools import cached_property
 from pathlib import Path
 
-from .errors import ConfigError, NlpzooError
-from .runs import RunHandle, read_run_json, read_run_text
-from .yamlio import confined
+from nlpzoo import ConfigError, NlpzooError
+from nlpzoo.files import confined
+from nlpzoo.runs import RunHandle, read_run_json, read_run_text
 
 REPORT = "report.html"
 GENERATED = Path("samples") / "generated.json"  # texts a model generated at the end of its run
@@ -101,7 +101,7 @@ class RunFolder(RunHandle):
     def status(self) -> str:
         """As run.json says (as text, whatever it holds); "running" with no live process holding the lock is
         ``interrupted``."""
-        from .runs import lock_is_held
+        from nlpzoo.runs import lock_is_held
 
         recorded = _text(self.info.get("status"), "unknown")
         return "interrupted" if recorded == "running" and not lock_is_held(self.dir) else recorded
@@ -165,7 +165,7 @@ class RunFolder(RunHandle):
 
     def picture_uri(self, path: Path) -> str:
         """A picture of the run as a data URI, read with the run folder's bounded reader."""
-        from .yamlio import read_bounded
+        from nlpzoo.files import read_bounded
 
         raw = read_bounded(path, MAX_PICTURE, "picture", inside=self.dir)
         return f"data:{PICTURE_TYPES[path.suffix.lower()]};base64,{base64.b64encode(raw).decode('ascii')}"
@@ -221,10 +221,9 @@ def find_runs(directory: str | Path, unreadable: list | None = None) -> list[Run
 # ---------------------------------------------------------------- the end of a run
 
 
-def finish_run(run_dir: str | Path, model=None, data: dict | None = None, *, model_spec=None,
-               metrics: dict | None = None) -> None:
-    """What ``nlpzoo train`` does last, once the model is saved with its card: the texts a generative
-    model writes for the report, then ``report.html``.
+def finish_run(run_dir: str | Path, model=None, data: dict | None = None) -> None:
+    """What a run gets last, once the model is saved with its card: the texts a generative model writes
+    for the page, then ``report.html``.
 
     Neither failing undoes a trained and saved run: each failure is a warning that says what is missing.
     """
@@ -233,18 +232,8 @@ def finish_run(run_dir: str | Path, model=None, data: dict | None = None, *, mod
     _warn_on_failure(f"{REPORT} (make it with: nlpzoo report {run_dir})", lambda: write_report(run_dir))
 
 
-def write_card(run_dir: str | Path, model, data: dict | None = None, *, model_spec=None,
-               metrics: dict | None = None) -> None:
-    """A classifier's model card (``model/README.md``), written before the model folder's sha256 is
-    recorded, so that the card is part of what loading verifies. A failure is a warning."""
-    from .modelcard import write_model_card
-
-    _warn_on_failure("the model card (model/README.md)",
-                     lambda: write_model_card(Path(run_dir), model, model_spec, metrics, data))
-
-
 def _warn_on_failure(what: str, step) -> None:
-    from .text import one_line
+    from nlpzoo.files import one_line
 
     try:
         step()
@@ -255,8 +244,8 @@ def _warn_on_failure(what: str, step) -> None:
 def record_generations(run_dir: str | Path, model, data: dict) -> None:
     """Samples for the report: continuations of held-out openings from a language model, texts from a
     text GAN, a grid from an image GAN that drew none itself."""
-    from .kinds import GAN, LanguageModel
-    from .yamlio import atomic_write
+    from nlpzoo import GAN, LanguageModel
+    from nlpzoo.files import atomic_write
 
     run_dir = Path(run_dir)
     if isinstance(model, LanguageModel):
@@ -291,11 +280,11 @@ def _openings(data: dict, count: int, words: int) -> list[str]:
 
 def write_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the run's page (``RUN/report.html`` unless ``output`` is given); its path."""
-    from .yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     run = RunFolder(run_dir)
     if output == "-":
-        from .yamlio import write_output
+        from nlpzoo.files import write_output
 
         write_output("-", render_report(run))
         return Path("-")
@@ -468,7 +457,7 @@ def _data_uri(path: Path) -> str:
 
 def curves_uri(curves: dict[str, list[tuple[float, float]]], title: str) -> str:
     """One line per curve, drawn by :func:`nlpzoo.plots.plot_curves`, as a PNG data URI."""
-    from .plots import plot_curves
+    from nlpzoo.training import plot_curves
 
     with tempfile.TemporaryDirectory(prefix="nlpzoo-report-") as tmp:
         path = Path(tmp) / "curve.png"

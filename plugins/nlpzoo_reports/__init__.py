@@ -1,0 +1,1 @@
+"""Run pages and the commands that show runs: ``report``, ``runs`` and ``compare``."""
