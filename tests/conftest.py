@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
 def run_cli(*args: str, env: dict | None = None, input: str | None = None, cwd: str | None = None, timeout: int = 600):
     """Run the real ``nlpzoo`` command in a subprocess; returns the CompletedProcess."""
     full_env = {**os.environ, **(env or {})}

@@ -15,6 +15,7 @@ import click
 import pytest
 
 import nlpzoo
+from nlpzoo.config import check_targets
 from nlpzoo.errors import AmbiguousName, UnknownComponent
 from nlpzoo.plugins import PluginHealth, PluginManager
 
@@ -211,7 +212,7 @@ def test_a_target_that_does_not_import_is_reported_by_plugins_check_and_info(nlp
     with pytest.raises(nlpzoo.NlpzooError, match=r"augmenter 'typo' of plugin 'mine' \(registered at .*test_plugin_api.py:\d+\)"
                                                  r".*has no attribute 'RandomSwp' \(did you mean 'RandomSwap'"):
         nlpzoo_isolated.registry.get("augmenter", "typo").load()
-    nlpzoo_isolated.check_targets()
+    check_targets(nlpzoo_isolated)
     row = nlpzoo_isolated.health["mine"]
     assert row.status == "failed" and "RandomSwp" in row.error and "test_plugin_api.py" in row.hint
 
@@ -245,7 +246,7 @@ def test_a_preset_whose_parameters_do_not_resolve_fails_the_check_at_the_plugins
 
     with pytest.raises(AssertionError, match=r"test_plugin_api.py:\d+: preset 'typo-preset': rat: unknown parameter"):
         check_plugin("presets")
-    nlpzoo_isolated.check_targets()  # nlpzoo plugins --check
+    check_targets(nlpzoo_isolated)  # nlpzoo plugins --check
     row = nlpzoo_isolated.health["presets"]
     assert row.status == "failed" and "preset 'typo-preset': rat: unknown parameter" in row.error
     assert "test_plugin_api.py:" in row.hint

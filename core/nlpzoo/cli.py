@@ -226,7 +226,9 @@ def plugins(check):
 
     manager = get_manager()
     if check:
-        manager.check_targets()
+        from .config import check_targets
+
+        check_targets(manager)
     rows = sorted(manager.health.values(), key=lambda r: r.name)
     if not rows:
         echo("no plugins installed (entry point group 'nlpzoo')")

@@ -371,3 +371,38 @@ def _build_value(v, loc: str):
     if isinstance(v, dict):
         return {k: _build_value(x, f"{loc}.{k}") for k, x in v.items()}
     return v
+
+
+# ---------------------------------------------------------------- nlpzoo plugins --check
+
+
+def check_targets(manager) -> None:
+    """Import every registered target and resolve every plugin's preset (``nlpzoo plugins --check``);
+    failures go to the plugin's row."""
+    for entry in manager.registry.all():
+        try:
+            entry.load()
+        except Exception as exc:  # noqa: BLE001 - reporting, not raising
+            row = manager.health.get(entry.provider)
+            if row is not None:
+                row.status = "failed"
+                row.error = str(exc).splitlines()[0]
+                row.hint = f"fix the target of {entry.kind} {entry.name!r} ({entry.where}) or its module"
+    for decl, problem in preset_problems(manager):
+        row = manager.health.get(decl.provider)
+        if row is not None:
+            row.status, row.error = "failed", problem
+            row.hint = f"fix preset {decl.name!r} where the plugin registers it ({decl.where})"
+
+
+def preset_problems(manager, provider: str | None = None) -> list:
+    """Plugins' presets that do not resolve: an unknown component, a parameter it does not take, a bad value."""
+    problems = []
+    for decl in manager.presets:
+        if provider is not None and decl.provider != provider:
+            continue
+        try:
+            resolve({"name": decl.name}, decl.fields.get("kind"))
+        except ConfigError as exc:
+            problems.append((decl, f"preset {decl.name!r}: {exc}"))
+    return problems

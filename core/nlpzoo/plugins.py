@@ -399,38 +399,6 @@ class PluginManager:
         names = ", ".join(repr(n) for n in failed)
         return f"; plugin{'s' if len(failed) > 1 else ''} {names} failed to load (nlpzoo plugins says why)"
 
-    def check_targets(self) -> None:
-        """Import every registered target and resolve every plugin's preset (``nlpzoo plugins --check``);
-        failures go to the plugin's row."""
-        for entry in self.registry.all():
-            try:
-                entry.load()
-            except Exception as exc:  # noqa: BLE001 - reporting, not raising
-                row = self.health.get(entry.provider)
-                if row is not None:
-                    row.status = "failed"
-                    row.error = str(exc).splitlines()[0]
-                    row.hint = f"fix the target of {entry.kind} {entry.name!r} ({entry.where}) or its module"
-        for decl, problem in self.preset_problems():
-            row = self.health.get(decl.provider)
-            if row is not None:
-                row.status, row.error = "failed", problem
-                row.hint = f"fix preset {decl.name!r} where the plugin registers it ({decl.where})"
-
-    def preset_problems(self, provider: str | None = None) -> list[tuple[PresetDecl, str]]:
-        """Plugins' presets that do not resolve: an unknown component, a parameter it does not take, a bad value."""
-        from .config import resolve
-
-        problems = []
-        for decl in self.presets:
-            if provider is not None and decl.provider != provider:
-                continue
-            try:
-                resolve({"name": decl.name}, decl.fields.get("kind"))
-            except ConfigError as exc:
-                problems.append((decl, f"preset {decl.name!r}: {exc}"))
-        return problems
-
     # ------------------------------------------------------------ failures
 
     def _fail(self, row: PluginHealth, exc: BaseException, hint: str | None = None) -> None:

@@ -45,6 +45,7 @@ def __getattr__(name: str):
 
 def check_plugin(name: str) -> None:
     """The installed plugin ``name`` loaded, registered at least one entry, and every entry is complete."""
+    from .config import preset_problems
     from .plugins import get_manager
 
     manager = get_manager()
@@ -55,7 +56,7 @@ def check_plugin(name: str) -> None:
     assert entries or health.presets, f"plugin {name!r} registered nothing"
     for entry in entries:
         check_entry(entry)
-    for decl, problem in manager.preset_problems(name):
+    for decl, problem in preset_problems(manager, name):
         raise AssertionError(f"{decl.where}: {problem}")
     import warnings
 

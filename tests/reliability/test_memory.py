@@ -13,11 +13,12 @@ import pytest
 
 import nlpzoo
 
+from peak_memory import PEAK_BYTES
 from reliability_support import TALLY
 
-#: prints the process's peak resident memory when the command exits
-PEAK = ("import atexit, resource, sys; "
-        "atexit.register(lambda: print(f'PEAK_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)); "
+#: prints the process's own peak resident memory when the command exits
+PEAK = ("import atexit, sys; "
+        f"atexit.register(lambda: print(f'PEAK_KB {{({PEAK_BYTES}) // 1024}}', file=sys.stderr)); "
         "from nlpzoo.cli import main; main(sys.argv[1:])")
 
 
