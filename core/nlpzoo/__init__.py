@@ -22,7 +22,6 @@ from .hookspecs import hookimpl
 from .kinds import (GAN, Augmenter, Callback, Classifier, Dataset, Embedder, LanguageModel, MultiLabelClassifier,
                     Optimizer, Regressor, Scheduler, SequentialAugmenter, Tagger, rng_for)
 from . import saving as _saving  # noqa: F401 - installs Trainable.save and Trainable.load
-from .plugins import components
 from .recipe import load_recipe
 from .runs import open_run
 
@@ -55,3 +54,11 @@ __all__ = [
     "resolve",
     "rng_for",
 ]
+
+
+def __getattr__(name: str):
+    if name == "components":  # the plugin manager loads on first use, not when nlpzoo is imported
+        from .plugins import components
+
+        return components
+    raise AttributeError(f"module 'nlpzoo' has no attribute {name!r}")
