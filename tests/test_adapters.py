@@ -47,6 +47,7 @@ def lora_run(data, module_folder):
     return model, metrics, folder
 
 
+@pytest.mark.slow
 def test_only_the_adapter_and_the_new_head_train(lora_run, minilm):
     from safetensors.torch import load_file
 
@@ -61,6 +62,7 @@ def test_only_the_adapter_and_the_new_head_train(lora_run, minilm):
     assert trainable and all("lora_" in n or "classifier" in n for n in trainable)
 
 
+@pytest.mark.slow
 def test_the_run_logs_trainable_and_total_parameters(lora_run):
     _, metrics, folder = lora_run
     logged = [json.loads(line) for line in (folder / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -69,6 +71,7 @@ def test_the_run_logs_trainable_and_total_parameters(lora_run):
     assert counts["total_params"] > 22_000_000  # MiniLM's 22.7M, and the adapter's few
 
 
+@pytest.mark.slow
 def test_the_adapter_folder_loads_with_peft_and_the_merged_one_with_a_pipeline(lora_run, minilm):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -176,6 +179,7 @@ def test_a_bad_adapter_setting_names_its_key(adapter, loc, message):
     assert err.value.loc.endswith(loc) and message in str(err.value)
 
 
+@pytest.mark.slow
 def test_on_the_simulated_gpu_and_through_the_conformance_kit(data, minilm, tmp_path):
     from nlpzoo.testing import check_component, simulated_gpu
 

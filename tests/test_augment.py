@@ -539,6 +539,7 @@ def _cli(args, stdin, env=None):
                           text=True, env={**os.environ, **(env or {})}, encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_cli_streams_copies_with_seeds(sentences):
     lines = [t for t in sentences[:160] if t.splitlines() == [t]] + ["", "Ça va très bien !"]
     proc = _cli(["eda", "-n", "2", "--seed", "5"], "\n".join(lines) + "\n", env={"PYTHONHASHSEED": "1"})

@@ -91,6 +91,7 @@ presets:
     assert get_catalog().presets["minilm-l6"].weights["sha256"] == SHA
 
 
+@pytest.mark.slow
 def test_a_hub_id_fails_at_once_offline_and_points_to_the_packaged_preset(tmp_path, cli):
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     recipe = tmp_path / "hub.yaml"
@@ -109,6 +110,7 @@ def _transformers_has_hub_kernels() -> bool:
     return isinstance(getattr(PreTrainedModel, "use_kernels", None), property)
 
 
+@pytest.mark.slow
 def test_training_the_packaged_minilm_makes_no_network_request_and_keeps_hub_kernels_off(data, tmp_path, no_network):
     model = nlpzoo.build("minilm-l6", "classifier")
     metrics = model.fit(data, standalone(tmp_path))
@@ -190,6 +192,7 @@ def test_layer_wise_decay_and_no_weight_decay_on_biases_and_layernorm(data, tmp_
 
 @pytest.mark.parametrize("scheduler", [{"name": "cosine-warmup", "warmup": 0.5, "min_ratio": 0.5}, {"name": "one-cycle"}],
                          ids=["cosine-warmup", "one-cycle"])
+@pytest.mark.slow
 def test_the_optimizer_keeps_the_layer_wise_rates_through_the_schedule(scheduler, data, tmp_path):
     """After steps of the shared loop, each optimizer group still runs at layer_decay**depth times the head's
     rate, and the frozen embeddings are not in the optimizer at all."""
@@ -311,6 +314,7 @@ def trained_run(module_folder, cli):
     return run_dir
 
 
+@pytest.mark.slow
 def test_the_saved_model_loads_unchanged_in_a_transformers_pipeline(trained_run):
     from transformers import pipeline
 
@@ -328,6 +332,7 @@ def test_the_saved_model_loads_unchanged_in_a_transformers_pipeline(trained_run)
     assert (trained_run / "confusion_test.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_predict_from_csv_to_csv_with_probabilities(trained_run, tmp_path, cli):
     src = tmp_path / "in.csv"
     with open(src, "w", newline="") as fh:

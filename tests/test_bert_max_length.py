@@ -28,11 +28,13 @@ def long_texts() -> list[str]:
     return [f"{a} . " * 2 + f"{b} . " * 3 for a, b in ((good, bad), (bad, good), (good, good), (bad, bad))]
 
 
+@pytest.mark.slow
 def test_the_saved_tokenizer_carries_the_trained_max_length(short_run):
     config = json.loads((short_run / "model" / "tokenizer_config.json").read_text())
     assert config["model_max_length"] == MAX_LENGTH
 
 
+@pytest.mark.slow
 def test_pipeline_with_truncation_gives_nlpzoo_predictions_on_texts_longer_than_max_length(short_run, cli):
     from transformers import AutoTokenizer, pipeline
 

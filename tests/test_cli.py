@@ -92,6 +92,7 @@ def test_plugins_table_shows_every_first_party_plugin(cli):
         assert f"\n{name} " in "\n" + out
 
 
+@pytest.mark.slow
 def test_schedule_draws_a_learning_rate_curve(cli, tmp_path):
     png = tmp_path / "lr.png"
     done = cli("schedule", "{name: linear-warmup, warmup: 0.1}", "--steps", "100", "--lr", "0.01", "-o", str(png))
@@ -143,6 +144,7 @@ def test_validate_a_missing_file(cli, tmp_path):
     assert done.returncode == 1 and "nope.yaml: recipe not found" in done.stderr
 
 
+@pytest.mark.slow
 def test_every_shipped_recipe_validates(cli, root):
     recipes = sorted((root / "recipes").glob("*.yaml"))
     assert recipes, "recipes/ is empty"

@@ -63,6 +63,7 @@ def test_limit_samples_before_splitting_and_train_limit_keeps_evaluation_fixed()
     assert len(few["train"]) == 50 and few["test"] == full["test"] and few["validation"] == full["validation"]
 
 
+@pytest.mark.slow
 def test_train_limit_is_a_seeded_sample_not_the_head_of_the_file():
     full = load("rotten-tomatoes")["train"]
     small, large = (load({"name": "rotten-tomatoes", "train_limit": n})["train"] for n in (100, 500))
@@ -187,6 +188,7 @@ def test_malformed_jsonl_gives_one_line_with_file_and_line(tmp_path, line, messa
         load({"name": "jsonl", "path": str(path)})
 
 
+@pytest.mark.slow
 def test_reader_errors_reach_the_cli_as_one_line(tmp_path, cli):
 
     if "lstm-classifier" not in nlpzoo.components():

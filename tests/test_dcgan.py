@@ -195,6 +195,7 @@ def test_frechet_distance_is_zero_for_one_sample_and_grows_with_shift():
     assert frechet_distance(a, a + 1.0) == pytest.approx(8.0, rel=1e-6)  # ||shift||^2, same covariance
 
 
+@pytest.mark.slow
 def test_judge_separates_real_digits(digits):
     from nlpzoo_dcgan.quality import scores, to_unit, train_judge
 
@@ -360,6 +361,7 @@ def test_a_few_steps_teach_the_discriminator_real_from_noise(digits, tmp_path):
     assert (tmp_path / "run" / "gan_curves.png").is_file()
 
 
+@pytest.mark.slow
 def test_resumed_training_ends_where_an_uninterrupted_one_does(digits, tmp_path):
     straight = tiny_gan()
     straight.fit(digits, _run(tmp_path / "a"))
@@ -375,6 +377,7 @@ def test_resumed_training_ends_where_an_uninterrupted_one_does(digits, tmp_path)
     ({"name": "cdcgan", "loss": "hinge", "spectral_norm": True, "lr_d": 4e-4}, {"ema": 0.9}),
     ({"name": "dcgan", "loss": "bce", "spectral_norm": True, "label_smoothing": 0.1}, {}),
 ], ids=["cdcgan-hinge-sn-ttur-ema", "dcgan-sn-smoothing"])
+@pytest.mark.slow
 def test_new_options_are_deterministic_by_seed_and_resume_exactly(digits, tmp_path, model, train):
     def gan():
         return nlpzoo.build({**TINY, **model}, "gan")
@@ -414,6 +417,7 @@ def test_quality_judge_scores_every_evaluation(digits, tmp_path):
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_train_then_sample_from_the_command_line(tmp_path, cli):
     from PIL import Image
 

@@ -16,7 +16,7 @@ HOOKS = [name for name, fn in vars(hookspecs).items() if inspect.isfunction(fn) 
 
 
 def test_hookspecs_are_found():
-    assert set(HOOKS) == {"register_components", "register_presets", "register_commands"}
+    assert set(HOOKS) == {"register_components", "register_presets", "register_commands", "run_finished"}
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -36,6 +36,7 @@ DOC_FILES = sorted(p for p in DOCS.rglob("*.md")
 
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.slow
 def test_python_snippets_run(path, tmp_path):
     code = "\n\n".join(_python_blocks(path))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)

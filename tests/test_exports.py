@@ -8,7 +8,7 @@ def test_the_front_door_exports_exactly_these_names():
         "AssetError", "Augmenter", "Callback", "Classifier", "ConfigError", "Dataset", "Embedder", "GAN",
         "LanguageModel", "MissingDependency", "MultiLabelClassifier", "NlpzooError", "Optimizer", "Range", "Regressor", "Scheduler",
         "SequentialAugmenter", "Tagger", "UnknownComponent",
-        "build", "did_you_mean", "hookimpl", "load_recipe", "open_run", "resolve", "rng_for",
+        "build", "components", "did_you_mean", "hookimpl", "load_recipe", "open_run", "resolve", "rng_for",
     }
     for name in nlpzoo.__all__:
         assert getattr(nlpzoo, name) is not None

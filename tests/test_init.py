@@ -39,6 +39,7 @@ def test_each_starter_is_commented_and_validates(task, cli, tmp_path):
     assert checked.stdout.strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_the_word2vec_starter_trains(cli, tmp_path):
     assert cli("init", "word2vec", "-o", str(tmp_path / "w2v.yaml")).returncode == 0
     done = cli("train", str(tmp_path / "w2v.yaml"), "--run-dir", str(tmp_path / "run"),

@@ -89,6 +89,7 @@ def classifier(polarity, module_folder):
     return model, metrics, run
 
 
+@pytest.mark.slow
 def test_classifier_learns_and_reports(classifier, polarity):
     model, metrics, run = classifier
     assert set(metrics) >= {"val_accuracy", "val_macro_f1", "val_loss"}
@@ -105,6 +106,7 @@ def test_classifier_learns_and_reports(classifier, polarity):
     assert test["macro_f1"] == pytest.approx(sum(f1s) / len(f1s)) and test["loss"] > 0
 
 
+@pytest.mark.slow
 def test_classifier_predict_and_save_load(classifier, tmp_path):
     model, _, _ = classifier
     texts = ["a moving and beautiful film", "tedious , silly and boring", ""]
@@ -132,6 +134,7 @@ def test_classifier_poolings_respect_padding(pooling, bidirectional):
     torch.testing.assert_close(alone, padded)  # a short text scores the same beside a long one
 
 
+@pytest.mark.slow
 def test_classifier_cli_train_predict(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("seed: 0\ndataset: polarity-200\n"
@@ -162,6 +165,7 @@ def language_model(hamlet, module_folder):
     return model, metrics, run
 
 
+@pytest.mark.slow
 def test_lm_perplexity(language_model, hamlet):
     model, metrics, run = language_model
     vocab = model.tokenizer.vocab_size
@@ -173,6 +177,7 @@ def test_lm_perplexity(language_model, hamlet):
     assert train_losses[-1] < train_losses[0]
 
 
+@pytest.mark.slow
 def test_lm_weights_tied_and_saved_once(language_model, tmp_path):
     from safetensors import safe_open
 
@@ -187,6 +192,7 @@ def test_lm_weights_tied_and_saved_once(language_model, tmp_path):
     torch.testing.assert_close(loaded.net.decoder.weight, model.net.decoder.weight)
 
 
+@pytest.mark.slow
 def test_lm_generation_seeded(language_model, tmp_path):
     model, _, _ = language_model
     a = model.generate("to be", max_tokens=12, temperature=0.9, top_k=20, top_p=0.95, seed=1)

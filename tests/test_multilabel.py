@@ -89,6 +89,7 @@ def test_bert_multilabel_honours_the_multilabel_contract(tiny_bert):
                     train={"epochs": 1})
 
 
+@pytest.mark.slow
 def test_it_learns_label_sets_and_the_pipeline_gives_the_same_sigmoid_scores(tiny_bert, tmp_path):
     from transformers import pipeline
 
@@ -115,6 +116,7 @@ def test_it_learns_label_sets_and_the_pipeline_gives_the_same_sigmoid_scores(tin
     assert [p["labels"] for p in back.predict(texts)] == [p["labels"] for p in found]
 
 
+@pytest.mark.slow
 def test_frozen_layers_stay_as_they_were_pretrained(tiny_bert, tmp_path):
     import torch
 
@@ -220,6 +222,7 @@ def test_20_newsgroups_has_its_published_sizes_and_33_labels():
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_train_on_my_jsonl_then_predict_prints_label_sets(cli, tiny_bert, tmp_path):
     rows = [{"text": ex["text"], "labels": ex["labels"]} for split in tiny_label_set_data().values() for ex in split]
     own = write_lines(tmp_path / "mine.jsonl", rows * 2)

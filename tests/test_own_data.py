@@ -117,6 +117,7 @@ def test_validation_and_test_files_come_through_set(own, tmp_path, cli):
                              ".tab, .jsonl, .ndjson, .parquet, .pq, .txt, .text (or .gz/.bz2 of them) or a folder"),
     (["--text-column", "review"], "--text-column: goes with --data, the file to train on"),
 ])
+@pytest.mark.slow
 def test_data_options_are_checked_with_one_line(own, args, message, tmp_path, cli):
     recipe = ROOT / "recipes" / "lstm-classifier-rt.yaml"
     values = {**{k: str(v) for k, v in own.items()}, "recipe": str(recipe)}

@@ -195,6 +195,7 @@ def test_augmenters_change_both_texts_of_a_pair_online_and_offline():
 # ---------------------------------------------------------------- the conformance kit and the simulated GPU
 
 
+@pytest.mark.slow
 def test_the_pair_path_honours_the_classifier_and_regressor_contracts(tiny_bert):
     spec = {"pretrained": tiny_bert, "max_length": 32}
     check_component("classifier", "bert-classifier", spec, data=tiny_pair_data(), train={"epochs": 1})
@@ -349,6 +350,7 @@ def test_train_on_a_pair_file_then_predict_a_pair_and_a_file_of_pairs(cli, tiny_
     assert "--pair: got 2 texts and 1 --pair texts; give one --pair per text" in uneven.stderr
 
 
+@pytest.mark.slow
 def test_train_data_in_the_snli_layout_is_read_as_snli(cli, tiny_bert, tmp_path):
     rng = random.Random(0)
     rows = [{"gold_label": label, "sentence1": f"the film was {rng.choice(GOOD)} .",
@@ -376,6 +378,7 @@ def test_an_empty_text_in_a_parquet_pair_file_names_its_column_and_row(tmp_path)
         read({"name": "parquet", "path": str(tmp_path / "nli.parquet")})
 
 
+@pytest.mark.slow
 def test_a_model_that_reads_one_text_refuses_pairs_instead_of_dropping_the_second(cli, tmp_path):
     rows = [{"sentence1": f"the film was {w} .", "sentence2": "a story .", "label": w} for w in GOOD[:3] + BAD[:3]] * 4
     data = write_jsonl(tmp_path / "pairs.jsonl", rows)

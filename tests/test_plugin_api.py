@@ -124,8 +124,7 @@ def test_a_name_nlpzoo_registers_keeps_its_meaning_when_a_plugin_registers_it_to
 def prefer(manager, tmp_path, provider: str) -> None:
     overlay = tmp_path / f"prefer-{provider}.yaml"
     overlay.write_text(f"prefer:\n  augmenter/swap: {provider}\n")
-    manager.overlays.append(str(overlay))
-    manager._catalog = None
+    manager.add_overlay(str(overlay))
 
 
 def test_prefer_in_a_catalogue_picks_the_plugin_and_a_missing_provider_is_named(nlpzoo_isolated, tmp_path):
@@ -303,6 +302,7 @@ def hostile(request):
 FIRST_PARTY = "optim,datasets,lstm,bert,augment,word2vec,dcgan"
 
 
+@pytest.mark.slow
 def test_a_plugin_that_hangs_at_import_is_given_up_and_every_command_works(hostile, cli):
     env = {"NLPZOO_PLUGINS": f"{FIRST_PARTY},hangs", "NLPZOO_PLUGIN_TIMEOUT": "2"}
     start = time.perf_counter()
@@ -312,6 +312,7 @@ def test_a_plugin_that_hangs_at_import_is_given_up_and_every_command_works(hosti
     assert re.search(r"hangs\s+failed", table) and "longer than 2 s" in table and "NLPZOO_PLUGIN_TIMEOUT" in table
 
 
+@pytest.mark.slow
 def test_exiting_printing_and_importing_torch_plugins_take_nothing_down(hostile, cli, tmp_path):
     env = {"NLPZOO_PLUGINS": f"{FIRST_PARTY},exits,prints,heavy", "NLPZOO_PLUGIN_TIMEOUT": "120"}
     rows = json.loads(cli("list", "--json", env=env).stdout)  # nothing a plugin printed reaches stdout
@@ -325,6 +326,7 @@ def test_exiting_printing_and_importing_torch_plugins_take_nothing_down(hostile,
     assert re.search(r"imports torch when it is loaded \(.*nlpzoo_hostile/heavy.py:2\)", table)
 
 
+@pytest.mark.slow
 def test_a_plugin_cannot_take_over_names_aliases_or_commands(hostile, cli):
     env = {"NLPZOO_PLUGINS": f"{FIRST_PARTY},takeover"}
     table = cli("plugins", env=env).stdout
@@ -340,6 +342,7 @@ def test_a_plugin_cannot_take_over_names_aliases_or_commands(hostile, cli):
 # ---------------------------------------------------------------- the dev loop
 
 
+@pytest.mark.slow
 def test_the_plugins_table_shows_hooks_distribution_and_api(cli):
     table = cli("plugins").stdout
     assert re.search(r"\naugment\s+ok\s+[\d.]+ms\s+\d+\s+2\s+commands,components; nlpzoo ", "\n" + table)
@@ -357,6 +360,7 @@ def test_aliases_work_in_info_and_list(nlpzoo_isolated):
     assert "also: twiddle" in runner.invoke(app, ["list", "twid*"]).output
 
 
+@pytest.mark.slow
 def test_new_plugin_writes_a_package_whose_own_tests_pass_after_pip_install_e(cli, tmp_path):
     for kind in ("augmenter", "classifier"):
         name = f"made-{kind}"
@@ -377,6 +381,7 @@ def test_new_plugin_writes_a_package_whose_own_tests_pass_after_pip_install_e(cl
     assert again.returncode == 1 and "already exists" in again.stderr
 
 
+@pytest.mark.slow
 def test_a_plugin_loads_from_a_folder_without_installing(cli, tmp_path):
     assert cli("new-plugin", "folder-only", "--dir", str(tmp_path)).returncode == 0
     listing = cli("--plugins-dir", str(tmp_path), "list", "folder-*")
@@ -395,6 +400,7 @@ def test_a_plugins_dir_that_is_not_there_is_refused(cli, tmp_path):
     assert empty.returncode != 0 and "a folder without plugins" in empty.stderr and "Traceback" not in empty.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_copy_of_an_installed_plugin_wins_and_says_so(cli, tmp_path):
     assert cli("new-plugin", "folder-only", "--dir", str(tmp_path)).returncode == 0
     pyproject = tmp_path / "nlpzoo-folder-only" / "pyproject.toml"

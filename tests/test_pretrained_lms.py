@@ -218,6 +218,7 @@ def test_lora_on_the_causal_lm_trains_only_the_adapter(tiny_llama, tmp_path):
     assert loaded.generate("the", max_tokens=5, seed=2) == model.generate("the", max_tokens=5, seed=2)
 
 
+@pytest.mark.slow
 def test_both_pass_the_conformance_kit_and_train_on_the_simulated_gpu(tiny_bert, tiny_llama, tmp_path):
     from nlpzoo.testing import check_component, simulated_gpu
 

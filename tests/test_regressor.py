@@ -151,6 +151,7 @@ def test_an_sdist_asset_unpacks_a_file_from_a_nested_archive_checked_by_sha256(t
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_train_on_my_csv_then_predict_prints_numbers(cli, tiny_bert, tmp_path):
     data = in_other_units(tiny_scored_data(), scale=8.0, shift=-4.0)
     rows = [["review", "rating"]] + [[ex["text"], ex["target"]] for split in data.values() for ex in split]

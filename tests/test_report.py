@@ -50,6 +50,7 @@ def inlined(picture: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode("ascii")
 
 
+@pytest.mark.slow
 def test_every_run_ends_with_a_self_contained_report(runs):
     run = runs[0]
     page = (run / "report.html").read_text(encoding="utf-8")
@@ -65,6 +66,7 @@ def test_every_run_ends_with_a_self_contained_report(runs):
     assert "default-src 'none'" in page
 
 
+@pytest.mark.slow
 def test_the_report_command_makes_the_page_again(runs, cli, tmp_path):
     page = runs[0] / "report.html"
     before = page.read_text(encoding="utf-8")
@@ -87,6 +89,7 @@ def test_report_of_a_directory_that_is_not_a_run_is_one_line(cli, tmp_path):
     assert "is not a run directory (no run.json)" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_runs_lists_status_model_dataset_metric_time_and_device(runs, cli):
     folder = runs[0].parent
     done = cli("runs", str(folder))
@@ -102,6 +105,7 @@ def test_runs_lists_status_model_dataset_metric_time_and_device(runs, cli):
     assert [r["run"] for r in rows] == ["fast", "slow"] and all(r["seconds"] > 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_runs_shows_the_device_a_run_recorded(runs, cli, tmp_path):
     copy = tmp_path / "on-gpu"
     shutil.copytree(runs[0], copy, ignore=shutil.ignore_patterns("checkpoints", "model"))
@@ -111,6 +115,7 @@ def test_runs_shows_the_device_a_run_recorded(runs, cli, tmp_path):
     assert line.startswith("on-gpu ") and line.split()[-1] == "cuda:0"
 
 
+@pytest.mark.slow
 def test_a_run_still_training_gets_a_page_and_a_row_too(runs, cli, tmp_path):
     copy = tmp_path / "training"
     shutil.copytree(runs[0], copy, ignore=shutil.ignore_patterns("checkpoints", "model", "report.html", "metrics.json"))
@@ -137,6 +142,7 @@ def test_runs_in_an_empty_or_missing_folder(cli, tmp_path):
     assert done.returncode == 1 and "no such directory" in done.stderr
 
 
+@pytest.mark.slow
 def test_compare_puts_metrics_side_by_side_and_overlays_curves(runs, cli, tmp_path):
     out = tmp_path / "page.html"
     done = cli("compare", *map(str, runs), "-o", str(out))
@@ -160,6 +166,7 @@ def test_compare_puts_metrics_side_by_side_and_overlays_curves(runs, cli, tmp_pa
     assert page.count("<img src='data:image/png;base64,") == len(logged)
 
 
+@pytest.mark.slow
 def test_compare_needs_two_runs(runs, cli, tmp_path):
     done = cli("compare", str(runs[0]), "-o", str(tmp_path / "x.html"))
     assert done.returncode == 1 and "at least two runs" in done.stderr
@@ -169,6 +176,7 @@ def test_compare_needs_two_runs(runs, cli, tmp_path):
 # ---------------------------------------------------------------- in a browser
 
 
+@pytest.mark.slow
 def test_chromium_shows_the_report_with_its_metrics_and_pictures(runs, tmp_path):
     run = runs[0]
     dom = Page(dump_dom(run / "report.html", tmp_path / "profile"))
@@ -185,6 +193,7 @@ def test_chromium_shows_the_report_with_its_metrics_and_pictures(runs, tmp_path)
     assert counts.get(MATPLOTLIB_BLUE, 0) > 100, "the plots' lines do not show: were the images blocked?"
 
 
+@pytest.mark.slow
 def test_chromium_shows_the_comparison(runs, cli, tmp_path):
     out = tmp_path / "compare.html"
     assert cli("compare", *map(str, runs), "-o", str(out)).returncode == 0
@@ -301,6 +310,7 @@ broken = Broken()
 '''
 
 
+@pytest.mark.slow
 def test_a_plugins_run_finished_hook_sees_the_saved_run_and_one_that_fails_is_a_warning(cli, tmp_path):
     plugin = tmp_path / "nlpzoo-tracker"
     (plugin / "nlpzoo_tracker").mkdir(parents=True)

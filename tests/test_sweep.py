@@ -169,6 +169,7 @@ def trials_of(sweep: Path):
     return optuna.load_study(study_name=settings["study"], storage=settings["storage"]).trials
 
 
+@pytest.mark.slow
 def test_every_trial_is_an_ordinary_run_folder_with_the_values_it_took(swept, cli):
     folder, sweep, done = swept
     trials = trials_of(sweep)
@@ -187,6 +188,7 @@ def test_every_trial_is_an_ordinary_run_folder_with_the_values_it_took(swept, cl
     assert predicted.returncode == 0 and predicted.stdout.split("\t")[0] in ("fresh", "rotten"), predicted.stderr
 
 
+@pytest.mark.slow
 def test_a_trial_stopped_by_the_pruner_is_a_finished_run_marked_pruned(swept):
     _, sweep, done = swept
     pruned = [t for t in trials_of(sweep) if t.state.name == "PRUNED"]
@@ -198,6 +200,7 @@ def test_a_trial_stopped_by_the_pruner_is_a_finished_run_marked_pruned(swept):
         assert f"trial {t.number} pruned after evaluation {len(t.intermediate_values)}" in done.stdout
 
 
+@pytest.mark.slow
 def test_progress_lines_need_no_terminal_and_status_prints_the_table(swept, cli):
     _, sweep, done = swept
     lines = done.stdout.splitlines()
@@ -214,6 +217,7 @@ def test_progress_lines_need_no_terminal_and_status_prints_the_table(swept, cli)
     assert last == f"3 of 3 trials finished; best: trial {best.number}, val_loss {best.value:.4f}"
 
 
+@pytest.mark.slow
 def test_best_yaml_trains_again_to_the_same_validation_score(swept, cli):
     folder, sweep, _ = swept
     best = min((t for t in trials_of(sweep) if t.state.name == "COMPLETE"), key=lambda t: t.value)
@@ -223,6 +227,7 @@ def test_best_yaml_trains_again_to_the_same_validation_score(swept, cli):
     assert again["val_loss"] == pytest.approx(best.value, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_compare_shows_the_keys_the_space_changed_between_two_trials(swept, cli):
     folder, sweep, _ = swept
     out = folder / "compare.html"
@@ -232,6 +237,7 @@ def test_compare_shows_the_keys_the_space_changed_between_two_trials(swept, cli)
     assert "optimizer.lr" in recipes and "augment" not in recipes  # one choice only: the same in both
 
 
+@pytest.mark.slow
 def test_the_sweep_page_in_a_browser(swept, tmp_path):
     _, sweep, _ = swept
     page = (sweep / "sweep.html").read_text(encoding="utf-8")

@@ -115,6 +115,7 @@ def test_a_tag_the_training_split_never_saw_is_refused(tmp_path):
         nlpzoo.build({"name": "conll", "path": train, "test_path": test, "validation": 0.0}, "dataset").load()
 
 
+@pytest.mark.slow
 def test_conll2003_has_the_canonical_splits():
     splits = nlpzoo.build({"name": "conll2003"}, "dataset").load()
     assert {name: len(rows) for name, rows in splits.items()} == {"train": 14041, "validation": 3250, "test": 3453}
@@ -189,6 +190,7 @@ def test_a_classifier_dataset_is_refused_with_the_readers_to_use(tiny_bert, tmp_
 # ---------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_train_on_my_conll_file_then_predict_prints_entities_with_offsets(cli, tiny_bert, tmp_path):
     data = tiny_tagged_data()
     lines = []
@@ -217,6 +219,7 @@ train: {{epochs: 6, batch_size: 8, progress: false, keep_best: false, metric: f1
                                                                                 ["  LOC", "14-23", "Cape Town"]]
 
 
+@pytest.mark.slow
 def test_a_bad_tag_column_from_the_command_line_names_the_file_and_line(cli, tiny_bert, tmp_path):
     conll = write(tmp_path / "mine.conll", "Anna B-PER\nflew O\n")
     recipe = write(tmp_path / "ner.yaml", f"dataset: conll2003\nmodel: {{name: bert-tagger, pretrained: {tiny_bert}}}\n")
@@ -225,6 +228,7 @@ def test_a_bad_tag_column_from_the_command_line_names_the_file_and_line(cli, tin
     assert "mine.conll:1:" in done.stderr and "no tag_column 2" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_tagger_run_killed_mid_epoch_resumes_to_the_same_metrics(tiny_bert, tmp_path):
     import os
     import signal
@@ -265,6 +269,7 @@ train: {{epochs: 3, batch_size: 8, metric: f1, checkpoint_every: 2, progress: fa
     assert metrics("cut") == metrics("whole") and "test_f1" in metrics("whole")
 
 
+@pytest.mark.slow
 def test_the_shipped_recipe_trains_the_packaged_minilm_on_conll2003(cli, root, tmp_path):
     run = tmp_path / "run"
     done = cli("train", str(root / "recipes" / "bert-conll2003.yaml"), "--run-dir", str(run), "--set", "dataset.limit=40",

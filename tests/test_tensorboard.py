@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("tensorboard")
 
 
+@pytest.mark.slow
 def test_tensorboard_reads_back_every_logged_scalar(cli, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

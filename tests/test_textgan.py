@@ -134,6 +134,7 @@ def test_bleu_rewards_overlap_and_self_bleu_rewards_repetition():
 # ---------------------------------------------------------------- components
 
 
+@pytest.mark.slow
 def test_plugin_and_components_conform():
     check_plugin("textgan")
     check_component("classifier", "cnn-classifier", {"num_filters": 8})
@@ -174,6 +175,7 @@ def test_the_cnn_classifier_trains_predicts_and_saves(polarity, tmp_path):
     assert back.evaluate(polarity["test"]) == model.evaluate(polarity["test"])
 
 
+@pytest.mark.slow
 def test_a_cnn_classifier_run_predicts_from_the_command_line(tmp_path, cli):
     from nlpzoo.training import train_recipe
 
@@ -260,6 +262,7 @@ def test_a_transformer_generator_from_a_trained_run(polarity, tmp_path):
 # ---------------------------------------------------------------- nlpzoo sample, both modalities
 
 
+@pytest.mark.slow
 def test_sample_prints_sentences_for_a_text_gan_and_writes_a_grid_for_an_image_gan(tmp_path, cli):
     from nlpzoo.training import train_recipe
     from nlpzoo_textgan.seqgan import SeqGAN

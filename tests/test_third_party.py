@@ -26,18 +26,21 @@ def installed(request):
     _pip("uninstall", "--yes", "--quiet", "nlpzoo-example-plugin", "nlpzoo-broken-plugin", cwd=root)
 
 
+@pytest.mark.slow
 def test_the_example_plugin_shows_up_in_list(installed, cli):
     out = cli("list", "--tag", "example").stdout
     assert "shout " in out and "triangle " in out and "example " in out
     assert "shout-all" in out  # a preset contributed through the register_presets hook
 
 
+@pytest.mark.slow
 def test_its_components_work_by_name_from_the_cli(installed, cli):
     done = cli("augment", "{name: shout, rate: 1.0}", "--explain", input="quiet words here\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\t")[0] == "QUIET WORDS HERE"
 
 
+@pytest.mark.slow
 def test_its_components_mix_with_first_party_ones_in_a_recipe(installed, cli, tmp_path):
     recipe = tmp_path / "mixed.yaml"
     recipe.write_text(textwrap.dedent("""\
@@ -58,6 +61,7 @@ def test_its_components_mix_with_first_party_ones_in_a_recipe(installed, cli, tm
     assert (run / "model").is_dir() and "test_accuracy" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_broken_plugin_is_explained_and_the_rest_still_work(installed, cli):
     done = cli("plugins")
     assert done.returncode == 0
@@ -71,17 +75,20 @@ def test_a_broken_plugin_is_explained_and_the_rest_still_work(installed, cli):
     assert "half-registered" not in listing.stdout
 
 
+@pytest.mark.slow
 def test_strict_mode_refuses_to_run_with_a_broken_plugin(installed, cli):
     done = cli("list", env={"NLPZOO_STRICT": "1"})
     assert done.returncode == 1
     assert done.stderr.startswith("nlpzoo: error: plugin 'broken-import' failed") and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_nlpzoo_plugins_can_skip_the_broken_ones(installed, cli):
     out = cli("plugins", env={"NLPZOO_PLUGINS": "optim,example"}).stdout
     assert "failed" not in out and "disabled" in out
 
 
+@pytest.mark.slow
 def test_a_name_from_a_failed_plugin_says_why(installed, cli, tmp_path):
     overlay = tmp_path / "known.yaml"
     overlay.write_text("plugins:\n  broken-import:\n    install: pip install nlpzoo-broken-plugin\n    provides: {augmenter: [fancy-swap]}\n")
@@ -90,6 +97,7 @@ def test_a_name_from_a_failed_plugin_says_why(installed, cli, tmp_path):
     assert "augmenter 'fancy-swap' comes from plugin 'broken-import', which failed to load" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_plugin_authors_own_suite_passes_with_the_conformance_kit(installed):
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{EXAMPLE}/tests"],
                           capture_output=True, text=True, cwd=installed, timeout=300)

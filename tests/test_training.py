@@ -465,10 +465,20 @@ def test_the_training_package_exports():
     import nlpzoo.training as training
 
     assert training.__all__ == sorted(training.__all__)
-    assert {"Run", "TorchTask", "TrainConfig", "train_recipe", "classification_metrics", "atomic_write"} <= set(training.__all__)
+    assert {"Run", "TorchTask", "TrainConfig", "train_recipe", "classification_metrics"} <= set(training.__all__)
     assert training.Run is Run and callable(training.train_recipe)
     for name in training.__all__:
         assert getattr(training, name) is not None
+
+
+def test_file_utilities_moved_to_nlpzoo_files_and_the_old_names_warn():
+    import nlpzoo.files
+    import nlpzoo.training as training
+
+    for name in ("atomic_write", "sha256_file", "seeded_split", "seeded_sample"):
+        assert name in nlpzoo.files.__all__ and name not in training.__all__
+        with pytest.warns(DeprecationWarning, match=f"nlpzoo.training.{name} moved to nlpzoo.files"):
+            assert getattr(training, name) is getattr(nlpzoo.files, name)
 
 
 def test_several_augmenters_apply_in_turn(tmp_path):

@@ -189,6 +189,7 @@ def test_a_token_file_gives_the_same_batches_and_scores_as_the_ids_in_memory(tmp
     assert stream_nll(net, on_disk, 16, 6) == stream_nll(net, in_memory, 16, 6)
 
 
+@pytest.mark.slow
 def test_the_transformer_trains_on_a_streamed_text_file(tmp_path, cli):
     from pathlib import Path
 

@@ -110,6 +110,7 @@ def test_untrained_word2vec_says_what_to_do():
         nlpzoo.build("word2vec").word_vectors()
 
 
+@pytest.mark.slow
 def test_cli_train_and_neighbors(tmp_path):
     recipe = tmp_path / "w2v.yaml"
     recipe.write_text("seed: 0\ndataset: lee\nmodel: {name: word2vec, vector_size: 24, epochs: 2, workers: 1}\n")

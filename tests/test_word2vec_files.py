@@ -29,6 +29,7 @@ def gensim_files():
     return datapath("wordsim353.tsv"), datapath("questions-words.txt")
 
 
+@pytest.mark.slow
 def test_own_files_score_as_gensim_scores_them(model):
     pairs, analogies = gensim_files()
     mine = {**model.evaluate_pairs(pairs), **model.evaluate_analogies(analogies)}
@@ -92,6 +93,7 @@ def test_pairs_all_out_of_the_vocabulary_is_a_clear_error(model, tmp_path):
         model.evaluate_pairs(str(path))
 
 
+@pytest.mark.slow
 def test_evaluate_command_scores_a_run_on_own_files(cli, tmp_path):
     recipe = tmp_path / "w2v.yaml"
     recipe.write_text(textwrap.dedent("""\

@@ -324,6 +324,15 @@ class PluginManager:
 
     # ------------------------------------------------------------ the catalogue and names
 
+    def reset_catalog(self) -> None:
+        """Read the catalogue files again on next use."""
+        self._catalog = None
+
+    def add_overlay(self, path: str) -> None:
+        """A catalogue file merged last, so that it wins (``--catalog``)."""
+        self.overlays.append(path)
+        self._catalog = None
+
     @property
     def catalog(self) -> Catalog:
         """registry.yaml, then plugin presets, then user overlays (``NLPZOO_CATALOG``, then ``--catalog``)."""
@@ -537,14 +546,12 @@ def get_catalog() -> Catalog:
 
 def reset_catalog() -> None:
     """Read the catalogue files again on next use (after ``NLPZOO_CATALOG`` changed)."""
-    get_manager()._catalog = None
+    get_manager().reset_catalog()
 
 
 def add_overlay(path: str) -> None:
     """A catalogue file given with ``--catalog`` (after ``NLPZOO_CATALOG``'s, so it wins)."""
-    manager = get_manager()
-    manager.overlays.append(path)
-    manager._catalog = None
+    get_manager().add_overlay(path)
 
 
 def reset(manager: PluginManager | None = None) -> PluginManager | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ SHIPPED = yaml.safe_load(default_path().read_text(encoding="utf-8"))
 
 @settings(max_examples=examples(120))
 @given(st.integers(0, 2**32))
+@pytest.mark.slow
 def test_mutated_catalogues_merge_or_fail_at_their_file(tmp_path_factory, seed):
     rng = random.Random(seed)
     folder = tmp_path_factory.mktemp("catalogues", numbered=True)

@@ -43,6 +43,7 @@ PLACEMENTS = {
 
 
 @pytest.mark.parametrize("placement", sorted(PLACEMENTS))
+@pytest.mark.slow
 def test_plugins_dir_is_read_only_where_click_reads_global_options(finished_run, tmp_path, placement):
     folder = plugin_folder(tmp_path)
     write(tmp_path / "recipe.yaml", "dataset: polarity-200\nmodel: {name: lstm-classifier, hidden_size: 8}\n")

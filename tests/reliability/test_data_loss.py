@@ -64,6 +64,7 @@ def test_any_label_is_drawn_as_plain_text_quickly(tmp_path, seed):
     assert time.perf_counter() - start < 20, "drawing took too long"
 
 
+@pytest.mark.slow
 def test_price_classes_train_save_and_report(tmp_path):
     data = labelled_csv(tmp_path / "prices.csv", ["$", "$$", "$$$"])
     recipe = write(tmp_path / "recipe.yaml", TINY_CLASSIFIER)
@@ -88,6 +89,7 @@ CORPORA = {
 
 
 @pytest.mark.parametrize("corpus", sorted(CORPORA))
+@pytest.mark.slow
 def test_word2vec_without_any_wordsim_pair_saves_and_records_the_metric_as_missing(tmp_path, corpus):
     rng = random.Random(0)
     words = CORPORA[corpus].split()
@@ -119,6 +121,7 @@ def test_a_closed_stdout_is_an_error_not_silence(finished_run, args):
 
 
 @pytest.mark.parametrize("command", ["report", "compare"])
+@pytest.mark.slow
 def test_dash_is_standard_output_for_report_and_compare(finished_run, tmp_path, command):
     args = ["report", str(finished_run), "-o", "-"] if command == "report" else \
         ["compare", str(finished_run), str(finished_run), "-o", "-"]
@@ -173,6 +176,7 @@ WRONG_CSV = {
 
 
 @pytest.mark.parametrize("case", sorted(WRONG_CSV))
+@pytest.mark.slow
 def test_wrong_csv_data_is_refused_in_one_line(tmp_path, case):
     body, extra, expected = WRONG_CSV[case]
     data = write(tmp_path / "data.csv", body)
@@ -258,6 +262,7 @@ def test_a_huge_temperature_is_one_line_naming_the_option(finished_run, value):
 
 
 @pytest.mark.parametrize("limit", [100_000_000, 33 << 20, 10 ** 12])
+@pytest.mark.slow
 def test_a_record_limit_the_tokenizers_cannot_take_is_refused_before_training(tmp_path, limit):
     data = labelled_csv(tmp_path / "data.csv", ["pos", "neg"])
     recipe = write(tmp_path / "recipe.yaml", TINY_CLASSIFIER)
@@ -269,6 +274,7 @@ def test_a_record_limit_the_tokenizers_cannot_take_is_refused_before_training(tm
 
 
 @pytest.mark.parametrize("title", ["中文標題", "заголовок ✓", "\U0001F600 emoji"])
+@pytest.mark.slow
 def test_matplotlib_warnings_never_reach_stderr(tmp_path, title):
     done = counted(nlpzoo("schedule", f"{{name: cosine}} # {title}", "--steps", "20", "-o", str(tmp_path / "x.png")))
     assert done.returncode == 0 and "Warning" not in done.stderr and "missing from font" not in done.stderr, done.stderr

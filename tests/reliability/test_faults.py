@@ -93,15 +93,18 @@ def check_resumed(outcome: dict, reference: Path, fault: str) -> None:
 
 
 @pytest.mark.parametrize("fault", PHASES)
+@pytest.mark.slow
 def test_a_run_killed_at_any_phase_resumes_to_the_same_result(killed_runs, finished_run, fault):
     check_resumed(killed_runs[fault], finished_run, fault)
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_a_random_moment_resumes_to_the_same_result(killed_runs, finished_run):
     [fault] = [f for f in killed_runs if f.startswith("after:")]
     check_resumed(killed_runs[fault], finished_run, fault)
 
 
+@pytest.mark.slow
 def test_a_lock_left_by_a_killed_run_is_taken_over(killed_runs, finished_run):
     outcome = killed_runs["step:10"]
     assert outcome["killed"].returncode == -signal.SIGKILL
@@ -122,6 +125,7 @@ def wait_for_lock(run_dir: Path, process: subprocess.Popen, timeout: float = 300
     raise AssertionError("the first training never took the lock")
 
 
+@pytest.mark.slow
 def test_a_second_training_or_resume_beside_a_running_one_is_refused_with_its_pid(workdir, finished_run):
     run_dir = workdir / "shared"
     first = train(workdir, workdir / "recipe.yaml", run_dir, popen=True)
@@ -139,6 +143,7 @@ def test_a_second_training_or_resume_beside_a_running_one_is_refused_with_its_pi
     assert_same_run(run_dir, finished_run)  # the first was not disturbed
 
 
+@pytest.mark.slow
 def test_identical_commands_in_the_same_second_get_their_own_run_folders(workdir):
 
     if "lstm-classifier" not in nlpzoo.components():
@@ -225,6 +230,7 @@ print("LAST CHECKPOINT", "none" if state is None else f"step {state['loop']['ste
 
 @needs_tmpfs
 @pytest.mark.parametrize("size_kb", [48, 300])
+@pytest.mark.slow
 def test_training_on_a_full_disk_names_the_path_and_keeps_the_last_checkpoint(workdir, finished_run, size_kb):
     disk = workdir / f"full-{size_kb}"
     check = [sys.executable, "-c", CHECK_LAST_CHECKPOINT, str(disk / "run")]
@@ -248,6 +254,7 @@ def test_resuming_on_a_read_only_disk_names_the_path(workdir, finished_run):
 
 @needs_tmpfs
 @pytest.mark.parametrize("read_only", [False, True])
+@pytest.mark.slow
 def test_writing_an_output_to_a_full_or_read_only_disk_names_the_path(tmp_path, read_only):
     from reliability_support import nlpzoo
 

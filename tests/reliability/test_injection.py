@@ -110,6 +110,7 @@ def test_runs_prints_no_control_characters_from_run_records(finished_run, tmp_pa
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.slow
 def test_predict_prints_no_control_characters_from_texts_or_headers(finished_run, tmp_path, payload):
     clean(nlpzoo("predict", str(finished_run), f"a fine film {payload}".replace("\x00", "")))  # argv holds no NUL
     table = write(tmp_path / "in.csv", f"words{payload},other\nsome text,1\n")
@@ -117,6 +118,7 @@ def test_predict_prints_no_control_characters_from_texts_or_headers(finished_run
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.slow
 def test_list_info_and_errors_print_no_control_characters_from_a_catalogue(tmp_path, payload):
     overlay = write(tmp_path / "overlay.yaml", "presets:\n  hostile-preset:\n    kind: augmenter\n"
                                                f"    component: eda\n    summary: {json.dumps('a ' + payload)}\n")

@@ -40,6 +40,7 @@ def peak_kb(lines_file) -> int:
     return int(done.stderr.rsplit("PEAK_KB ", 1)[1].split()[0])
 
 
+@pytest.mark.slow
 def test_augment_peak_memory_does_not_grow_with_the_input(tmp_path):
     if "synonym-replacement" not in nlpzoo.components():
         pytest.skip("needs the augment plugin")

@@ -148,6 +148,7 @@ def plugins_ready():
 
 @settings(max_examples=examples(80))
 @given(st.sampled_from(sorted(BASES)), st.integers(0, 2**32))
+@pytest.mark.slow
 def test_mutated_recipes_load_or_fail_at_their_line_and_what_loads_is_usable(tmp_path_factory, base, seed):
     rng = random.Random(seed)
     folder = tmp_path_factory.mktemp("recipes", numbered=True)
@@ -180,6 +181,7 @@ def random_override(rng: random.Random, data: dict) -> str:
 
 @settings(max_examples=examples(200))
 @given(st.sampled_from(sorted(BASES)), st.integers(0, 2**32))
+@pytest.mark.slow
 def test_any_set_option_is_applied_or_named_in_one_line(tmp_path_factory, base, seed):
     rng = random.Random(seed)
     path = tmp_path_factory.mktemp("set", numbered=True) / "r.yaml"

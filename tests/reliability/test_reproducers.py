@@ -151,6 +151,7 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
 # ---------------------------------------------------------------- output paths
 
 
+@pytest.mark.slow
 def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
     target = write(tmp_path / "real.png", "old")
     link = tmp_path / "link.png"
@@ -178,6 +179,7 @@ def test_outputs_that_are_not_regular_files_are_refused_and_left_alone(tmp_path)
         assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode)
 
 
+@pytest.mark.slow
 def test_dash_is_standard_output_and_missing_folders_need_parents(tmp_path):
     done = nlpzoo("schedule", "cosine", "--steps", "20", "-o", "-")
     assert done.returncode == 0 and done.stdout.startswith("\ufffdPNG")  # bytes on stdout (decoded for the test)
@@ -188,6 +190,7 @@ def test_dash_is_standard_output_and_missing_folders_need_parents(tmp_path):
     assert made.returncode == 0 and nested.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_predict_writes_csv_to_stdout_and_refuses_a_fifo(finished_run, tmp_path):
     done = no_traceback(nlpzoo("predict", str(finished_run), "a fine film", "a dull one", "-o", "-"))
     assert done.returncode == 0, done.stderr
@@ -208,6 +211,7 @@ def run_copy(finished_run, tmp_path):
     return copy
 
 
+@pytest.mark.slow
 def test_a_latest_pointer_out_of_the_run_is_refused(workdir, run_copy):
     from reliability_support import train
 
@@ -217,6 +221,7 @@ def test_a_latest_pointer_out_of_the_run_is_refused(workdir, run_copy):
     assert f"{pointer}: 'last' must name a checkpoint folder inside" in line, line
 
 
+@pytest.mark.slow
 def test_a_malformed_state_json_is_one_line_naming_it(workdir, run_copy):
     from reliability_support import train
 
@@ -236,6 +241,7 @@ def test_a_corrupt_saved_model_is_refused_by_its_sha256(run_copy):
     assert f"{weights}: sha256" in line and "refusing to load it" in line, line
 
 
+@pytest.mark.slow
 def test_a_corrupt_model_without_recorded_sha256_is_still_one_line(run_copy):
     info = json.loads((run_copy / "run.json").read_text())
     del info["model_sha256"]  # a run saved before sha256 were recorded

@@ -81,6 +81,7 @@ def mutate_json(data, rng: random.Random):
 
 @settings(max_examples=examples(150))
 @given(st.integers(0, 2**32))
+@pytest.mark.slow
 def test_a_mutated_state_json_loads_or_is_refused_naming_it(checkpoints, seed):
     from nlpzoo.training.checkpoint import CheckpointError, load_checkpoint
 
@@ -136,6 +137,7 @@ def run_copy(finished_run, tmp_path_factory):
 
 @settings(max_examples=examples(100))
 @given(st.integers(0, 2**32))
+@pytest.mark.slow
 def test_a_mutated_run_json_opens_or_is_refused_naming_it(run_copy, seed):
     from nlpzoo.runs import open_run
 

@@ -94,6 +94,7 @@ READS = ["recipe.yaml", "metrics.jsonl", "provenance.json", "metrics.json", "sam
 
 
 @pytest.mark.parametrize("rel, command", list(itertools.product(READS, ["report", "compare", "runs"])))
+@pytest.mark.slow
 def test_report_compare_and_runs_read_nothing_outside_the_run(run_copy, finished_run, tmp_path, rel, command):
     secret = victim_file(tmp_path, "secret.png" if rel.endswith(".png") else "secret.txt")
     plant_symlink(run_copy, rel, secret)
@@ -112,6 +113,7 @@ SPECIAL = ["recipe.yaml", "metrics.jsonl", "provenance.json", "metrics.json", "s
 
 
 @pytest.mark.parametrize("rel, command", list(itertools.product(SPECIAL, ["report", "compare", "runs"])))
+@pytest.mark.slow
 def test_a_fifo_in_a_run_never_hangs_report_compare_or_runs(run_copy, finished_run, tmp_path, rel, command):
     path = run_copy / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +187,7 @@ def damaged_metrics_lines(rng: random.Random) -> str:
 
 
 @pytest.mark.parametrize("seed", range(24))
+@pytest.mark.slow
 def test_one_malformed_run_is_one_line_and_the_others_are_listed(finished_run, tmp_path, seed):
     rng = random.Random(seed)
     root = tmp_path / "runs"
@@ -238,6 +241,7 @@ def limited_memory():
 
 
 @pytest.mark.parametrize("header", [b"999999999 300\n", b"1000000 1000\n", b"5 99999999\n", b"-1 300\n", b"x y\n"])
+@pytest.mark.slow
 def test_a_word2vec_header_that_declares_more_than_the_file_holds_is_refused(tmp_path, header):
     import subprocess
     import sys
@@ -255,6 +259,7 @@ def test_a_word2vec_header_that_declares_more_than_the_file_holds_is_refused(tmp
 
 
 @pytest.mark.parametrize("layers, hidden", [(10000, 768), (100, 4096), (2, 10 ** 7)])
+@pytest.mark.slow
 def test_a_bert_config_that_declares_more_than_its_weights_is_refused(tmp_path, layers, hidden):
     import subprocess
     import sys

@@ -154,6 +154,7 @@ def train_in_process(tmp_path, recipe: dict) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(EDGE_MODELS))
+@pytest.mark.slow
 def test_models_train_at_the_edges_of_their_ranges(tmp_path, name):
     recipe = {"seed": 2**32 - 1, **EDGE_MODELS[name], "callbacks": []}
     needs({"minilm-l6": "bert-classifier"}.get(recipe["model"]["name"], recipe["model"]["name"]))
@@ -164,6 +165,7 @@ def test_models_train_at_the_edges_of_their_ranges(tmp_path, name):
 
 
 @pytest.mark.parametrize("train", EDGE_TRAIN, ids=lambda t: ",".join(f"{k}={v}" for k, v in t.items()))
+@pytest.mark.slow
 def test_the_loop_runs_at_the_edges_of_its_settings(tmp_path, train):
     needs("lstm-classifier")
     recipe = {"seed": 0, "dataset": {"name": "polarity-200"},
