@@ -508,3 +508,22 @@ def test_without_a_terminal_a_quiet_stretch_still_gets_a_line(tmp_path, capsys, 
     Run.standalone(tmp_path, train={**QUICK, "epochs": 1, "log_every": 1000, "progress": True}).fit(Linear())
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: step")]
     assert len(lines) == 12
+
+
+def test_the_default_batch_size_counts_examples_in_any_batch_shape():
+    task = Linear()
+    x = torch.zeros(5, 8)
+    assert task.batch_size((x, torch.zeros(5))) == 5
+    assert task.batch_size({"ids": x, "mask": x}) == 5
+    assert task.batch_size(["a text", "another", "a third"]) == 3  # not tensors: their number
+    assert task.batch_size(torch.tensor(1.0)) == 1 and task.batch_size([]) == 0
+
+
+class MiscountedBatches(Linear):
+    def batch_size(self, batch):
+        raise ZeroDivisionError("a bug in the plugin's count")
+
+
+def test_a_bug_in_a_tasks_batch_size_is_not_swallowed(tmp_path):
+    with pytest.raises(ZeroDivisionError, match="a bug in the plugin's count"):
+        Run.standalone(tmp_path / "run", seed=0, train=QUICK).fit(MiscountedBatches())

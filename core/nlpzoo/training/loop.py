@@ -274,7 +274,7 @@ class Trainer:
             while st.micro < len(order):
                 group = [self._to_device(batches[i]) for i in order[st.micro:st.micro + cfg.grad_accum]]
                 last_loss = self._step(group)
-                examples = sum(self._batch_size(b) for b in group)
+                examples = sum(self.task.batch_size(b) for b in group)
                 self.window.examples += examples
                 self.clock.examples += examples
                 st.step += 1
@@ -369,12 +369,6 @@ class Trainer:
         """The rates a scheduler set are plain floats on the host: checking them costs no device sync."""
         for group in opt.param_groups:
             check_learning_rate(group["lr"], self.state.step + 1, type(self.run.scheduler).__name__)
-
-    def _batch_size(self, batch) -> int:
-        try:
-            return self.task.batch_size(batch)
-        except Exception:
-            return len(batch) if hasattr(batch, "__len__") else 1
 
     def _lrs(self) -> dict[str, float]:
         if len(self.stages) == 1:

@@ -50,9 +50,16 @@ class TorchTask(ABC):
         return weight_decay_groups(net.named_parameters(), weight_decay)
 
     def batch_size(self, batch: Any) -> int:
-        """Examples in ``batch``, for throughput; override when a batch is not a tensor or a tuple of them."""
-        first = batch[0] if isinstance(batch, (tuple, list)) else next(iter(batch.values())) if isinstance(batch, dict) else batch
-        return int(first.shape[0])
+        """Examples in ``batch``, for throughput: the first dimension of its first tensor (alone, or first in
+        a tuple, list or dict), else its length, else 1. Override when that is not the number of examples."""
+        if isinstance(batch, dict):
+            first = next(iter(batch.values()), None)
+        else:
+            first = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
+        shape = getattr(first, "shape", None)
+        if shape is not None:  # a tensor or an array; one number is one example
+            return int(shape[0]) if len(shape) else 1
+        return len(batch) if hasattr(batch, "__len__") else 1
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each epoch (gradual unfreezing, curriculum)."""
