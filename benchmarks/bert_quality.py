@@ -279,7 +279,7 @@ def plot_fewshot(xs: list[int], ys: list[float], sds: list[float], baselines: di
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.plots import save_figure
+    from nlpzoo.training import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
     ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label="nlpzoo bert-classifier (MiniLM-L6), mean ± sd")

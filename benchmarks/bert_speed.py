@@ -65,8 +65,8 @@ def step_times_trainer(precision: str, examples: list, steps: int) -> list[float
 def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, model_spec: dict | None = None,
                       train: dict | None = None, augment=None) -> list[float]:
     import nlpzoo
-    from nlpzoo.kinds import Callback
-    from nlpzoo.training.run import Run
+    from nlpzoo import Callback
+    from nlpzoo.training import Run
 
     times: list[float] = []
 

@@ -51,7 +51,7 @@ def recipe(seed: int, init: str, args) -> dict:
 def intrinsic_scores(args) -> list[str]:
     """WordSim-353 Spearman and analogy accuracy: GloVe, and the word2vec-wiki recipe trained here."""
     import nlpzoo
-    from nlpzoo.recipe import load_recipe
+    from nlpzoo import load_recipe
     from nlpzoo.training import train_recipe
 
     rows = []

@@ -120,7 +120,7 @@ def _train(recipe_path: Path, run_dir: Path) -> tuple[float, float]:
     the CPU time is what it would take alone, with one thread)."""
     import shutil
 
-    from nlpzoo.recipe import load_recipe
+    from nlpzoo import load_recipe
     from nlpzoo.training import train_recipe
 
     if run_dir.exists():

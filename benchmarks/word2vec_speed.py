@@ -38,7 +38,7 @@ def main() -> None:
 
     import nlpzoo
     from nlpzoo.tokenization import TextTokenizer
-    from nlpzoo.training.run import Run
+    from nlpzoo.training import Run
 
     data = nlpzoo.build({"name": "wiki-extract", "seed": 0}).load()
     texts = [ex["text"] for ex in data["train"]]
