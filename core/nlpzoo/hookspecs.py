@@ -28,6 +28,13 @@ def register_commands(cli):
 
 
 @hookspec
+def model_saved(run_dir, model, data, metrics):
+    """The trained model is saved in ``run_dir / "model"`` and its sha256 is not recorded yet: files added to
+    that folder now (a model card) are part of what loading verifies. Called once, in the main process; an
+    exception is a warning naming the plugin, never a failed run."""
+
+
+@hookspec
 def run_finished(run_dir, model, data, metrics):
     """A run ended and is saved in ``run_dir`` (``run.json``, ``metrics.json``, ``model/``): add what else it
     should hold, such as a report page or a tracker's record. ``model`` is the trained model, ``data`` its

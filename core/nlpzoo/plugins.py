@@ -311,15 +311,23 @@ class PluginManager:
             mine = "nlpzoo's own" if row.distribution == CORE_DISTRIBUTION else f"plugin {row.name}'s"
             owners.update({command: mine for command in cli.commands if command not in owners})
 
+    def model_saved(self, run_dir, model, data: dict, metrics: dict) -> None:
+        """Every plugin's ``model_saved`` in turn (a model card); one that fails is a warning."""
+        self._each("model_saved", run_dir=Path(run_dir), model=model, data=data, metrics=dict(metrics))
+
     def run_finished(self, run_dir, model, data: dict, metrics: dict) -> None:
-        """Every plugin's ``run_finished`` in turn; one that fails is a warning: the run is saved already."""
+        """Every plugin's ``run_finished`` in turn (a report page); one that fails is a warning."""
+        self._each("run_finished", run_dir=Path(run_dir), model=model, data=data, metrics=dict(metrics))
+
+    def _each(self, hook: str, **arguments) -> None:
+        """A hook about a run that is saved already: a plugin's failure must not fail the run."""
         from .text import one_line
 
-        for impl in self.pm.hook.run_finished.get_hookimpls():
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
-                _call_hook(impl, run_dir=Path(run_dir), model=model, data=data, metrics=dict(metrics))
+                _call_hook(impl, **arguments)
             except Exception as exc:  # noqa: BLE001 - a finished run must stay finished
-                print(f"nlpzoo: warning: plugin {impl.plugin_name}: run_finished failed{_author_frame(exc)}: "
+                print(f"nlpzoo: warning: plugin {impl.plugin_name}: {hook} failed{_author_frame(exc)}: "
                       f"{type(exc).__name__}: {one_line(str(exc))[:300]}", file=sys.stderr)
 
     # ------------------------------------------------------------ the catalogue and names

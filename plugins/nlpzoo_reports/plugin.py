@@ -1,4 +1,4 @@
-"""Every run's page, written when a run finishes, and the commands that show runs; through the hooks any plugin has."""
+"""Every run's page and model card, and the commands that show runs; through the hooks any plugin has."""
 import nlpzoo
 
 PLUGIN_API = 2
@@ -10,6 +10,14 @@ def register_commands(cli):
 
     for command in (report, runs, compare):
         cli.add_command(command)
+
+
+@nlpzoo.hookimpl
+def model_saved(run_dir, model, data, metrics):
+    """A classifier's, tagger's or regressor's model card, ``model/README.md``."""
+    from .modelcard import write_model_card
+
+    write_model_card(run_dir, model, metrics, data)
 
 
 @nlpzoo.hookimpl

@@ -54,7 +54,7 @@ def stub_classifier(labels):
 
 
 def card_for(tmp_path, labels, description):
-    from nlpzoo.modelcard import render_model_card
+    from nlpzoo_reports.modelcard import render_model_card
 
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ def card_for(tmp_path, labels, description):
                                         "dataset": {"name": "d", "kind": "dataset", "provider": "t"}}))
     write(run / "recipe.yaml", yaml.safe_dump({"description": description, "seed": 0}, sort_keys=False, allow_unicode=True))
     metrics = {"test_accuracy": 0.5, **{f"test_recall_{label}": 0.25 for label in labels}}
-    return render_model_card(run, stub_classifier(labels), None, metrics, {}), metrics
+    return render_model_card(run, stub_classifier(labels), metrics, {}), metrics
 
 
 @pytest.mark.parametrize("seed", range(30))

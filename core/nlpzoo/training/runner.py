@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..errors import PLACE_NOTE, ConfigError, NlpzooError, located
 from ..kinds import SequentialAugmenter
-from ..modelcard import write_card
 from ..plugins import get_manager
 from ..runs import RunLock, model_digest, refuse_symlinks
 from ..yamlio import atomic_write
@@ -291,7 +290,7 @@ def _plugin_frame(tb) -> tuple | None:
 def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: list) -> dict[str, float]:
     import yaml
 
-    from .provenance import provenance
+    from .provenance import base_model, data_licenses, provenance
 
     specs = recipe.specs
     _check_run_dir(run_dir, resume, recipe)  # in every process, before the first one writes
@@ -332,6 +331,8 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         atomic_write(run_dir / "run.json", json.dumps(info, indent=1), inside=run_dir)
         record = provenance(recipe.seed, dataset.files(), run.world_size)
         record["dataset"] = dataset.describe()  # how the data was split and read: sizes, split seed, encodings
+        record["base_model"] = base_model(specs["model"])  # the pretrained weights it starts from, their licence
+        record["data_licenses"] = data_licenses(record["data"])
         if resume and (run_dir / "provenance.json").exists():
             from ..runs import read_run_json
 
@@ -355,7 +356,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         # the model first: nothing drawn or written after it can lose it
         with _noting(lambda: "saving the model", specs, "model"):
             _save_model_atomically(model, run_dir / "model")
-        write_card(run_dir, model, data, model_spec=specs["model"], metrics=metrics)  # a classifier's README.md
+        get_manager().model_saved(run_dir, model, data, metrics)  # a model card joins model/ before its sha256
         info["model_sha256"] = model_digest(run_dir / "model")  # checked whenever the run's model is loaded
         atomic_write(run_dir / "metrics.json", json.dumps(metrics, indent=1), inside=run_dir)
         warnings = draw_pictures(run_dir, pictures)

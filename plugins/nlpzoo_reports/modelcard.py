@@ -3,21 +3,19 @@
 The card is what a model hub shows and indexes: licence, base model, data set, metrics (also as a
 ``model-index`` of results), pipeline tag and tags in the YAML front matter; then, for a person, what
 the model does, how it was trained (the resolved recipe), how well it does, how to use it and where
-not to. Everything comes from the run, so the saved folder can be published as it is.
+not to. Everything comes from the run folder (the base model and the licences from ``provenance.json``), so the
+saved folder can be published as it is. Written on the ``model_saved`` hook, before the model folder's
+sha256 is recorded, so the card is part of what loading verifies.
 """
 from __future__ import annotations
 
 import html
 import json
 import re
-import sys
 from pathlib import Path
 
 CARD = "README.md"
-#: licence names of the catalogue (SPDX) as the hub spells them
-HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1", "lgpl-3.0", "gpl-3.0", "cc-by-4.0",
-                "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0", "openrail", "llama2", "bigscience-openrail-m"}
-#: nlpzoo's classification metrics as hub metric types: (type, readable name, args)
+#: nlpzoo's metrics as hub metric types: (type, readable name, args)
 HUB_METRICS = {"accuracy": ("accuracy", "accuracy", None), "macro_f1": ("f1", "macro F1", {"average": "macro"}),
                "loss": ("loss", "cross-entropy loss", None), "f1": ("f1", "entity F1", None),
                "precision": ("precision", "entity precision", None), "recall": ("recall", "entity recall", None),
@@ -32,53 +30,39 @@ HUB_TASKS = {"classifier": ("text-classification", "Text Classification", "a gor
                                        "the new powerbook has a faster scsi bus and more ram")}
 
 
-def write_card(run_dir: str | Path, model, data: dict | None = None, *, model_spec=None,
-               metrics: dict | None = None) -> None:
-    """A classifier's model card (``model/README.md``), written before the model folder's sha256 is
-    recorded, so that the card is part of what loading verifies. A failure is a warning."""
-    from .text import one_line
-
-    try:
-        write_model_card(Path(run_dir), model, model_spec, metrics, data)
-    except Exception as exc:  # noqa: BLE001 - the run itself is finished and saved
-        print(f"nlpzoo: warning: the model card (model/README.md) not written: {type(exc).__name__}: "
-              f"{one_line(str(exc))[:300]}", file=sys.stderr)
-
-
-def write_model_card(run_dir: str | Path, model, model_spec=None, metrics: dict | None = None,
-                     data: dict | None = None) -> Path | None:
+def write_model_card(run_dir: str | Path, model, metrics: dict | None = None, data: dict | None = None) -> Path | None:
     """Write ``RUN/model/README.md`` when ``model`` is a classifier or a tagger; its path (None for other models)."""
-    from .yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     if getattr(model, "kind", None) not in HUB_TASKS:
         return None
     target = Path(run_dir) / "model" / CARD
-    atomic_write(target, render_model_card(Path(run_dir), model, model_spec, dict(metrics or {}), data or {}))
+    atomic_write(target, render_model_card(Path(run_dir), model, dict(metrics or {}), data or {}))
     return target
 
 
-def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dict) -> str:
+def render_model_card(run_dir: Path, model, metrics: dict, data: dict) -> str:
     import yaml
 
-    from .runs import read_run_text
+    from nlpzoo.runs import read_run_text
 
     info = _read_json(run_dir, "run.json")
     provenance = _read_json(run_dir, "provenance.json")
     recipe = read_run_text(run_dir, "recipe.yaml", "recipe") or ""
     model_info, dataset_info = info.get("model") or {}, info.get("dataset") or {}
-    base = base_model(model_spec)
+    base = provenance.get("base_model") if isinstance(provenance.get("base_model"), dict) else None
     dataset = dataset_info.get("name", "unknown")
     labels = [str(label) for label in getattr(model, "labels", [])]
     shown = ", ".join(md_code(label) for label in labels)
     transformers_folder = "model_type" in _read_json(run_dir, "model/config.json")
-    data_licenses = _data_licenses(provenance.get("data") or [])
+    data_licenses = [str(x) for x in provenance.get("data_licenses") or [] if isinstance(x, str)]
     task, task_name, example = HUB_TASKS[model.kind]
     tagger, regressor = model.kind == "tagger", model.kind == "regressor"
     several = model.kind == "multilabel_classifier"
     types = sorted({label[2:] for label in labels if label[:2] in ("B-", "I-")})
     shown_types = ", ".join(md_code(t) for t in types)
 
-    meta: dict = {"license": base["license"] if base else "other"}
+    meta: dict = {"license": str(base.get("license") or "other") if base else "other"}
     if not base:
         meta["license_name"] = "unspecified"
     if base and base.get("id"):
@@ -108,8 +92,8 @@ def render_model_card(run_dir: Path, model, model_spec, metrics: dict, data: dic
              f"`{dataset}` data set" + (f" ({sizes} examples)." if sizes else "."), ""]
     lines += ["## Base model", ""]
     if base:
-        where = f"[{base['id']}](https://huggingface.co/{base['id']})" if base.get("id") else f"`{base['source']}`"
-        lines += [f"Fine-tuned from {where} (nlpzoo preset `{base['preset']}`, licence {base['license']})." if base.get("preset")
+        where = f"[{base['id']}](https://huggingface.co/{base['id']})" if base.get("id") else f"`{base.get('source')}`"
+        lines += [f"Fine-tuned from {where} (nlpzoo preset `{base['preset']}`, licence {base.get('license')})." if base.get("preset")
                   else f"Fine-tuned from {where}.", ""]
     else:
         lines += ["None: trained from scratch. No licence was chosen for these weights; choose one before "
@@ -179,7 +163,7 @@ def md_text(value) -> str:
     Label names and metric names come from the data (``a|b``, ``<img ...>``, a newline): each character
     Markdown or HTML would act on is escaped, and newlines are shown as ``\\n``.
     """
-    from .text import one_line
+    from nlpzoo.files import one_line
 
     text = html.escape(one_line(str(value)), quote=False)
     return re.sub(r"([\\`*\[\]|~])", r"\\\1", text)
@@ -187,7 +171,7 @@ def md_text(value) -> str:
 
 def md_code(value) -> str:
     """``value`` as inline code on one line: delimited by more backticks than it holds, so it cannot end early."""
-    from .text import one_line
+    from nlpzoo.files import one_line
 
     text = one_line(str(value))
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
@@ -199,31 +183,6 @@ def fence(content: str) -> str:
     """A code fence longer than any run of backticks in ``content``, so that nothing in it closes the block."""
     longest = max((len(run) for run in re.findall(r"`+", content)), default=0)
     return "`" * max(3, longest + 1)
-
-
-def base_model(model_spec) -> dict | None:
-    """The pretrained weights a model started from: hub id (when known), licence, catalogue preset."""
-    from .plugins import get_catalog
-
-    preset_name = getattr(model_spec, "preset", None)
-    params = getattr(model_spec, "params", None) or {}
-    if preset_name:
-        preset = get_catalog().presets.get(preset_name)
-        weights = (preset.weights if preset else None) or {}
-        if weights:
-            source = weights.get("source", "")
-            hub_id = weights.get("origin") or (source[3:] if source.startswith("hf:") else None)
-            return {"id": hub_id, "source": source, "license": hub_license(weights.get("license")), "preset": preset_name}
-    pretrained = params.get("pretrained")
-    if isinstance(pretrained, str) and pretrained:
-        looks_like_hub_id = pretrained.count("/") == 1 and not Path(pretrained).exists()
-        return {"id": pretrained if looks_like_hub_id else None, "source": pretrained, "license": "other", "preset": None}
-    return None
-
-
-def hub_license(name: str | None) -> str:
-    lowered = (name or "").lower()
-    return lowered if lowered in HUB_LICENSES else "other"
 
 
 def _results(metrics: dict, dataset: str, task: str = "text-classification",
@@ -241,26 +200,6 @@ def _results(metrics: dict, dataset: str, task: str = "text-classification",
              "dataset": {"name": dataset, "type": dataset, "split": "test"}, "metrics": scores}]
 
 
-def _data_licenses(files: list[dict]) -> list[str]:
-    """Licences of the catalogue's asset packages the data files came from."""
-    from .plugins import get_catalog
-
-    found = []
-    for asset in get_catalog().assets.values():
-        folder = asset.folder()
-        if folder is None:
-            continue
-        for d in files:
-            try:
-                Path(d["path"]).resolve().relative_to(folder.resolve())
-            except ValueError:
-                continue
-            entry = f"{asset.license} ({asset.requirement})"
-            if entry not in found:
-                found.append(entry)
-    return found
-
-
 def _metric_order(item) -> tuple:
     key = item[0]
     return (0 if key.startswith("test_") else 1 if key.startswith("val_") else 2, key)
@@ -268,7 +207,7 @@ def _metric_order(item) -> tuple:
 
 def _read_json(run_dir: Path, rel: str) -> dict:
     """A JSON mapping of the run folder, read with its confined, bounded reader; {} when absent or not a mapping."""
-    from .runs import read_run_text
+    from nlpzoo.runs import read_run_text
 
     try:
         data = json.loads(read_run_text(run_dir, rel) or "{}")
