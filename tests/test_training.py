@@ -527,3 +527,12 @@ class MiscountedBatches(Linear):
 def test_a_bug_in_a_tasks_batch_size_is_not_swallowed(tmp_path):
     with pytest.raises(ZeroDivisionError, match="a bug in the plugin's count"):
         Run.standalone(tmp_path / "run", seed=0, train=QUICK).fit(MiscountedBatches())
+
+
+def test_one_reader_of_metrics_jsonl_skips_torn_foreign_and_bottomless_lines(tmp_path):
+    from nlpzoo.runs import read_run_records
+
+    lines = ['{"step": 1, "loss": 0.5}', "[1, 2]", "[" * 100_000 + "]" * 100_000, '{"step": 2, "lo']
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines))
+    assert read_run_records(tmp_path) == [{"step": 1, "loss": 0.5}]
+    assert Run.standalone(tmp_path, seed=0, train=QUICK).metrics.read() == [{"step": 1, "loss": 0.5}]  # what resume reads

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import ConfigError, NlpzooError
 
 #: for code that reads run folders (reports, trackers): the rest of this module is internal
-__all__ = ["RunHandle", "lock_is_held", "open_run", "read_run_json", "read_run_text"]
+__all__ = ["RunHandle", "lock_is_held", "open_run", "read_run_json", "read_run_records", "read_run_text"]
 
 #: the largest JSON or YAML file read from a run folder
 MAX_RUN_FILE = 64 * 1024 * 1024
@@ -69,6 +69,19 @@ def read_run_text(run_dir: str | os.PathLike, rel: str, what: str | None = None,
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8 text", file=str(path)) from None
+
+
+def read_run_records(run_dir: str | os.PathLike) -> list[dict]:
+    """``metrics.jsonl``, one dict per line; a line cut short by a killed process, or not a mapping, is skipped."""
+    out = []
+    for line in (read_run_text(run_dir, "metrics.jsonl") or "").splitlines():
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):  # a torn last line; nesting deep enough to exhaust the parser
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
 
 
 def refuse_symlinks(run_dir: str | os.PathLike) -> None:

@@ -412,17 +412,9 @@ def _batch_statistics(net):
 
 def _history(run_dir: Path) -> list[dict]:
     """The loop's training records (averages over ``train.log_every`` steps) from ``metrics.jsonl``."""
-    rows = []
-    path = run_dir / "metrics.jsonl"
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "train_discriminator_loss" in row:
-                rows.append(row)
-    return rows
+    from nlpzoo.runs import read_run_records
+
+    return [row for row in read_run_records(run_dir) if "train_discriminator_loss" in row]
 
 
 def plot_gan_curves(history: list[dict], path: Path) -> None:

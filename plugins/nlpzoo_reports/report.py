@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nlpzoo import ConfigError, NlpzooError
 from nlpzoo.files import confined
-from nlpzoo.runs import RunHandle, read_run_json, read_run_text
+from nlpzoo.runs import RunHandle, read_run_json, read_run_records, read_run_text
 
 REPORT = "report.html"
 GENERATED = Path("samples") / "generated.json"  # texts a model generated at the end of its run
@@ -55,15 +55,7 @@ class RunFolder(RunHandle):
     @cached_property
     def records(self) -> list[dict]:
         """``metrics.jsonl``, one dict per line; a line cut short by a killed process, or not a mapping, is skipped."""
-        out = []
-        for line in (read_run_text(self.dir, "metrics.jsonl") or "").splitlines():
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict):
-                out.append(record)
-        return out
+        return read_run_records(self.dir)
 
     @cached_property
     def recipe_text(self) -> str:

@@ -103,17 +103,9 @@ class MetricsLog:
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
-        from ..runs import read_run_text
+        from ..runs import read_run_records
 
-        out = []
-        for line in (read_run_text(self.path.parent, self.path.name) or "").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                out.append(record)
-        return out
+        return read_run_records(self.path.parent)
 
     def close(self) -> None:
         if self._fh is not None:
