@@ -8,7 +8,6 @@ torch; gensim is imported only to read the Wikipedia extract.
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import io
 import json
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from nlpzoo import AssetError, ConfigError
+from nlpzoo.files import sha256_file
 
 from .base import TextDataset
 from .readers import _prefixed
@@ -51,14 +51,6 @@ def _lines(path: str | Path, encoding: str):
 def _cache_dir() -> Path:
     base = os.environ.get("NLPZOO_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nlpzoo")
     return Path(base)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- built-in data
@@ -125,7 +117,7 @@ class WikiExtract(TextDataset):
 
     def examples(self) -> list[dict]:
         path = Path(self.files()[0])
-        cache = _cache_dir() / f"wiki-extract-{_sha256(path)[:16]}.json"
+        cache = _cache_dir() / f"wiki-extract-{sha256_file(path)[:16]}.json"
         try:
             return [{"text": t} for t in json.loads(cache.read_text(encoding="utf-8"))]
         except (OSError, ValueError):
