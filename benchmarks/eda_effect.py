@@ -57,8 +57,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from nlpzoo.recipe import check_recipe
     from nlpzoo.training import train_recipe
 
     # One intra-op thread: on this shared 2-core machine two threads spin against each other and
@@ -74,7 +72,7 @@ def main() -> None:
             run_dir = Path(args.out) / f"{name}-seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
             t0 = time.time()
-            metrics = train_recipe(check_recipe(recipe(seed, name == "eda", args), f"<eda_effect {name}>"), run_dir)
+            metrics = train_recipe(recipe(seed, name == "eda", args), run_dir)
             acc = metrics["test_accuracy"]
             results[name].append(acc)
             row += [acc, time.time() - t0]

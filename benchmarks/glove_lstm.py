@@ -80,8 +80,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from nlpzoo.recipe import check_recipe
     from nlpzoo.training import train_recipe
 
     torch.set_num_threads(args.threads)  # one thread: two spin against each other on a busy 2-core machine
@@ -93,7 +91,7 @@ def main() -> None:
             run_dir = Path(args.out) / f"{init}-seed{seed}"
             shutil.rmtree(run_dir, ignore_errors=True)
             t0 = time.time()
-            metrics = train_recipe(check_recipe(recipe(seed, init, args), f"<glove_lstm {init}>"), run_dir)
+            metrics = train_recipe(recipe(seed, init, args), run_dir)
             results[init].append(metrics["test_accuracy"])
             seconds[init].append(time.time() - t0)
             print(f"seed {seed} {init:8s}: test accuracy {metrics['test_accuracy']:.4f} ({seconds[init][-1]:.0f} s)", flush=True)

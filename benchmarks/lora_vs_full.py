@@ -38,8 +38,6 @@ def one_run(setting: str, seed: int, args) -> dict:
     import resource
 
     import torch
-
-    from nlpzoo.recipe import check_recipe
     from nlpzoo.training import train_recipe
 
     torch.set_num_threads(args.threads)
@@ -58,7 +56,7 @@ def one_run(setting: str, seed: int, args) -> dict:
 
     shutil.rmtree(run_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    metrics = train_recipe(check_recipe(recipe, f"<lora_vs_full {setting}>"), run_dir)
+    metrics = train_recipe(recipe, run_dir)
     seconds = time.perf_counter() - t0
     timing = json.loads((run_dir / "run.json").read_text())
     shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints of the full model: hundreds of MB

@@ -39,7 +39,6 @@ def main() -> None:
     import torch
 
     import nlpzoo
-    from nlpzoo.recipe import check_recipe
     from nlpzoo.training import train_recipe
     from nlpzoo.files import atomic_write
 
@@ -61,7 +60,7 @@ def main() -> None:
                             "clip_grad_norm": 1.0, "keep_best": False, "progress": False, "plots": False,
                             "eval_every": 10**6}}
         t0 = time.time()
-        metrics = train_recipe(check_recipe(recipe, f"<smollm2 {name}>"), run_dir)
+        metrics = train_recipe(recipe, run_dir)
         seconds = time.time() - t0
         after = {"loss": metrics["test_loss"], "perplexity": metrics["test_perplexity"], "tokens": metrics["test_tokens"]}
         rows.append((f"after {args.steps} steps, {name} (lr {lr:g}; {int(metrics['trainable_params']):,} trainable)",

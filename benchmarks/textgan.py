@@ -52,12 +52,11 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def train_recipe_dict(recipe: dict, run_dir: Path, where: str) -> dict:
-    from nlpzoo.recipe import check_recipe
+def train_recipe_dict(recipe: dict, run_dir: Path) -> dict:
     from nlpzoo.training import train_recipe
 
     shutil.rmtree(run_dir, ignore_errors=True)
-    return train_recipe(check_recipe(recipe, where), run_dir)
+    return train_recipe(recipe, run_dir)
 
 
 # ---------------------------------------------------------------- part 1
@@ -93,7 +92,7 @@ def quality(args, out: Path) -> tuple[list[str], dict]:
     t0, c0 = time.time(), time.process_time()
     run_dir = Path(args.run) if args.run else out / "seqgan"
     if not args.run:
-        train_recipe_dict(recipe, run_dir, str(RECIPE))
+        train_recipe_dict(recipe, run_dir)
     trained_s, trained_cpu = time.time() - t0, time.process_time() - c0
     handle = nlpzoo.open_run(run_dir)
     gan = handle.model
@@ -241,7 +240,7 @@ def augmentation(args, out: Path) -> list[str]:
         recipe = scaled_recipe(args, seed)
         run_dir = out / f"aug-seqgan-seed{seed}"
         c0 = time.process_time()
-        train_recipe_dict(recipe, run_dir, f"<textgan augmentation seed {seed}>")
+        train_recipe_dict(recipe, run_dir)
         gan_s = time.process_time() - c0
         gan = nlpzoo.open_run(run_dir).model
         mle = type(gan).load(run_dir / "model")

@@ -536,3 +536,11 @@ def test_one_reader_of_metrics_jsonl_skips_torn_foreign_and_bottomless_lines(tmp
     (tmp_path / "metrics.jsonl").write_text("\n".join(lines))
     assert read_run_records(tmp_path) == [{"step": 1, "loss": 0.5}]
     assert Run.standalone(tmp_path, seed=0, train=QUICK).metrics.read() == [{"step": 1, "loss": 0.5}]  # what resume reads
+
+
+def test_train_recipe_takes_a_mapping_and_checks_it_as_a_recipe_file(tmp_path):
+    from nlpzoo.training import train_recipe
+
+    with pytest.raises(ConfigError, match=r"unknown recipe key \(did you mean 'model'\?\)"):
+        train_recipe({"dataset": "polarity-200", "modle": "lstm-classifier"}, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -65,10 +65,18 @@ _HOMES = {
 def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[str, float]:
     """Build the recipe's dataset and model, train, test and save into ``run_dir``; the final metrics.
 
-    ``callbacks`` are built :class:`nlpzoo.Callback` objects added to the recipe's own, for code that
-    drives runs (a hyperparameter search reports each validation evaluation and may stop the run).
+    ``recipe`` is what :func:`nlpzoo.load_recipe` returns, or a mapping with a recipe's keys (checked the
+    same way). ``callbacks`` are built :class:`nlpzoo.Callback` objects added to the recipe's own, for code
+    that drives runs (a hyperparameter search reports each validation evaluation and may stop the run).
     """
+    from collections.abc import Mapping
+
     from .runner import train_recipe as _train_recipe
+
+    if isinstance(recipe, Mapping):
+        from ..recipe import check_recipe
+
+        recipe = check_recipe(dict(recipe))
 
     return _train_recipe(recipe, run_dir, resume=resume, callbacks=callbacks)
 
