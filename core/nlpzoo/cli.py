@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from .constraints import Range
 from .commands import COUNT, SEED, Bounded, echo
+from .constraints import Range
 from .errors import ConfigError, NlpzooError, located
 from .registry import KINDS
 
