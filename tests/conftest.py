@@ -1,4 +1,4 @@
-"""Shared fixtures. ``nlpzoo_isolated`` (a fresh plugin manager) comes from nlpzoo.testing."""
+"""Shared fixtures. ``nlpzoo_isolated`` (a fresh plugin manager) comes from nlpzoo_testing."""
 from __future__ import annotations
 
 import os

@@ -181,7 +181,7 @@ def test_a_bad_adapter_setting_names_its_key(adapter, loc, message):
 
 @pytest.mark.slow
 def test_on_the_simulated_gpu_and_through_the_conformance_kit(data, minilm, tmp_path):
-    from nlpzoo.testing import check_component, simulated_gpu
+    from nlpzoo_testing import check_component, simulated_gpu
 
     with simulated_gpu():
         model, metrics = fit(data, tmp_path / "gpu",

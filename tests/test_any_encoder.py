@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import nlpzoo
-from nlpzoo.testing import tiny_label_set_data, tiny_scored_data, tiny_tagged_data, tiny_text_data
+from nlpzoo_testing import tiny_label_set_data, tiny_scored_data, tiny_tagged_data, tiny_text_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

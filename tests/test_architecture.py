@@ -11,10 +11,10 @@ CORE = Path(__file__).resolve().parents[1] / "core" / "nlpzoo"
 HEAVY = {"torch", "transformers", "accelerate", "gensim", "numpy", "tokenizers", "safetensors", "peft", "optuna",
          "matplotlib", "scipy", "sklearn", "seqeval"}
 #: Code lines of core/nlpzoo (non-blank, non-comment, docstrings counted). It only goes down: the aim is 3,000
-#: once the training engine and the testing kit are packages of their own (docs/explanation/architecture.md).
-BUDGET = 6_810
-#: the core modules still allowed a heavy import at module level: the training engine and the simulated GPU
-ENGINE = ("training/", "simulated_gpu.py")
+#: once the training engine is a package of its own (docs/explanation/architecture.md).
+BUDGET = 6_340
+#: the core modules still allowed a heavy import at module level: the training engine
+ENGINE = ("training/",)
 
 
 def code_lines(source: str) -> int:

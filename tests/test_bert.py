@@ -405,7 +405,7 @@ def test_plugin_and_targets_import_no_torch():
 
 
 def test_the_plugin_passes_the_conformance_checks(minilm):
-    from nlpzoo.testing import check_component, check_plugin
+    from nlpzoo_testing import check_component, check_plugin
 
     check_plugin("bert")
     check_component("embedder", "bert", {"pretrained": str(minilm)})

@@ -7,7 +7,7 @@ import nlpzoo
 
 torch = pytest.importorskip("torch")
 
-from nlpzoo.testing import check_component  # noqa: E402
+from nlpzoo_testing import check_component  # noqa: E402
 from training_tasks import TinyTextModel, _Features  # noqa: E402
 
 

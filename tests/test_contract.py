@@ -6,7 +6,7 @@ import pytest
 
 from nlpzoo.config import signature_of
 from nlpzoo.plugins import get_manager
-from nlpzoo.testing import CONTRACTS, check_component, check_entry
+from nlpzoo_testing import CONTRACTS, check_component, check_entry
 
 ENTRIES = get_manager().registry.all()
 

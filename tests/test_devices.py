@@ -1,4 +1,4 @@
-"""Every torch component on a GPU, checked without one: the simulated GPU of ``nlpzoo.testing``.
+"""Every torch component on a GPU, checked without one: the simulated GPU of ``nlpzoo_testing``.
 
 Inside ``simulated_gpu()`` the loop trains on ``cuda:0``; tensors moved there are marked, and every torch
 call refuses to mix marked and unmarked tensors, as CUDA does. A component that leaves a batch, its
@@ -15,7 +15,7 @@ import nlpzoo
 torch = pytest.importorskip("torch")
 
 from nlpzoo.plugins import get_manager  # noqa: E402
-from nlpzoo.testing import SimulatedGPUError, simulated_gpu  # noqa: E402
+from nlpzoo_testing import SimulatedGPUError, simulated_gpu  # noqa: E402
 from nlpzoo.training import Run, device_of  # noqa: E402
 
 QUICK = {"epochs": 1, "batch_size": 8, "max_steps": 3, "log_every": 1, "progress": False, "plots": False}
@@ -187,7 +187,7 @@ def _bert_classifier(polarity, tmp_path):
 
 
 def _bert_tagger(_, tmp_path):
-    from nlpzoo.testing import tiny_tagged_data
+    from nlpzoo_testing import tiny_tagged_data
 
     tagged = tiny_tagged_data()
     with simulated_gpu():
@@ -200,7 +200,7 @@ def _bert_tagger(_, tmp_path):
 
 
 def _bert_regressor(_, tmp_path):
-    from nlpzoo.testing import tiny_scored_data
+    from nlpzoo_testing import tiny_scored_data
 
     scored = tiny_scored_data()
     with simulated_gpu():
@@ -212,7 +212,7 @@ def _bert_regressor(_, tmp_path):
 
 
 def _bert_multilabel(_, tmp_path):
-    from nlpzoo.testing import tiny_label_set_data
+    from nlpzoo_testing import tiny_label_set_data
 
     label_sets = tiny_label_set_data()
     with simulated_gpu():

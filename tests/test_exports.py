@@ -18,3 +18,12 @@ def test_errors_subclass_the_builtins_callers_already_catch():
     assert issubclass(nlpzoo.UnknownComponent, KeyError)
     assert issubclass(nlpzoo.ConfigError, ValueError)
     assert issubclass(nlpzoo.MissingDependency, ImportError)
+
+
+def test_the_testing_kit_moved_to_its_own_package_and_the_old_import_warns():
+    import nlpzoo_testing
+    import pytest
+
+    with pytest.warns(DeprecationWarning, match="nlpzoo.testing moved to nlpzoo_testing"):
+        from nlpzoo.testing import check_component
+    assert check_component is nlpzoo_testing.check_component

@@ -12,7 +12,7 @@ import pytest
 import nlpzoo
 from nlpzoo.errors import ConfigError
 from nlpzoo.plugins import get_catalog
-from nlpzoo.testing import check_component, tiny_label_set_data
+from nlpzoo_testing import check_component, tiny_label_set_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

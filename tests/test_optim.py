@@ -7,7 +7,7 @@ import pytest
 
 import nlpzoo
 from nlpzoo.plugins import get_manager
-from nlpzoo.testing import check_component
+from nlpzoo_testing import check_component
 
 OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop", "adagrad"]
 SCHEDULERS = ["constant", "step", "exponential", "cosine", "linear-warmup", "cosine-warmup", "one-cycle",

@@ -19,7 +19,7 @@ import pytest
 import nlpzoo
 from nlpzoo.errors import ConfigError
 from nlpzoo.plugins import get_catalog
-from nlpzoo.testing import check_component, simulated_gpu
+from nlpzoo_testing import check_component, simulated_gpu
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

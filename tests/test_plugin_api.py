@@ -20,7 +20,7 @@ from nlpzoo.errors import AmbiguousName, UnknownComponent
 from nlpzoo.plugins import PluginHealth, PluginManager
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.runs", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng", "nlpzoo.testing")
+PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.runs", "nlpzoo.training", "nlpzoo.tokenization", "nlpzoo.rng")
 HOSTILE = "tests/plugins/nlpzoo-hostile-plugin"
 
 
@@ -243,7 +243,7 @@ def test_a_preset_whose_parameters_do_not_resolve_fails_the_check_at_the_plugins
     core_and_guest(nlpzoo_isolated)
     nlpzoo_isolated.add_plugin(Presets(), "presets")
     assert nlpzoo_isolated.health["presets"].status == "ok"  # well-formed: it loads, and the listing shows it
-    from nlpzoo.testing import check_plugin
+    from nlpzoo_testing import check_plugin
 
     with pytest.raises(AssertionError, match=r"test_plugin_api.py:\d+: preset 'typo-preset': rat: unknown parameter"):
         check_plugin("presets")
@@ -423,7 +423,7 @@ def test_an_alias_that_is_already_a_name_is_reported_where_it_was_registered(nlp
     lines = [line for providers, line in nlpzoo_isolated.shadowed() if providers == ["guest"]]
     assert len(lines) == 1 and "test_plugin_api.py:" in lines[0]
     assert "augmenter alias 'swap' of guest:twirl is never used: augment:swap has that name" in lines[0]
-    from nlpzoo.testing import check_plugin
+    from nlpzoo_testing import check_plugin
 
     with pytest.warns(UserWarning, match="alias 'swap' of guest:twirl is never used"):
         check_plugin("guest")

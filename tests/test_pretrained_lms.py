@@ -220,7 +220,7 @@ def test_lora_on_the_causal_lm_trains_only_the_adapter(tiny_llama, tmp_path):
 
 @pytest.mark.slow
 def test_both_pass_the_conformance_kit_and_train_on_the_simulated_gpu(tiny_bert, tiny_llama, tmp_path):
-    from nlpzoo.testing import check_component, simulated_gpu
+    from nlpzoo_testing import check_component, simulated_gpu
 
     check_component("language_model", "masked-lm", {"pretrained": str(tiny_bert), "block_size": 16},
                     train={"metric": "perplexity"})

@@ -13,7 +13,7 @@ import pytest
 import nlpzoo
 from nlpzoo.errors import AssetError, ConfigError
 from nlpzoo.plugins import get_catalog
-from nlpzoo.testing import check_component, tiny_scored_data
+from nlpzoo_testing import check_component, tiny_scored_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

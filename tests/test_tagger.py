@@ -1,7 +1,7 @@
 """Named entities: the CoNLL and tagged-JSONL readers, and the bert tagger on a tiny BERT built from a config.
 
 The tiny model (2 layers, hidden 32) uses the packaged MiniLM's tokenizer, so nothing is downloaded; it
-learns the toy entities of ``nlpzoo.testing.tiny_tagged_data`` in a few seconds.
+learns the toy entities of ``nlpzoo_testing.tiny_tagged_data`` in a few seconds.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import nlpzoo
 from nlpzoo.errors import ConfigError
 from nlpzoo.plugins import get_catalog
-from nlpzoo.testing import check_component, tiny_tagged_data
+from nlpzoo_testing import check_component, tiny_tagged_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

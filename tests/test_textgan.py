@@ -11,7 +11,7 @@ import nlpzoo
 torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
-from nlpzoo.testing import check_component, check_plugin  # noqa: E402
+from nlpzoo_testing import check_component, check_plugin  # noqa: E402
 from nlpzoo.training import Run  # noqa: E402
 from nlpzoo_textgan.bleu import ReferenceSet, self_bleu  # noqa: E402
 from nlpzoo_textgan.cnn_nets import KimCNN  # noqa: E402

@@ -13,7 +13,7 @@ import nlpzoo
 torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
-from nlpzoo.testing import check_component, check_plugin  # noqa: E402
+from nlpzoo_testing import check_component, check_plugin  # noqa: E402
 from nlpzoo.training import Run  # noqa: E402
 from nlpzoo_transformer.nets import TransformerNet, score_windows, stream_nll  # noqa: E402
 

@@ -1,5 +1,5 @@
 """The plugin author's own tests, using nlpzoo's conformance kit."""
-from nlpzoo.testing import check_component, check_plugin
+from nlpzoo_testing import check_component, check_plugin
 
 
 def test_plugin_loads_and_registers_complete_metadata():
