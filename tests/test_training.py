@@ -544,3 +544,17 @@ def test_train_recipe_takes_a_mapping_and_checks_it_as_a_recipe_file(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown recipe key \(did you mean 'model'\?\)"):
         train_recipe({"dataset": "polarity-200", "modle": "lstm-classifier"}, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+class HidesBatchSize(Linear):
+    def __init__(self):
+        super().__init__()
+        self.batch_size = 8  # a setting named like the method the loop calls
+
+
+def test_a_task_attribute_that_hides_batch_size_is_named_and_examples_are_still_counted(tmp_path):
+    with pytest.warns(UserWarning, match=r"HidesBatchSize.batch_size is 8, which hides TorchTask.batch_size"):
+        run = Run.standalone(tmp_path / "run", seed=0, train=QUICK)
+        run.fit(HidesBatchSize())
+    counted = run.training_time["train_examples_per_s"] * run.training_time["train_seconds"]
+    assert abs(counted - 2 * 96) < 2  # two epochs of 96 examples (a tuple's length would count 2 a batch)

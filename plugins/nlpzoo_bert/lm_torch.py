@@ -125,7 +125,7 @@ class LanguageModelTask(TorchTask):
 
             raise ConfigError(f"{model.source} has no mask token: a masked language model needs one (use causal-lm "
                               "for decoders)", "model.pretrained")
-        self.batch_size = run.config.batch_size
+        self.train_batch_size = run.config.batch_size
         train = data["train"]
         self.streamed = not isinstance(train, Sequence)
         if self.streamed:
@@ -148,8 +148,8 @@ class LanguageModelTask(TorchTask):
         generator = torch.Generator().manual_seed(seed)
         if not self.streamed:
             order = torch.randperm(len(self.train), generator=generator)
-            for start in range(0, len(order), self.batch_size):
-                yield _batch(self.train[order[start:start + self.batch_size]], self.masker, generator)
+            for start in range(0, len(order), self.train_batch_size):
+                yield _batch(self.train[order[start:start + self.train_batch_size]], self.masker, generator)
             return
         rng, buffer, batch = random.Random(seed), [], []
         for block in packed(self.owner, texts_of(self.train)):
@@ -163,8 +163,8 @@ class LanguageModelTask(TorchTask):
 
     def _batches(self, blocks, pending: list, generator, last: bool = False) -> Iterator[dict]:
         pending.extend(blocks)
-        while len(pending) >= self.batch_size or (last and pending):
-            take, pending[:] = pending[:self.batch_size], pending[self.batch_size:]
+        while len(pending) >= self.train_batch_size or (last and pending):
+            take, pending[:] = pending[:self.train_batch_size], pending[self.train_batch_size:]
             yield _batch(torch.as_tensor(take, dtype=torch.long), self.masker, generator)
 
     def training_step(self, batch: dict, stage: str):

@@ -16,6 +16,7 @@ import dataclasses
 import math
 import random
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NlpzooError
@@ -104,6 +105,7 @@ class Trainer:
 
     def __init__(self, run: "Run", task: "TorchTask", optimizers: dict | None = None):
         self.run, self.task, self.cfg = run, task, run.config
+        self.count_examples = _example_counter(task)
         self.stage_optimizers = dict(optimizers or {})
         self.checkpoints = Checkpointer(run.dir / CHECKPOINTS, writes=run.is_main)
         self.warned_unaugmented = False
@@ -274,7 +276,7 @@ class Trainer:
             while st.micro < len(order):
                 group = [self._to_device(batches[i]) for i in order[st.micro:st.micro + cfg.grad_accum]]
                 last_loss = self._step(group)
-                examples = sum(self.task.batch_size(b) for b in group)
+                examples = sum(self.count_examples(b) for b in group)
                 self.window.examples += examples
                 self.clock.examples += examples
                 st.step += 1
@@ -548,6 +550,19 @@ class Trainer:
             if vals:
                 return vals
         return self.state.best_metrics
+
+
+def _example_counter(task):
+    """The task's ``batch_size(batch)``, even where the task stored a setting of that name on itself (a
+    plugin written so still trains, and its examples/s is counted right); a warning names the attribute."""
+    from .task import TorchTask
+
+    method = getattr(type(task), "batch_size", None)
+    method = method if callable(method) else TorchTask.batch_size
+    if not callable(getattr(task, "batch_size", None)):
+        warnings.warn(f"{type(task).__name__}.batch_size is {task.batch_size!r}, which hides TorchTask.batch_size(batch), "
+                      "the method that counts a batch's examples; give that attribute another name", stacklevel=3)
+    return lambda batch: method(task, batch)
 
 
 class TrainingClock:

@@ -120,11 +120,13 @@ def _windows(stream: list[int], window: int, starts=None):
 
 
 class _Windows(TorchTask):
-    """Random windows of the training stream, ``batch_size`` a batch; the loop moves them to the device."""
+    """Random windows of the training stream, ``per_batch`` a batch; the loop moves them to the device.
 
-    def __init__(self, model: CharGRU, streams: dict, batch_size: int, seed: int):
+    (Not ``self.batch_size``: that name is TorchTask's method that counts a batch's examples.)"""
+
+    def __init__(self, model: CharGRU, streams: dict, per_batch: int, seed: int):
         self.model, self.nets, self.streams = model, {"model": model.net}, streams
-        self.batch_size, self.seed = batch_size, seed
+        self.per_batch, self.seed = per_batch, seed
 
     def train_batches(self, epoch):
         import torch
@@ -132,8 +134,8 @@ class _Windows(TorchTask):
         stream, w = self.streams["train"], self.model.window
         starts = torch.randperm(max(len(stream) - w - 1, 1)).tolist()  # the loop seeds torch per epoch
         pairs = list(_windows(stream, w, starts[: len(stream) // w]))
-        for i in range(0, len(pairs), self.batch_size):
-            chunk = [p for p in pairs[i:i + self.batch_size] if p[0].shape[1] == w]
+        for i in range(0, len(pairs), self.per_batch):
+            chunk = [p for p in pairs[i:i + self.per_batch] if p[0].shape[1] == w]
             if chunk:
                 yield torch.cat([x for x, _ in chunk]), torch.cat([y for _, y in chunk])
 
