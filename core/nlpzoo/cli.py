@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .commands import COUNT, SEED, Bounded, echo
+from .commands import COUNT, SEED, Bounded, echo, example
 from .constraints import Range
 from .errors import ConfigError, NlpzooError, located
 from .registry import KINDS
@@ -807,10 +807,10 @@ EXAMPLES = {
 def _add_examples(group: click.Group) -> None:
     """Every --help ends with an example: click prints the epilog last; \\b keeps its line as written."""
     if EXAMPLES.get(None):
-        group.epilog = f"\b\nExample:\n  {EXAMPLES[None]}"
+        group.epilog = example(EXAMPLES[None])
     for name, command in group.commands.items():
         if name in EXAMPLES and not command.epilog:
-            command.epilog = f"\b\nExample:\n  {EXAMPLES[name]}"
+            command.epilog = example(EXAMPLES[name])
 
 
 _add_examples(cli)

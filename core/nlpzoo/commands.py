@@ -14,7 +14,7 @@ import click
 from .constraints import SEED_RANGE, Range
 from .errors import ConfigError
 
-__all__ = ["Bounded", "COUNT", "SEED", "echo", "read_spec"]
+__all__ = ["Bounded", "COUNT", "SEED", "echo", "example", "read_spec"]
 
 
 def echo(message="", err: bool = False, nl: bool = True) -> None:
@@ -22,6 +22,11 @@ def echo(message="", err: bool = False, nl: bool = True) -> None:
     from .text import printable
 
     click.echo(printable(str(message)), err=err, nl=nl)
+
+
+def example(line: str) -> str:
+    """A command's ``epilog``: ``--help`` ends with ``Example:`` and ``line`` as written (``\\b`` stops click rewrapping it)."""
+    return f"\b\nExample:\n  {line}"
 
 
 class Bounded(click.ParamType):

@@ -6,11 +6,11 @@ import sys
 import click
 
 import nlpzoo
-from nlpzoo.commands import SEED, Bounded, read_spec
+from nlpzoo.commands import SEED, Bounded, example, read_spec
 from nlpzoo.files import one_line
 
 
-@click.command(epilog="\b\nExample:\n  echo \"the movie was quick and funny\" | nlpzoo augment '{name: eda, alpha: 0.1}' -n 4 --explain")
+@click.command(epilog=example("""echo "the movie was quick and funny" | nlpzoo augment '{name: eda, alpha: 0.1}' -n 4 --explain"""))
 @click.argument("spec")
 @click.option("-n", "copies", default=1, show_default=True, type=Bounded(int, nlpzoo.Range(1, 1000)),
               help="Augmented versions per input line.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 import click
 
 import nlpzoo
-from nlpzoo.commands import Bounded, echo, read_spec
+from nlpzoo.commands import Bounded, echo, example, read_spec
 from nlpzoo.files import check_output, write_output
 
 
-@click.command(epilog="\b\nExample:\n  nlpzoo schedule '{name: cosine-warmup, warmup: 0.1}' --steps 1000 --lr 3e-4 -o lr.png")
+@click.command(epilog=example("nlpzoo schedule '{name: cosine-warmup, warmup: 0.1}' --steps 1000 --lr 3e-4 -o lr.png"))
 @click.argument("spec")
 @click.option("--steps", default=1000, show_default=True, type=Bounded(int, nlpzoo.Range(1, 10**6)),
               help="Total optimizer steps.")

@@ -8,14 +8,10 @@ from pathlib import Path
 import click
 
 import nlpzoo
-from nlpzoo.commands import echo
+from nlpzoo.commands import echo, example
 
 
-def _example(line: str) -> str:
-    return f"\b\nExample:\n  {line}"  # \b: click keeps the line as written
-
-
-@click.command(epilog=_example("nlpzoo report runs/rt -o rt-report.html"))
+@click.command(epilog=example("nlpzoo report runs/rt -o rt-report.html"))
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write the page here instead of RUN/report.html; - for standard output.")
@@ -32,7 +28,7 @@ def report(run, output):
         echo(f"wrote {written}")
 
 
-@click.command("runs", epilog=_example("nlpzoo runs runs/"))
+@click.command("runs", epilog=example("nlpzoo runs runs/"))
 @click.argument("directory", default="runs", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def runs(directory, as_json):
@@ -68,7 +64,7 @@ def runs(directory, as_json):
         echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
-@click.command(epilog=_example("nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html"))
+@click.command(epilog=example("nlpzoo compare runs/rt runs/bert -o rt-vs-bert.html"))
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--output", "-o", default="compare.html", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="The page; - for standard output.")

@@ -5,19 +5,16 @@ from pathlib import Path
 import click
 
 import nlpzoo
+from nlpzoo.commands import example
 
 PLUGIN_API = 2
-
-
-def _example(line: str) -> str:
-    return f"\b\nExample:\n  {line}"  # \b: click keeps the line as written
 
 
 @nlpzoo.hookimpl
 def register_commands(cli):
     from .starters import names
 
-    @cli.command(epilog=_example("nlpzoo init word2vec -o w2v.yaml"))
+    @cli.command(epilog=example("nlpzoo init word2vec -o w2v.yaml"))
     @click.argument("task", required=False, type=click.Choice(names()))
     @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Where to write the recipe (default TASK.yaml).")
     @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
@@ -25,7 +22,7 @@ def register_commands(cli):
         """Write a commented starter recipe for TASK; without TASK, list the tasks."""
         from nlpzoo.files import atomic_write
 
-        from .starters import starter_recipe, starters
+        from .starters import starters
 
         known = starters()
         if task is None:
@@ -36,11 +33,11 @@ def register_commands(cli):
         output = output or f"{task}.yaml"
         if os.path.exists(output) and not force:
             raise nlpzoo.ConfigError("already exists; choose another --output or overwrite it with --force", file=output)
-        atomic_write(output, starter_recipe(task, output))
+        atomic_write(output, known[task].recipe.replace("{file}", output))  # its commands name the file
         click.echo(f"wrote {output}: {known[task].summary}")
         click.echo(f"next: nlpzoo validate {output} && nlpzoo train {output}")
 
-    @cli.command("new-plugin", epilog=_example("nlpzoo new-plugin doubler --kind augmenter && pip install -e nlpzoo-doubler"))
+    @cli.command("new-plugin", epilog=example("nlpzoo new-plugin doubler --kind augmenter && pip install -e nlpzoo-doubler"))
     @click.argument("name")
     @click.option("--kind", "-k", default="augmenter", show_default=True,
                   help="The component to start from: augmenter, scheduler or classifier (a torch model on the shared loop).")

@@ -1,7 +1,7 @@
 """Starter recipes that ``nlpzoo init TASK`` writes: one commented recipe per task a user starts from.
 
 Each task is one file, ``starters/TASK.yaml``: its first line ``#: summary`` is what ``nlpzoo init``
-lists, and the rest is the recipe, written with ``{file}`` replaced by the name it is written to.
+lists, and the rest is the recipe; ``nlpzoo init`` writes it with ``{file}`` replaced by the file's name.
 Every recipe must pass ``nlpzoo validate`` as written and should train in minutes on a laptop's CPU.
 """
 from __future__ import annotations
@@ -31,7 +31,3 @@ def starters() -> dict[str, Starter]:
         out[name] = Starter(header.removeprefix("#:").strip(), recipe)
     return out
 
-
-def starter_recipe(task: str, file_name: str) -> str:
-    """The recipe of ``task``, its commands naming ``file_name``."""
-    return starters()[task].recipe.replace("{file}", file_name)

@@ -2,6 +2,7 @@
 import click
 
 import nlpzoo
+from nlpzoo.commands import example
 
 PLUGIN_API = 2
 
@@ -65,4 +66,4 @@ def register_commands(cli):
                         sampler=sampler, pruner=pruner, seed=seed, storage=storage, heartbeat=heartbeat,
                         metric=config.metric, direction=config.direction), workers=workers)
 
-    sweep.epilog = "\b\nExample:\n  nlpzoo sweep recipes/lstm-classifier-rt.yaml --space space.yaml --trials 20 --dir sweeps/rt"
+    sweep.epilog = example("nlpzoo sweep recipes/lstm-classifier-rt.yaml --space space.yaml --trials 20 --dir sweeps/rt")

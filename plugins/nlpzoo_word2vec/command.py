@@ -6,10 +6,10 @@ import os
 import click
 
 import nlpzoo
-from nlpzoo.commands import COUNT, echo, read_spec
+from nlpzoo.commands import COUNT, echo, example, read_spec
 
 
-@click.command(epilog="\b\nExample:\n  nlpzoo neighbors runs/w2v science -k 5")
+@click.command(epilog=example("nlpzoo neighbors runs/w2v science -k 5"))
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("word")
 @click.option("-k", default=10, show_default=True, type=COUNT)
