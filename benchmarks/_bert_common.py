@@ -62,7 +62,7 @@ def peak_rss_mb() -> float:
 def in_nlpzoo_batch_order(examples: list, batch_size: int) -> list:
     """``examples`` in the order of nlpzoo's random batches for run seed 0, first epoch: read sequentially in
     batches of ``batch_size``, the Trainer then pads and computes exactly nlpzoo's batches."""
-    from nlpzoo.training import length_bucketed_batches
+    from nlpzoo_training import length_bucketed_batches
 
     return [examples[i] for b in length_bucketed_batches([0] * len(examples), batch_size, 0, sort_by_length=False)
             for i in b]

@@ -27,7 +27,7 @@ def run(mode: str, steps: int) -> dict:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from nlpzoo.training import length_bucketed_batches
+    from nlpzoo_training import length_bucketed_batches
     from nlpzoo_bert.hf import collate, tokenize
 
     data = rotten_tomatoes(0)["train"]

@@ -52,7 +52,7 @@ def with_trainer(folder: str, data: dict, precision: str, steps: int):
 
 def with_nlpzoo(folder: str, data: dict, precision: str, steps: int):
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "bert-classifier", "pretrained": folder, "max_length": MAX_LENGTH,
                           "sort_by_length": False}, "language_model")

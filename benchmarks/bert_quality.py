@@ -61,7 +61,7 @@ def cached(name: str, fn, force: bool = False) -> dict:
 
 def run_recipe(path: Path, run_dir: Path, overrides: list[str]) -> dict:
     from nlpzoo import load_recipe
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -279,7 +279,7 @@ def plot_fewshot(xs: list[int], ys: list[float], sds: list[float], baselines: di
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.training import save_figure
+    from nlpzoo_training import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
     ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label="nlpzoo bert-classifier (MiniLM-L6), mean ± sd")

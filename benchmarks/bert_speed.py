@@ -66,7 +66,7 @@ def step_times_nlpzoo(precision: str, sort: bool, examples: list, steps: int, mo
                       train: dict | None = None, augment=None) -> list[float]:
     import nlpzoo
     from nlpzoo import Callback
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     times: list[float] = []
 

@@ -28,7 +28,7 @@ import torch
 
 import nlpzoo
 from nlpzoo import Callback
-from nlpzoo.training import Run
+from nlpzoo_training import Run
 from nlpzoo_dcgan.nets import build_nets
 
 MODEL = {"name": "dcgan", "latent": 100, "g_width": 64, "d_width": 64, "quality": False}

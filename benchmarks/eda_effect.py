@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     # One intra-op thread: on this shared 2-core machine two threads spin against each other and
     # against other work (a 32 x 30 biLSTM step measured 31 ms with one thread, 1.3 s with two).

@@ -52,7 +52,7 @@ def intrinsic_scores(args) -> list[str]:
     """WordSim-353 Spearman and analogy accuracy: GloVe, and the word2vec-wiki recipe trained here."""
     import nlpzoo
     from nlpzoo import load_recipe
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     rows = []
     glove = nlpzoo.build("glove-6b-50d").intrinsic()
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     torch.set_num_threads(args.threads)  # one thread: two spin against each other on a busy 2-core machine
     started = time.time()

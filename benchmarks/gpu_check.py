@@ -340,7 +340,7 @@ def part_profile(check: Check) -> None:
 
 def part_kernels(check: Check) -> None:
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     from _bert_common import rotten_tomatoes
 

@@ -121,7 +121,7 @@ def _train(recipe_path: Path, run_dir: Path) -> tuple[float, float]:
     import shutil
 
     from nlpzoo import load_recipe
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     if run_dir.exists():
         shutil.rmtree(run_dir)

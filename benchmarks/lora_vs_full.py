@@ -38,7 +38,7 @@ def one_run(setting: str, seed: int, args) -> dict:
     import resource
 
     import torch
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     torch.set_num_threads(args.threads)
     params, lr = SETTINGS[setting]

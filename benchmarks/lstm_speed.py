@@ -76,7 +76,7 @@ def setups(precision: str):
 def run_nlpzoo(spec, data, train, steps: int, warmup: int, precision: str, tmp: Path, device: str = "cpu"):
     """The model's own fit through Run.fit; throughput from the loop's own log (after warm-up)."""
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     run_dir = Path(tempfile.mkdtemp(dir=tmp))
     run = Run.standalone(run_dir, seed=0, train={**train, "epochs": 1, "max_steps": warmup + steps, "log_every": warmup,
@@ -213,7 +213,7 @@ def main() -> None:
 
 def _batches(model, data, train, tmp: Path):
     """The batches nlpzoo's task made for epoch 0 (same tokenizer, same order)."""
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
     from nlpzoo_lstm import nets
 
     run = Run.standalone(Path(tempfile.mkdtemp(dir=tmp)), seed=0, train={**train, "epochs": 1})

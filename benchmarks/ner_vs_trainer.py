@@ -38,7 +38,7 @@ def conll(train_limit: int, seed: int, test_limit: int | None) -> dict:
 
 def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "minilm-l6-tagger", "max_length": SETTINGS["max_length"],
                           "sort_by_length": SETTINGS["sort_by_length"]}, "tagger")

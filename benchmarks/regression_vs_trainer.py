@@ -37,7 +37,7 @@ def ratings(train_limit: int, seed: int, test_limit: int | None) -> dict:
 
 def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "minilm-l6-regressor", "max_length": SETTINGS["max_length"]}, "regressor")
     run = Run.standalone(scratch(), seed=seed, optimizer={"name": "adamw", "lr": SETTINGS["lr"], "weight_decay": 0.0},
@@ -57,7 +57,7 @@ def run_trainer(data: dict, seed: int, epochs: int) -> dict:
         TrainingArguments, set_seed
     from transformers.utils import logging
 
-    from nlpzoo.training import regression_metrics
+    from nlpzoo_training import regression_metrics
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()

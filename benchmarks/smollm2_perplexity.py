@@ -39,7 +39,7 @@ def main() -> None:
     import torch
 
     import nlpzoo
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
     from nlpzoo.files import atomic_write
 
     torch.set_num_threads(args.threads)

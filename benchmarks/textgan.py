@@ -53,7 +53,7 @@ def load_yaml(path: Path) -> dict:
 
 
 def train_recipe_dict(recipe: dict, run_dir: Path) -> dict:
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     shutil.rmtree(run_dir, ignore_errors=True)
     return train_recipe(recipe, run_dir)
@@ -65,7 +65,7 @@ def train_recipe_dict(recipe: dict, run_dir: Path) -> dict:
 def judge_model(data: dict, out: Path, seed: int, epochs: int):
     """A language model trained apart from the generators, on the training snippets without labels."""
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     run = Run.standalone(out / "judge", seed=seed, train={**JUDGE_TRAIN, "epochs": epochs}, optimizer={"name": "adamw", "lr": 2e-3, "weight_decay": 0.1},
                          scheduler={"name": "cosine-warmup", "warmup": 0.05})
@@ -184,7 +184,7 @@ def plot(rows: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.training import save_figure
+    from nlpzoo_training import save_figure
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=110)
     for name, style in (("MLE", "o-"), ("SeqGAN", "s-")):
@@ -219,7 +219,7 @@ def scaled_recipe(args, seed: int) -> dict:
 
 def classifier_accuracy(train: list[dict], data: dict, seed: int, run_dir: Path, args) -> float:
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     shutil.rmtree(run_dir, ignore_errors=True)
     run = Run.standalone(run_dir, seed=seed, optimizer={"name": "adamw", "lr": 2.0e-3, "weight_decay": 0.01},

@@ -68,7 +68,7 @@ def model_spec() -> dict:
 def run_nlpzoo(spec, data, batch_size: int, steps: int, warmup: int, precision: str, tmp: Path):
     """The model's own fit through Run.fit; throughput from the loop's own log (after the warm-up window)."""
     import nlpzoo
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     run_dir = Path(tempfile.mkdtemp(dir=tmp))
     run = Run.standalone(run_dir, seed=0, train={"epochs": 1, "max_steps": warmup + steps, "log_every": warmup,
@@ -89,7 +89,7 @@ def plain_batches(model, data, batch_size: int, tmp: Path) -> list:
     """The batches nlpzoo's task makes for epoch 0 (same tokenizer, same order)."""
     import torch
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
     from nlpzoo_transformer.nets import LanguageModelTask
 
     run = Run.standalone(Path(tempfile.mkdtemp(dir=tmp)), seed=0, train={"epochs": 1, "batch_size": batch_size})

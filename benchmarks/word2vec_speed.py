@@ -37,8 +37,8 @@ def main() -> None:
     from gensim.utils import simple_preprocess
 
     import nlpzoo
-    from nlpzoo.tokenization import TextTokenizer
-    from nlpzoo.training import Run
+    from nlpzoo_training.tokenization import TextTokenizer
+    from nlpzoo_training import Run
 
     data = nlpzoo.build({"name": "wiki-extract", "seed": 0}).load()
     texts = [ex["text"] for ex in data["train"]]

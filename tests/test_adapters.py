@@ -14,7 +14,7 @@ from nlpzoo.plugins import get_catalog
 pytest.importorskip("peft")
 torch = pytest.importorskip("torch")
 
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 TRAIN = {"batch_size": 8, "max_steps": 3, "progress": False, "keep_best": False, "plots": False, "metric": "accuracy"}
 LORA = {"method": "lora", "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "auto"}

@@ -80,7 +80,7 @@ def encoder(request, module_folder) -> str:
 
 
 def fitted(kind: str, name: str, encoder: str, data: dict, tmp_path, metric: str):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": name, "pretrained": encoder, "max_length": 32}, kind)
     run = Run.standalone(tmp_path / "run", seed=0, optimizer={"name": "adamw", "lr": 5e-3},

@@ -304,7 +304,7 @@ def test_pipelines_apply_in_order_and_choose_by_weight(sentences):
 
 
 def test_a_recipe_list_and_the_sequential_augmenter_give_the_same_texts(sentences, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     texts, children = sentences[:200], [{"name": "random-swap", "rate": 0.2}, "random-deletion"]
     as_list = Run.standalone(tmp_path / "list", seed=3, augment=children)
@@ -461,7 +461,7 @@ def test_lm_substitution_samples_from_the_left_context():
 def _train(tmp_path, name: str, data: dict):
     from nlpzoo.plugins import get_manager
     from nlpzoo.recipe import check_recipe
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     model = data["model"]["name"]
     if model not in get_manager().registry.names():

@@ -36,7 +36,7 @@ def data():
 
 
 def standalone(directory, **train):
-    from nlpzoo.training.run import Run
+    from nlpzoo_training.run import Run
 
     return Run.standalone(directory, seed=0, train={**TRAIN, **train}, optimizer={"name": "adamw", "lr": 1e-3})
 
@@ -198,7 +198,7 @@ def test_the_optimizer_keeps_the_layer_wise_rates_through_the_schedule(scheduler
     rate, and the frozen embeddings are not in the optimizer at all."""
     import torch
 
-    from nlpzoo.training.run import Run
+    from nlpzoo_training.run import Run
 
     model = nlpzoo.build({"name": "minilm-l6", "layer_decay": 0.5, "freeze": "embeddings", "max_length": 32},
                          "classifier")
@@ -229,7 +229,7 @@ class Shout(Augmenter):
 
 
 def test_batches_are_length_sorted_dynamically_padded_and_augmented_online(data, tmp_path):
-    from nlpzoo.training.run import Run
+    from nlpzoo_training.run import Run
 
     model = nlpzoo.build({"name": "minilm-l6", "max_length": 128}, "classifier")
     task = model.task(data, Run(tmp_path, config={"batch_size": 4}, augmenter=Shout()))
@@ -362,7 +362,7 @@ class StopAt(Callback):
 def test_a_stopped_run_resumes_to_the_same_weights_and_metrics(data, tmp_path):
     import torch
 
-    from nlpzoo.training.run import Run
+    from nlpzoo_training.run import Run
 
     cfg = {**TRAIN, "max_steps": None, "epochs": 2, "checkpoint_every": 2, "batch_size": 8}
 

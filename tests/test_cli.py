@@ -88,7 +88,7 @@ def test_debug_shows_the_traceback(cli):
 def test_plugins_table_shows_every_first_party_plugin(cli):
     out = cli("plugins").stdout
     for name in ("optim", "datasets", "word2vec", "lstm", "bert", "dcgan", "augment", "transformer", "textgan", "sweep",
-                 "starters", "reports"):
+                 "starters", "reports", "training"):
         assert f"\n{name} " in "\n" + out
 
 

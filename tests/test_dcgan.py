@@ -325,7 +325,7 @@ def test_npy_reads_layouts_and_refuses_bad_arrays(tmp_path):
 
 
 def _run(directory, resume=False, **train):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     settings = {"epochs": 2, "batch_size": 16, "log_every": 2, "clip_grad_norm": None, "keep_best": False,
                 "progress": False, **train}

@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import nlpzoo  # noqa: E402
-from nlpzoo.training import device_of  # noqa: E402
+from nlpzoo_training import device_of  # noqa: E402
 
 pytestmark = pytest.mark.slow  # every GAN on the simulated GPU
 

@@ -42,7 +42,7 @@ if rank != 0:
     os.open = guarded(os.open, "flags")
     os.mkdir = guarded(os.mkdir)
 
-from nlpzoo.training.run import Run
+from nlpzoo_training.run import Run
 from training_tasks import Linear, weights
 
 run = Run.standalone(run_dir, seed=5, train={"epochs": 2, "batch_size": 8, "log_every": 2, "progress": False,
@@ -82,7 +82,7 @@ def test_two_processes_agree_only_rank_0_writes_and_match_one_process(tmp_path):
     assert [r["step"] for r in rows if "val_loss" in r] == [6, 12]  # 12 batches a epoch, sharded over 2 ranks
 
     # the same data in one process, two batches per step, gives the same weights
-    from nlpzoo.training.run import Run
+    from nlpzoo_training.run import Run
     from training_tasks import Linear, weights
 
     run = Run.standalone(tmp_path / "one", seed=5, train={"epochs": 2, "batch_size": 8, "log_every": 2, "progress": False,

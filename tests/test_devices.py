@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from nlpzoo.plugins import get_manager  # noqa: E402
 from nlpzoo_testing import SimulatedGPUError, simulated_gpu  # noqa: E402
-from nlpzoo.training import Run, device_of  # noqa: E402
+from nlpzoo_training import Run, device_of  # noqa: E402
 
 QUICK = {"epochs": 1, "batch_size": 8, "max_steps": 3, "log_every": 1, "progress": False, "plots": False}
 
@@ -88,7 +88,7 @@ def _callback(cls):
 
 
 def test_a_batch_that_does_not_fit_names_the_batch_size(tmp_path):
-    from nlpzoo.training.loop import TrainingError
+    from nlpzoo_training.loop import TrainingError
     from training_tasks import Linear
 
     class Huge(Linear):

@@ -16,7 +16,8 @@ HOOKS = [name for name, fn in vars(hookspecs).items() if inspect.isfunction(fn) 
 
 
 def test_hookspecs_are_found():
-    assert set(HOOKS) == {"register_components", "register_presets", "register_commands", "model_saved", "run_finished"}
+    assert set(HOOKS) == {"register_components", "register_presets", "register_sections", "register_commands",
+                          "model_saved", "run_finished"}
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from nlpzoo.recipe import load_recipe  # noqa: E402
 from nlpzoo.runs import open_run  # noqa: E402
-from nlpzoo.training import train_recipe  # noqa: E402
+from nlpzoo_training import train_recipe  # noqa: E402
 from training_tasks import TinyTextModel, _Features  # noqa: E402
 
 
@@ -176,7 +176,9 @@ def test_the_cli_prints_one_line_with_the_component_the_phase_and_the_line(tmp_p
     from click.testing import CliRunner
 
     from nlpzoo.cli import cli as app
+    from nlpzoo.plugins import get_manager
 
+    get_manager().add_commands(app)  # what `nlpzoo` does before it reads the command line: train is the engine's
     recipe = tmp_path / "r.yaml"
     recipe.write_text("dataset: {name: polarity-200}\nmodel: {name: breaks-at-step-3}\n"
                       "train: {epochs: 1, progress: false, plots: false}\n")

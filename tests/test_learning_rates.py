@@ -9,7 +9,7 @@ from nlpzoo.errors import PluginError
 
 torch = pytest.importorskip("torch")
 
-from nlpzoo.training import Run  # noqa: E402
+from nlpzoo_training import Run, learning_rate_curve  # noqa: E402
 from training_tasks import Linear  # noqa: E402
 
 QUICK = {"epochs": 2, "batch_size": 8, "progress": False, "plots": False}
@@ -35,7 +35,7 @@ def test_a_schedule_that_goes_negative_stops_training_at_the_step_it_does(tmp_pa
 
 def test_nlpzoo_schedule_refuses_the_same_curve():
     with pytest.raises(ConfigError, match="must be a finite number >= 0"):
-        FallsBelowZero().curve(10, base_lr=0.003)
+        learning_rate_curve(FallsBelowZero(), 10, base_lr=0.003)
 
 
 def test_a_scheduler_whose_create_returns_a_float_gets_the_contract_not_an_attribute_error(tmp_path):
@@ -43,9 +43,9 @@ def test_a_scheduler_whose_create_returns_a_float_gets_the_contract_not_an_attri
     with pytest.raises(PluginError, match=r"create returned a float, not a torch scheduler: .*must return an object with step\(\)"):
         run.fit(Linear())
     with pytest.raises(PluginError, match="returned a float"):
-        ReturnsAFloat().curve(5)
+        learning_rate_curve(ReturnsAFloat(), 5)
 
 
 def test_built_in_schedules_that_decay_to_zero_pass_the_check():
     for spec in ({"name": "linear-warmup", "warmup": 0.1}, {"name": "cosine", "min_lr": 0.0}, "inverse-sqrt"):
-        assert min(nlpzoo.build(spec, "scheduler").curve(50, base_lr=0.1)) >= 0
+        assert min(learning_rate_curve(nlpzoo.build(spec, "scheduler"), 50, base_lr=0.1)) >= 0

@@ -15,8 +15,8 @@ import nlpzoo
 torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
-from nlpzoo.tokenization import TextTokenizer, align_vectors  # noqa: E402
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.tokenization import TextTokenizer, align_vectors  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 # Tiny networks gain nothing from a second thread, and on a busy machine thread hand-offs dominate.
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -124,7 +124,7 @@ def test_classifier_predict_and_save_load(classifier, tmp_path):
 
 @pytest.mark.parametrize("pooling,bidirectional", [("mean", True), ("last", False), ("last", True)])
 def test_classifier_poolings_respect_padding(pooling, bidirectional):
-    from nlpzoo.training import pad_sequences as pad_batch
+    from nlpzoo_training import pad_sequences as pad_batch
     from nlpzoo_lstm.nets import LSTMClassifierNet
 
     torch.manual_seed(0)
@@ -293,7 +293,7 @@ def test_lm_embedding_from_trained_word2vec_run(hamlet, tmp_path):
 
 
 def test_models_module_imports_no_torch():
-    code = ("import sys, nlpzoo_lstm.plugin, nlpzoo_lstm.models, nlpzoo.tokenization; "
+    code = ("import sys, nlpzoo_lstm.plugin, nlpzoo_lstm.models, nlpzoo_training.tokenization; "
             "print(sorted(m for m in ('torch', 'tokenizers', 'gensim', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from nlpzoo.config import Resolved
-from nlpzoo.training.provenance import base_model
+from nlpzoo_training.provenance import base_model
 
 
 def train(cli, folder, recipe: str):

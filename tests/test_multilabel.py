@@ -44,7 +44,7 @@ def build(tiny_bert: str, **params):
 
 def trained(tiny_bert: str, data: dict, folder: Path, **params):
     """Trained on the 32 training sentences twice per epoch (a random tiny BERT needs the steps)."""
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     data = {**data, "train": data["train"] * 2}
     model = build(tiny_bert, **params)
@@ -58,7 +58,7 @@ def trained(tiny_bert: str, data: dict, folder: Path, **params):
 def test_the_metrics_agree_with_scikit_learn():
     from sklearn.metrics import accuracy_score, f1_score
 
-    from nlpzoo.training import multilabel_metrics
+    from nlpzoo_training import multilabel_metrics
 
     true = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0], [1, 0, 0]])
     predicted = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 0, 0]])
@@ -70,7 +70,7 @@ def test_the_metrics_agree_with_scikit_learn():
 
 
 def test_each_label_gets_the_threshold_that_maximises_its_own_f1():
-    from nlpzoo.training import best_thresholds
+    from nlpzoo_training import best_thresholds
 
     true = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
     scores = np.array([[0.30, 0.9], [0.25, 0.8], [0.10, 0.7], [0.05, 0.6]])
@@ -148,7 +148,7 @@ def test_a_folder_saved_without_thresholds_gives_every_label_one_half(tiny_bert,
 
 
 def test_a_single_label_example_is_one_line_naming_it(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = build(tiny_bert)
     run = Run.standalone(tmp_path / "run", seed=0, train=TRAIN)

@@ -8,6 +8,7 @@ import pytest
 import nlpzoo
 from nlpzoo.plugins import get_manager
 from nlpzoo_testing import check_component
+from nlpzoo_training import learning_rate_curve
 
 OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop", "adagrad"]
 SCHEDULERS = ["constant", "step", "exponential", "cosine", "linear-warmup", "cosine-warmup", "one-cycle",
@@ -42,39 +43,39 @@ def test_optimizers_are_torch_optimizers_with_fused_adamw():
 
 
 def test_linear_warmup_rises_then_falls_to_zero():
-    lrs = nlpzoo.build({"name": "linear-warmup", "warmup": 0.1}, "scheduler").curve(100, base_lr=1.0)
+    lrs = learning_rate_curve(nlpzoo.build({"name": "linear-warmup", "warmup": 0.1}, "scheduler"), 100, base_lr=1.0)
     assert lrs[9] == pytest.approx(1.0) and lrs[0] == pytest.approx(0.1)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(1 / 90)
 
 
 def test_warmup_given_in_steps_or_as_a_fraction():
-    as_steps = nlpzoo.build({"name": "cosine-warmup", "warmup": 20}, "scheduler").curve(200)
-    as_fraction = nlpzoo.build({"name": "cosine-warmup", "warmup": 0.1}, "scheduler").curve(200)
+    as_steps = learning_rate_curve(nlpzoo.build({"name": "cosine-warmup", "warmup": 20}, "scheduler"), 200)
+    as_fraction = learning_rate_curve(nlpzoo.build({"name": "cosine-warmup", "warmup": 0.1}, "scheduler"), 200)
     assert as_steps == pytest.approx(as_fraction)
     assert max(as_steps) == pytest.approx(1.0) and as_steps[-1] < 1e-3
 
 
 def test_cosine_reaches_min_lr_and_step_halves():
-    cos = nlpzoo.build({"name": "cosine", "min_lr": 0.1}, "scheduler").curve(50)
+    cos = learning_rate_curve(nlpzoo.build({"name": "cosine", "min_lr": 0.1}, "scheduler"), 50)
     assert cos[0] == 1.0 and min(cos) >= 0.1 - 1e-9 and cos[-1] < 0.11
-    step = nlpzoo.build({"name": "step", "step_size": 10, "gamma": 0.5}, "scheduler").curve(30)
+    step = learning_rate_curve(nlpzoo.build({"name": "step", "step_size": 10, "gamma": 0.5}, "scheduler"), 30)
     assert (step[0], step[10], step[20]) == (1.0, 0.5, 0.25)
 
 
 def test_inverse_sqrt_decays_as_promised():
-    lrs = nlpzoo.build({"name": "inverse-sqrt", "warmup": 10}, "scheduler").curve(100)
+    lrs = learning_rate_curve(nlpzoo.build({"name": "inverse-sqrt", "warmup": 10}, "scheduler"), 100)
     assert lrs[9] == pytest.approx(1.0) and lrs[39] == pytest.approx(math.sqrt(10 / 40))
 
 
 def test_one_cycle_peaks_at_max_lr():
-    lrs = nlpzoo.build({"name": "one-cycle", "max_lr": 0.5, "pct_start": 0.3}, "scheduler").curve(100, base_lr=0.5)
+    lrs = learning_rate_curve(nlpzoo.build({"name": "one-cycle", "max_lr": 0.5, "pct_start": 0.3}, "scheduler"), 100, base_lr=0.5)
     assert max(lrs) == pytest.approx(0.5) and lrs.index(max(lrs)) in range(28, 32) and lrs[-1] < 1e-3
 
 
 def test_reduce_on_plateau_is_driven_by_the_metric():
     sched = nlpzoo.build({"name": "reduce-on-plateau", "patience": 1, "factor": 0.5}, "scheduler")
     assert sched.steps_on == "metric"
-    lrs = sched.curve(6)  # a flat metric: cut every (patience + 1) evaluations
+    lrs = learning_rate_curve(sched, 6)  # a flat metric: cut every (patience + 1) evaluations
     assert lrs[0] == 1.0 and lrs[-1] < 1.0
 
 

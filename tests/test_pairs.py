@@ -74,7 +74,7 @@ def tiny_roberta(module_folder) -> str:
 
 
 def fitted(kind: str, name: str, encoder: str, data: dict, folder: Path, metric: str, **train):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": name, "pretrained": encoder, "max_length": 32}, kind)
     run = Run.standalone(folder / "run", seed=0, optimizer={"name": "adamw", "lr": 5e-3},
@@ -155,7 +155,7 @@ def test_the_pair_regressor_gives_what_the_pipeline_gives_in_the_original_units(
 
 
 def test_a_split_mixing_pairs_and_single_texts_is_refused_naming_the_split(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     data = tiny_pair_data()
     data["validation"][3] = {"text": "the film was dull .", "label": "differ"}
@@ -176,7 +176,7 @@ def test_predict_takes_pairs_as_tuples_and_refuses_a_mix(tiny_bert, tmp_path):
 
 
 def test_augmenters_change_both_texts_of_a_pair_online_and_offline():
-    from nlpzoo.training.runner import augment_examples
+    from nlpzoo_training.runner import augment_examples
     from nlpzoo_bert.hf import augment_inputs
 
     class Shout:
@@ -203,7 +203,7 @@ def test_the_pair_path_honours_the_classifier_and_regressor_contracts(tiny_bert)
 
 
 def test_pairs_train_evaluate_and_predict_on_the_simulated_gpu(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     data = tiny_pair_data()
     with simulated_gpu():
@@ -223,7 +223,7 @@ def test_pairs_train_evaluate_and_predict_on_the_simulated_gpu(tiny_bert, tmp_pa
 def test_minilm_learns_which_sentence_is_a_reordering_of_the_other_above_chance(tmp_path):
     """Rotten Tomatoes sentences paired with their own words shuffled ("same") or with another sentence
     ("other"): the label is in the pair, not in either text alone, so above chance means the pair was read."""
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     sentences = [ex["text"] for ex in nlpzoo.build("rotten-tomatoes", "dataset").load()["train"][:240]]
     rng = random.Random(0)

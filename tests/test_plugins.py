@@ -48,8 +48,8 @@ def test_every_first_party_plugin_loads_cleanly(monkeypatch):
     manager = PluginManager().load_entry_points()
     first_party = {n: h for n, h in manager.health.items() if h.distribution == "nlpzoo"}
     assert set(first_party) == {"optim", "datasets", "word2vec", "lstm", "bert", "dcgan", "augment", "transformer",
-                                "textgan", "sweep", "starters", "reports"}
-    # each registers components, or commands (sweep, starters, reports)
+                                "textgan", "sweep", "starters", "reports", "training"}
+    # each registers components, or commands (sweep, starters, reports, training)
     assert all(h.status == "ok" and (h.components > 0 or "register_commands" in h.hooks)
                for h in first_party.values()), first_party
 

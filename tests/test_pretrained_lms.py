@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import tiny_transformers  # noqa: E402
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 TRAIN = {"epochs": 1, "batch_size": 4, "progress": False, "plots": False, "keep_best": False, "metric": "perplexity"}
 TEXTS = tiny_transformers.SENTENCES * 6

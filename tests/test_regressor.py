@@ -44,7 +44,7 @@ def in_other_units(data: dict, scale: float, shift: float) -> dict:
 def test_the_metrics_agree_with_scipy():
     from scipy.stats import pearsonr, spearmanr
 
-    from nlpzoo.training import regression_metrics
+    from nlpzoo_training import regression_metrics
 
     true = [1.0, 2.0, 2.0, 3.5, 0.5, 2.0, 4.0]
     predicted = [1.2, 1.9, 2.5, 3.0, 0.9, 1.5, 3.0]
@@ -64,7 +64,7 @@ def test_the_regressor_honours_the_regressor_contract(tiny_bert):
 def test_it_learns_standardised_and_predicts_in_the_original_units_also_in_the_pipeline(tiny_bert, tmp_path):
     from transformers import pipeline
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     data = in_other_units(tiny_scored_data(), scale=30.0, shift=100.0)  # targets from 100 to 130
     model = nlpzoo.build({"name": "bert-regressor", "pretrained": tiny_bert, "max_length": 32}, "regressor")
@@ -82,7 +82,7 @@ def test_it_learns_standardised_and_predicts_in_the_original_units_also_in_the_p
 
 
 def test_a_non_numeric_target_is_one_line_naming_the_example(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "bert-regressor", "pretrained": tiny_bert}, "regressor")
     run = Run.standalone(tmp_path / "run", seed=0, train=TRAIN)

@@ -1,7 +1,7 @@
 """A language model trains on a corpus without holding it in memory: the corpus streams from disk.
 
 With ``stream: true`` the texts are read as they are used, their token ids go to a file, and training
-reads that file a window at a time (``nlpzoo.training.TokenFile``), so peak memory does not grow with the
+reads that file a window at a time (``nlpzoo_training.TokenFile``), so peak memory does not grow with the
 corpus; the same recipe with the corpus in memory needs memory in proportion to it.
 
 Memory is measured as each run's peak resident size, not enforced with an address-space limit: under

@@ -48,7 +48,7 @@ def tiny_bert(module_folder) -> str:
 
 
 def fitted(tiny_bert, tmp_path, data=None, **train):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "bert-tagger", "pretrained": tiny_bert, "max_length": 32}, "tagger")
     run = Run.standalone(tmp_path / "run", seed=0, train={**TRAIN, **train}, optimizer={"name": "adamw", "lr": 5e-3})
@@ -169,7 +169,7 @@ def test_the_tagger_honours_the_tagger_contract(tiny_bert):
 
 
 def test_an_augmenter_is_refused_because_it_would_move_entity_boundaries(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "bert-tagger", "pretrained": tiny_bert}, "tagger")
     run = Run.standalone(tmp_path / "run", seed=0, train=TRAIN)
@@ -179,7 +179,7 @@ def test_an_augmenter_is_refused_because_it_would_move_entity_boundaries(tiny_be
 
 
 def test_a_classifier_dataset_is_refused_with_the_readers_to_use(tiny_bert, tmp_path):
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     model = nlpzoo.build({"name": "bert-tagger", "pretrained": tiny_bert}, "tagger")
     run = Run.standalone(tmp_path / "run", seed=0, train=TRAIN)

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
 from nlpzoo_testing import check_component, check_plugin  # noqa: E402
-from nlpzoo.training import Run  # noqa: E402
+from nlpzoo_training import Run  # noqa: E402
 from nlpzoo_textgan.bleu import ReferenceSet, self_bleu  # noqa: E402
 from nlpzoo_textgan.cnn_nets import KimCNN  # noqa: E402
 from nlpzoo_textgan.policy import (Game, Vocabulary, conditional_gumbel, rollout_rewards,  # noqa: E402
@@ -177,7 +177,7 @@ def test_the_cnn_classifier_trains_predicts_and_saves(polarity, tmp_path):
 
 @pytest.mark.slow
 def test_a_cnn_classifier_run_predicts_from_the_command_line(tmp_path, cli):
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     (tmp_path / "cnn.yaml").write_text(
         "seed: 0\ndataset: polarity-200\n"
@@ -238,7 +238,7 @@ def test_seqgan_saves_and_loads(conditional, polarity, tmp_path):
 
 
 def test_a_transformer_generator_from_a_trained_run(polarity, tmp_path):
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     (tmp_path / "lm.yaml").write_text(
         "seed: 0\ndataset: polarity-200\n"
@@ -264,7 +264,7 @@ def test_a_transformer_generator_from_a_trained_run(polarity, tmp_path):
 
 @pytest.mark.slow
 def test_sample_prints_sentences_for_a_text_gan_and_writes_a_grid_for_an_image_gan(tmp_path, cli):
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
     from nlpzoo_textgan.seqgan import SeqGAN
 
     (tmp_path / "text.yaml").write_text(

@@ -10,11 +10,11 @@ import torch
 
 from nlpzoo.errors import ConfigError
 from nlpzoo.kinds import Augmenter, Callback
-from nlpzoo.training import TrainConfig
-from nlpzoo.training.checkpoint import join_tensors, split_tensors
-from nlpzoo.training.run import Run, derive_seed
-from nlpzoo.training.runner import augment_examples
-from nlpzoo.training.loop import TrainingError, lower_is_better
+from nlpzoo_training import TrainConfig
+from nlpzoo_training.checkpoint import join_tensors, split_tensors
+from nlpzoo_training.run import Run, derive_seed
+from nlpzoo_training.runner import augment_examples
+from nlpzoo_training.loop import TrainingError, lower_is_better
 from training_tasks import Exploding, Flat, Linear, TwoStage, weights
 
 QUICK = {"epochs": 2, "batch_size": 8, "log_every": 3, "progress": False, "plots": False}
@@ -313,7 +313,7 @@ def test_checkpoint_state_round_trips_through_safetensors_and_json():
 
 
 def test_checkpoint_tensors_are_written_without_a_copy_and_shared_memory_is_saved_apart(tmp_path):
-    from nlpzoo.training.checkpoint import load_tensors, save_tensors
+    from nlpzoo_training.checkpoint import load_tensors, save_tensors
 
     exp_avg, buffer = torch.arange(4.0), torch.arange(8.0)
     tensors: dict = {}
@@ -358,7 +358,7 @@ def test_importing_the_training_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, nlpzoo.training, nlpzoo.training.run, nlpzoo.runs; assert 'torch' not in sys.modules, 'torch'"
+    code = "import sys, nlpzoo_training, nlpzoo_training.run, nlpzoo.runs; assert 'torch' not in sys.modules, 'torch'"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -395,7 +395,7 @@ def zoo(nlpzoo_isolated):
 def test_train_recipe_writes_a_run_that_open_run_brings_back(tmp_path, zoo):
     from nlpzoo.recipe import load_recipe
     from nlpzoo.runs import open_run
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("seed: 2\ndataset: {name: polarity-200}\nmodel: {name: tiny-text}\n"
@@ -409,7 +409,7 @@ def test_train_recipe_writes_a_run_that_open_run_brings_back(tmp_path, zoo):
     assert handle.evaluate("test")["accuracy"] == metrics["test_accuracy"]
     assert handle.recipe["augment"]["name"] == "augment:random-swap"
     prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
-    assert set(prov["plugins"]) == {"datasets", "optim", "augment", "testmodels"}
+    assert set(prov["plugins"]) == {"datasets", "optim", "augment", "testmodels", "training"}
     assert prov["data"][0]["sha256"] and prov["seeds"]["recipe"] == 2
     steps = [r["step"] for r in records(tmp_path / "run", "val_accuracy")]
     assert steps == [30, 60]  # 480 examples / 16 a batch
@@ -417,7 +417,7 @@ def test_train_recipe_writes_a_run_that_open_run_brings_back(tmp_path, zoo):
 
 
 def test_weight_decay_comes_from_train_or_the_optimizer_and_spares_biases(tmp_path):
-    from nlpzoo.training.loop import Trainer
+    from nlpzoo_training.loop import Trainer
 
     def groups(train, optimizer):
         trainer = Trainer(Run.standalone(tmp_path, train={**QUICK, **train}, optimizer=optimizer), Linear())
@@ -462,7 +462,7 @@ def test_a_task_with_state_dict_gets_its_state_back_on_resume(tmp_path):
 
 
 def test_the_training_package_exports():
-    import nlpzoo.training as training
+    import nlpzoo_training as training
 
     assert training.__all__ == sorted(training.__all__)
     assert {"Run", "TorchTask", "TrainConfig", "train_recipe", "classification_metrics"} <= set(training.__all__)
@@ -473,12 +473,29 @@ def test_the_training_package_exports():
 
 def test_file_utilities_moved_to_nlpzoo_files_and_the_old_names_warn():
     import nlpzoo.files
-    import nlpzoo.training as training
+    import nlpzoo.training as old
+    import nlpzoo_training as training
 
     for name in ("atomic_write", "sha256_file", "seeded_split", "seeded_sample"):
         assert name in nlpzoo.files.__all__ and name not in training.__all__
         with pytest.warns(DeprecationWarning, match=f"nlpzoo.training.{name} moved to nlpzoo.files"):
-            assert getattr(training, name) is getattr(nlpzoo.files, name)
+            assert getattr(old, name) is getattr(nlpzoo.files, name)
+
+
+def test_the_engine_moved_to_nlpzoo_training_and_the_old_imports_warn():
+    import nlpzoo.tokenization
+    import nlpzoo.training as old
+    import nlpzoo_training
+    import nlpzoo_training.tokenization
+
+    for name in nlpzoo_training.__all__:
+        with pytest.warns(DeprecationWarning, match=f"nlpzoo.training.{name} moved to nlpzoo_training;"):
+            assert getattr(old, name) is getattr(nlpzoo_training, name)
+    with pytest.warns(DeprecationWarning, match="moved to nlpzoo_training.tokenization"):
+        from nlpzoo.tokenization import TextTokenizer
+    assert TextTokenizer is nlpzoo_training.tokenization.TextTokenizer
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        old.not_a_name
 
 
 def test_several_augmenters_apply_in_turn(tmp_path):
@@ -502,7 +519,7 @@ def test_without_a_terminal_progress_is_a_line_per_log_step_on_stderr(tmp_path, 
 
 
 def test_without_a_terminal_a_quiet_stretch_still_gets_a_line(tmp_path, capsys, monkeypatch):
-    from nlpzoo.training import progress
+    from nlpzoo_training import progress
 
     monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)  # every step is "30 s after the last line"
     Run.standalone(tmp_path, train={**QUICK, "epochs": 1, "log_every": 1000, "progress": True}).fit(Linear())
@@ -539,7 +556,7 @@ def test_one_reader_of_metrics_jsonl_skips_torn_foreign_and_bottomless_lines(tmp
 
 
 def test_train_recipe_takes_a_mapping_and_checks_it_as_a_recipe_file(tmp_path):
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     with pytest.raises(ConfigError, match=r"unknown recipe key \(did you mean 'model'\?\)"):
         train_recipe({"dataset": "polarity-200", "modle": "lstm-classifier"}, tmp_path / "run")

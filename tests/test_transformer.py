@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 
 from nlpzoo_testing import check_component, check_plugin  # noqa: E402
-from nlpzoo.training import Run  # noqa: E402
+from nlpzoo_training import Run  # noqa: E402
 from nlpzoo_transformer.nets import TransformerNet, score_windows, stream_nll  # noqa: E402
 
 TINY = {"d_model": 32, "num_layers": 2, "num_heads": 4, "block_size": 24, "dropout": 0.1, "vocab_size": 1500}
@@ -168,7 +168,7 @@ def test_word2vec_initialises_the_embedding(hamlet, tmp_path):
 
 
 def test_a_token_file_gives_the_same_batches_and_scores_as_the_ids_in_memory(tmp_path):
-    from nlpzoo.training import TokenFile
+    from nlpzoo_training import TokenFile
     from nlpzoo_transformer.nets import LanguageModelTask
 
     texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(i % 9 + 1)) for i in range(120)]

@@ -12,7 +12,7 @@ import nlpzoo
 
 pytest.importorskip("gensim")
 
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 SMALL = {"vector_size": 32, "epochs": 3, "min_count": 2, "workers": 1}  # one worker: gensim is then deterministic
 

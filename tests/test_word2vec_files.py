@@ -11,7 +11,7 @@ import nlpzoo
 
 pytest.importorskip("gensim")
 
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 SMALL = {"vector_size": 32, "epochs": 3, "min_count": 2, "workers": 1}
 

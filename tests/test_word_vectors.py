@@ -11,7 +11,7 @@ from nlpzoo.errors import ConfigError
 
 pytest.importorskip("gensim")
 
-from nlpzoo.training.run import Run  # noqa: E402
+from nlpzoo_training.run import Run  # noqa: E402
 
 WORDS = ["good", "great", "fine", "bad", "awful", "film", "movie", "the", "tiger", "cat", "love", "sex"]  # 4 from WordSim-353
 

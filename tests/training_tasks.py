@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from nlpzoo import Classifier
-from nlpzoo.training import TorchTask, device_of, on_device_of
+from nlpzoo_training import TorchTask, device_of, on_device_of
 
 
 def _data(n: int, seed: int = 0):
@@ -155,7 +155,7 @@ class TinyTextModel(Classifier):
     def save_state(self, directory):
         import json
 
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         save_weights(self.net, directory / "model.safetensors")
         (directory / "learned.json").write_text(json.dumps({"labels": self.labels, "seen_train": self.seen_train}))
@@ -163,7 +163,7 @@ class TinyTextModel(Classifier):
     def load_state(self, directory):
         import json
 
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         learned = json.loads((directory / "learned.json").read_text())
         self.labels, self.seen_train = learned["labels"], learned["seen_train"]

@@ -23,6 +23,14 @@ def register_presets(register):
 
 
 @hookspec
+def register_sections(register):
+    """Read a top-level section of a recipe: ``register(name, settings)``, where ``settings`` is a dataclass
+    whose annotated fields are the section's keys (ranges as for components) and whose optional ``check()``
+    checks them together. ``validate`` and ``train`` check the section with it; ``nlpzoo info NAME`` lists it.
+    The training engine registers ``train`` this way."""
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the ``nlpzoo`` click group ``cli``."""
 

@@ -164,16 +164,14 @@ class Embedder(Trainable, ABC):
 
     def neighbors(self, word: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` words with the highest cosine similarity to ``word``."""
-        import numpy as np
-
-        words, vectors = self.word_vectors()
+        words, vectors = self.word_vectors()  # an array: its own methods do the work, no library import here
         try:
             i = words.index(word)
         except ValueError:
             raise KeyError(f"{word!r} is not in the vocabulary of {len(words)} words") from None
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit = vectors / ((vectors * vectors).sum(axis=1, keepdims=True) ** 0.5).clip(1e-12, None)
         sims = unit @ unit[i]
-        order = [j for j in np.argsort(-sims) if j != i][:k]
+        order = [int(j) for j in (-sims).argsort(kind="stable") if j != i][:k]
         return [(words[j], float(sims[j])) for j in order]
 
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
@@ -243,21 +241,19 @@ class Classifier(Trainable, ABC):
         return classification_scores(self, examples)[0]
 
 
-def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[str, float], "np.ndarray"]:
+def classification_scores(model: Classifier, examples: Sequence) -> tuple[dict[str, float], list[list[int]]]:
     """What :meth:`Classifier.evaluate` reports, and the confusion matrix (rows: true labels)."""
-    import numpy as np
-
-    from .training.metrics import classification_metrics
+    from .metrics import classification_metrics, cross_entropy
 
     index = {label: i for i, label in enumerate(model.labels)}
     unknown = sorted({ex["label"] for ex in examples} - set(index), key=str)
     if unknown:
         raise ValueError(f"labels {unknown} are not among this classifier's labels {model.labels}")
-    y = np.asarray([index[ex["label"]] for ex in examples], dtype=np.int64)
-    probs = model.predict_proba([model_input(ex) for ex in examples]) if len(y) else np.zeros((0, len(model.labels)))
-    metrics, cm = classification_metrics(y, probs.argmax(1), model.labels)
-    picked = probs[np.arange(len(y)), y] if len(y) else np.ones(1)
-    return {"loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()), **metrics}, cm
+    true = [index[ex["label"]] for ex in examples]
+    rows = [list(map(float, row)) for row in model.predict_proba([model_input(ex) for ex in examples])] if true else []
+    predicted = [max(range(len(row)), key=row.__getitem__) for row in rows]  # the first of equal maxima
+    metrics, cm = classification_metrics(true, predicted, model.labels)
+    return {"loss": cross_entropy([row[t] for row, t in zip(rows, true)]), **metrics}, cm
 
 
 class Tagger(Trainable, ABC):
@@ -298,7 +294,7 @@ class Regressor(Trainable, ABC):
 
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         """``loss`` (mean squared error), ``rmse``, ``pearson`` and ``spearman`` correlation."""
-        from .training.metrics import regression_metrics
+        from .metrics import regression_metrics
 
         return regression_metrics([float(ex["target"]) for ex in examples],
                                   self.predict_values([model_input(ex) for ex in examples]))
@@ -335,44 +331,42 @@ class MultiLabelClassifier(Trainable, ABC):
 
     def evaluate(self, examples: Sequence) -> dict[str, float]:
         """``micro_f1``, ``macro_f1``, ``subset_accuracy``, ``f1_<label>`` and ``loss`` (binary cross-entropy)."""
-        import numpy as np
-
-        from .training.metrics import multilabel_metrics
+        from .metrics import multilabel_metrics
 
         true = label_matrix([ex["labels"] for ex in examples], self.labels)
-        scores = self.predict_scores([ex["text"] for ex in examples]) if len(true) else np.zeros(true.shape)
-        p = np.clip(scores, 1e-7, 1 - 1e-7)
-        loss = float(-(true * np.log(p) + (1 - true) * np.log(1 - p)).mean()) if true.size else 0.0
-        return {"loss": loss, **multilabel_metrics(true, scores >= np.asarray(self.thresholds), self.labels)}
+        scores = [list(map(float, row)) for row in self.predict_scores([ex["text"] for ex in examples])] if true else []
+        chosen = [[p >= t for p, t in zip(row, self.thresholds)] for row in scores]
+        return {"loss": binary_cross_entropy(true, scores), **multilabel_metrics(true, chosen, self.labels)}
 
 
-def label_matrix(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> "np.ndarray":
+def binary_cross_entropy(true: list[list[float]], scores: list[list[float]]) -> float:
+    """The mean binary cross-entropy over every (text, label) cell, scores clipped to [1e-7, 1 - 1e-7]."""
+    import math
+
+    cells = [(y, min(max(p, 1e-7), 1 - 1e-7)) for ys, ps in zip(true, scores) for y, p in zip(ys, ps)]
+    return -math.fsum(y * math.log(p) + (1 - y) * math.log(1 - p) for y, p in cells) / len(cells) if cells else 0.0
+
+
+def label_matrix(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> list[list[float]]:
     """0/1 rows, one per label set, columns in the order of ``labels``; an unknown label is an error."""
-    import numpy as np
-
     index = {label: i for i, label in enumerate(labels)}
     unknown = sorted({l for row in label_sets for l in row} - set(index), key=str)
     if unknown:
         raise ValueError(f"labels {unknown[:5]} are not among this model's labels {list(labels)}")
-    out = np.zeros((len(label_sets), len(labels)), dtype=np.float32)
-    for i, row in enumerate(label_sets):
-        out[i, [index[l] for l in row]] = 1.0
-    return out
+    return [[float(label in chosen) for label in labels] for chosen in map(set, label_sets)]
 
 
-def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], "np.ndarray"]:
+def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], list[list[int]]]:
     """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
-    import numpy as np
-
     def kind(tag: str) -> str:
         return tag[2:] if tag[:2] in ("B-", "I-") else tag
 
     types = sorted({kind(t) for row in (*true, *predicted) for t in row} - {"O"}) + ["O"]
     index = {t: i for i, t in enumerate(types)}
-    cm = np.zeros((len(types), len(types)), dtype=np.int64)
+    cm = [[0] * len(types) for _ in types]
     for ts, ps in zip(true, predicted):
         for t, p in zip(ts, ps):
-            cm[index[kind(t)], index[kind(p)]] += 1
+            cm[index[kind(t)]][index[kind(p)]] += 1
     return types, cm
 
 
@@ -474,22 +468,6 @@ class Scheduler(Component, ABC):
                               "scheduler: create(optimizer, total_steps) must return an object with step(), "
                               "such as torch.optim.lr_scheduler.LambdaLR(optimizer, ...)")
         return made
-
-    def curve(self, total_steps: int, base_lr: float = 1.0) -> list[float]:
-        """The learning rate at each step, as the trainer would see it (metric-driven ones: flat metric)."""
-        import torch
-
-        param = torch.nn.Parameter(torch.zeros(1))
-        opt = torch.optim.SGD([param], lr=base_lr)
-        sched = self.checked_create(opt, total_steps)
-        lrs = []
-        for step in range(total_steps):
-            lr = opt.param_groups[0]["lr"]
-            check_learning_rate(lr, step, type(self).__name__)
-            lrs.append(lr)
-            opt.step()
-            sched.step(1.0) if self.steps_on == "metric" else sched.step()
-        return lrs
 
 
 def check_learning_rate(lr, step: int, by: str) -> None:

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 
 import pluggy
@@ -131,6 +131,8 @@ class PluginManager:
         self.registry = Registry()
         self.health: dict[str, PluginHealth] = {}
         self.presets: list[PresetDecl] = []
+        #: recipe section name -> (settings dataclass, plugin name), from ``register_sections``
+        self.sections: dict[str, tuple[type, str]] = {}
         self.strict = os.environ.get("NLPZOO_STRICT", "") not in ("", "0")
         self._catalog: Catalog | None = None
         self.overlays: list[str] = []
@@ -239,7 +241,9 @@ class PluginManager:
             self._fail(row, exc)
             return
         row.hooks = sorted(impl.name for impl in _impls_of(obj))
-        for hook_name, collect in (("register_components", self._register_components), ("register_presets", self._register_presets)):
+        for hook_name, collect in (("register_components", self._register_components),
+                                   ("register_presets", self._register_presets),
+                                   ("register_sections", self._register_sections)):
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != name:
                     continue
@@ -250,6 +254,7 @@ class PluginManager:
                         raise
                     self.registry.remove_provider(name)
                     self.presets = [p for p in self.presets if p.provider != name]
+                    self.sections = {k: v for k, v in self.sections.items() if v[1] != name}
                     self.pm.unregister(name=name)
                     self._fail(row, exc)
                     return
@@ -279,6 +284,20 @@ class PluginManager:
                 return
             self.presets.append(PresetDecl(name, row.name, fields, where))
             row.presets += 1
+
+        _call_hook(impl, register=register)
+
+    def _register_sections(self, impl, row: PluginHealth) -> None:
+        def register(name: str, settings: type) -> None:
+            where = _caller_outside_core()
+            if not (isinstance(name, str) and isinstance(settings, type) and is_dataclass(settings)):
+                raise PluginError(f"{where}: register_sections takes a section name and a dataclass, got {name!r} "
+                                  f"and {settings!r}")
+            if name in self.sections:
+                row.warnings.append(f"{where}: the {name}: section is read by plugin {self.sections[name][1]} "
+                                    "already; this one is ignored")
+                return
+            self.sections[name] = (settings, row.name)
 
         _call_hook(impl, register=register)
 

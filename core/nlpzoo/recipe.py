@@ -175,7 +175,7 @@ def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
     train = data.get("train") or {}
     if not isinstance(train, dict):
         raise ConfigError(f"expected a mapping of training settings, got {train!r}"[:200], "train")
-    recipe.train = _check_train(train)
+    recipe.train = check_section("train", train)
     _check_metric(recipe)
     return recipe
 
@@ -195,9 +195,18 @@ def _check_metric(recipe: Recipe) -> None:
                       f"it reports: {', '.join(shown)}", "train.metric")
 
 
-def _check_train(train: dict) -> dict:
-    from .training.config import TrainConfig
+def check_section(name: str, values: dict) -> dict:
+    """A recipe section checked by the dataclass a plugin registered for it (``register_sections``)."""
+    from .plugins import get_manager
 
-    checked = check_params(TrainConfig, train, "train")
-    TrainConfig(**checked).check()
+    settings = get_manager().sections.get(name, (None,))[0]
+    if settings is None:
+        if values:
+            raise ConfigError(f"no installed plugin reads the {name}: section (nlpzoo's training engine reads "
+                              "train:); see nlpzoo plugins for one that failed to load", name)
+        return values
+    checked = check_params(settings, values, name)
+    check = getattr(settings(**checked), "check", None)
+    if callable(check):
+        check()
     return checked

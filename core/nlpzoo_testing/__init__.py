@@ -171,7 +171,7 @@ def tiny_label_set_data() -> dict[str, list[dict]]:
 
 
 def _fitted(model, data: dict, train: dict, metric: str, folder: Path) -> None:
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     run = Run.standalone(folder / "run", seed=0, train={"metric": metric, **train})
     metrics = model.fit(data, run)
@@ -187,7 +187,7 @@ def _reloaded(model, folder):
 def _resume_contract(build_model, data: dict, train: dict, metric: str, folder: Path) -> None:
     """A run stopped after step 3 and resumed must end with the metrics of a run never stopped."""
     from nlpzoo.kinds import Callback
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
     class StopAfterStep3(Callback):
         def on_step(self, run, step, logs):
@@ -355,7 +355,9 @@ def _augmenter_contract(aug) -> None:
 
 
 def _scheduler_contract(sched) -> None:
-    lrs = sched.curve(50, base_lr=0.1)
+    from nlpzoo_training import learning_rate_curve
+
+    lrs = learning_rate_curve(sched, 50, base_lr=0.1)
     assert len(lrs) == 50, "curve must give one rate per step"
     assert all(math.isfinite(x) and 0 <= x <= 10 for x in lrs), f"rates must be finite and non-negative: {lrs[:5]}..."
 
@@ -394,10 +396,13 @@ CONTRACTS = {
 
 @pytest.fixture
 def nlpzoo_isolated():
-    """A fresh, empty plugin manager; add plugins with ``.add_plugin(obj, name)``. Restored afterwards."""
+    """A fresh plugin manager holding only the training engine (which reads ``train:`` and adds ``train``);
+    add plugins with ``.add_plugin(obj, name)``. Restored afterwards."""
+    import nlpzoo_training.plugin
     from nlpzoo import plugins
 
     manager = plugins.PluginManager()
+    manager.add_plugin(nlpzoo_training.plugin, "training", "nlpzoo")
     previous = plugins.reset(manager)
     try:
         yield manager

@@ -284,12 +284,12 @@ def _presets_section(catalog) -> list[str]:
 
 
 def _train_section() -> list[str]:
-    from nlpzoo.training import TrainConfig
+    from nlpzoo_training import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig, include_extras=True)
     notes = _field_comments(TrainConfig)
     lines = ["## train settings {#train-settings}", "",
-             "The `train:` section of a recipe: settings of the shared training loop (`nlpzoo.training.TrainConfig`).",
+             "The `train:` section of a recipe: settings of the shared training loop (`nlpzoo_training.TrainConfig`).",
              "", "| key | type | default | range | note |", "| --- | --- | --- | --- | --- |"]
     for f in dataclasses.fields(TrainConfig):
         base, ranges = split_ranges(hints.get(f.name, f.type))

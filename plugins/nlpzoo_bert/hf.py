@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from nlpzoo import ConfigError
-from nlpzoo.training import (TorchTask, classification_metrics, evaluating, length_bucketed_batches,
+from nlpzoo_training import (TorchTask, classification_metrics, evaluating, length_bucketed_batches,
                              longest_first_batches, no_weight_decay, on_device_of, pad_sequences)
 
 

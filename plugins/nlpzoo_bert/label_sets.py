@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from nlpzoo.training import TorchTask, best_thresholds, length_bucketed_batches, multilabel_metrics
+from nlpzoo_training import TorchTask, best_thresholds, length_bucketed_batches, multilabel_metrics
 
 from .hf import (apply_freezing, check_declared_size, collate, kernel_options, llrd_groups, logits_for, quiet,
                  start_frozen, tokenize)

@@ -21,7 +21,7 @@ from .gguf import gguf_file
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 BlockSize = Annotated[int, Range(8, 10**6)]
 

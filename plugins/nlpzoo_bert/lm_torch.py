@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from nlpzoo.training import TorchTask, derive_seed, evaluating, on_device_of
+from nlpzoo_training import TorchTask, derive_seed, evaluating, on_device_of
 
 CHUNK = 256  # texts tokenized at once: the fast tokenizer's batches, bounded memory when streaming
 SHUFFLE_BUFFER = 2048  # blocks of a streamed corpus shuffled together

@@ -14,7 +14,7 @@ from .sources import locate
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 DEFAULT_LR = 1e-3  # what the shared loop uses when a recipe names no optimizer
 
@@ -102,7 +102,7 @@ class BertClassifier(Classifier):
         self.model = adapt(classifier, self.adapter, self.gradient_checkpointing, "SEQ_CLS")
 
     def task(self, data: dict[str, Sequence], run: "Run"):
-        """The :class:`~nlpzoo.training.task.TorchTask` that ``fit`` hands to the shared loop."""
+        """The :class:`~nlpzoo_training.task.TorchTask` that ``fit`` hands to the shared loop."""
         from . import hf
 
         labels = self.labels or sorted({ex["label"] for ex in data["train"]})

@@ -14,7 +14,7 @@ from .sources import locate
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 #: a label's threshold when there is no validation split to choose it on (the sigmoid's midpoint)
 DEFAULT_THRESHOLD = 0.5
@@ -53,7 +53,7 @@ class BertMultiLabel(MultiLabelClassifier):
         self.model = self.tokenizer = None
 
     def task(self, data: dict[str, Sequence], run: "Run"):
-        """The :class:`~nlpzoo.training.TorchTask` that ``fit`` hands to the shared loop."""
+        """The :class:`~nlpzoo_training.TorchTask` that ``fit`` hands to the shared loop."""
         from . import hf, label_sets
 
         for split, examples in data.items():

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from nlpzoo.training import TorchTask, length_bucketed_batches, regression_metrics
+from nlpzoo_training import TorchTask, length_bucketed_batches, regression_metrics
 
 from .hf import (apply_freezing, collate, encode, encode_splits, inputs_of, kernel_options, llrd_groups, logits_for,
                  model_inputs, pick, quiet, start_frozen)

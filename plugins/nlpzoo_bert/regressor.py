@@ -15,7 +15,7 @@ from .sources import locate
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 SCALE_FILE = "target_scale.json"  # the training targets' mean and standard deviation, for the record
 
@@ -53,7 +53,7 @@ class BertRegressor(Regressor):
         self.mean, self.std = 0.0, 1.0  # the network's output scale: standardised while training, 0 and 1 once saved
 
     def task(self, data: dict[str, Sequence], run: "Run"):
-        """The :class:`~nlpzoo.training.TorchTask` that ``fit`` hands to the shared loop."""
+        """The :class:`~nlpzoo_training.TorchTask` that ``fit`` hands to the shared loop."""
         from . import hf, regression
 
         for split, examples in data.items():

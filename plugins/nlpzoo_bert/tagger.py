@@ -11,7 +11,7 @@ from .models import DEFAULT_LR
 from .sources import locate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 
 class BertTagger(Tagger):
@@ -56,7 +56,7 @@ class BertTagger(Tagger):
         self.model = tagging.load_token_classifier(self.source, self.labels, self.dropout)
 
     def task(self, data: dict[str, Sequence], run: "Run"):
-        """The :class:`~nlpzoo.training.TorchTask` that ``fit`` hands to the shared loop."""
+        """The :class:`~nlpzoo_training.TorchTask` that ``fit`` hands to the shared loop."""
         from . import tagging
 
         if getattr(run, "augmenter", None) is not None:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForTokenClassification
 
-from nlpzoo.training import TorchTask, evaluating, length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences
+from nlpzoo_training import TorchTask, evaluating, length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences
 
 from .hf import apply_freezing, collate, kernel_options, llrd_groups, load_tokenizer, quiet, start_frozen
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 LEARNED = "learned.json"  # what training learned beside the weights: image shape, classes, grid seed, judge
 GENERATOR = "generator.safetensors"
@@ -153,7 +153,7 @@ class DCGAN(GAN):
         """Images from CPU noise ``(n, latent)`` and class ids, computed where the generator lives."""
         import torch
 
-        from nlpzoo.training import evaluating, on_device_of
+        from nlpzoo_training import evaluating, on_device_of
 
         with torch.no_grad(), evaluating(self.generator):
             z, labels = next(on_device_of(self.generator, [(z, labels)]))
@@ -275,7 +275,7 @@ class DCGAN(GAN):
         against the current discriminator."""
         import torch
 
-        from nlpzoo.training import evaluating, on_device_of
+        from nlpzoo_training import evaluating, on_device_of
 
         from .imageset import as_image_set
         from .nets import noise
@@ -312,7 +312,7 @@ class DCGAN(GAN):
         """The networks (and the judge) as safetensors, and ``learned.json``: image shape, classes, the
         seed the networks were drawn from, the grid's seed, and each weight file's sha256."""
         from nlpzoo.files import atomic_write, sha256_file
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         self._need_nets()
         directory = Path(directory)
@@ -327,7 +327,7 @@ class DCGAN(GAN):
     def load_state(self, directory: Path) -> None:
         """Networks rebuilt for the saved shape and classes, weights checked against their sha256, then loaded."""
         from nlpzoo.files import sha256_file
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         directory = Path(directory)
         learned = _read_learned(directory / LEARNED)
@@ -424,7 +424,7 @@ def plot_gan_curves(history: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nlpzoo.training import save_figure
+    from nlpzoo_training import save_figure
 
     if not history:
         return

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlpzoo.training import device_of, evaluating, on_device_of
+from nlpzoo_training import device_of, evaluating, on_device_of
 
 FEATURES = 64
 CONFIDENT = 0.9

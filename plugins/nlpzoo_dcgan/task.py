@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nlpzoo.training import TorchTask
+from nlpzoo_training import TorchTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from .imageset import ImageSet

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from nlpzoo import Classifier, ConfigError, Embedder, LanguageModel, Range
-from nlpzoo.tokenization import TextTokenizer, align_vectors
+from nlpzoo_training.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 WEIGHTS, LEARNED, TOKENIZER = "model.safetensors", "learned.json", "tokenizer.json"
 Size = Annotated[int, Range(1, 10**6)]
@@ -88,7 +88,7 @@ class _LSTMModel:
 
     def save_state(self, directory: Path) -> None:
         from nlpzoo.files import atomic_write
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         self._require()
         self.tokenizer.save(directory / TOKENIZER)
@@ -99,7 +99,7 @@ class _LSTMModel:
         return {"arch": self.arch}
 
     def load_state(self, directory: Path) -> None:
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         learned = json.loads((directory / LEARNED).read_text(encoding="utf-8"))
         self.tokenizer = TextTokenizer.load(directory / TOKENIZER, self.tokenizer_kind)
@@ -219,7 +219,7 @@ class LSTMLanguageModel(_LSTMModel, LanguageModel):
 
     def _stream(self, examples):
         """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
-        from nlpzoo.training import token_ids
+        from nlpzoo_training import token_ids
 
         return token_ids(examples, self.tokenizer)
 

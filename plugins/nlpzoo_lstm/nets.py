@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nlpzoo.training import (TokenFile, TorchTask, classification_metrics, device_of, evaluating,
+from nlpzoo_training import (TokenFile, TorchTask, classification_metrics, device_of, evaluating,
                              length_bucketed_batches, longest_first_batches, on_device_of, pad_sequences)
 
 
@@ -166,7 +166,7 @@ def net_classes(net: nn.Module) -> int:
 # -- language-model data and task ---------------------------------------------------------------
 def batchify(stream, batch_size: int):
     """A token stream cut into ``batch_size`` contiguous rows, shape ``(B, N)``: a view of a tensor, or
-    rows read window by window from a :class:`~nlpzoo.training.TokenFile`."""
+    rows read window by window from a :class:`~nlpzoo_training.TokenFile`."""
     if isinstance(stream, TokenFile):
         return stream.rows(batch_size)
     n = stream.numel() // batch_size

@@ -17,11 +17,11 @@ from nlpzoo.files import check_output, write_output
 @click.option("--parents", is_flag=True, help="Create the output's missing parent folders.")
 def schedule(spec, steps, lr, output, parents):
     """Draw a learning-rate scheduler's curve over STEPS to a PNG."""
-    from nlpzoo.training import curves_png
+    from nlpzoo_training import curves_png, learning_rate_curve
 
     check_output(output, parents=parents)
     sched = nlpzoo.build(nlpzoo.resolve(read_spec(spec), "scheduler", "SPEC"))
-    lrs = sched.curve(steps, lr)
+    lrs = learning_rate_curve(sched, steps, lr)
     write_output(output, curves_png({"learning rate": lrs}, title=str(spec)[:80], xlabel="step"), parents=parents)
     message = f"lr from {lrs[0]:.3g} (first) to {lrs[-1]:.3g} (last), peak {max(lrs):.3g}"
     echo(f"wrote {output}: {message}" if output != "-" else message, err=output == "-")

@@ -448,8 +448,8 @@ def _data_uri(path: Path) -> str:
 
 
 def curves_uri(curves: dict[str, list[tuple[float, float]]], title: str) -> str:
-    """One line per curve, drawn by :func:`nlpzoo.plots.plot_curves`, as a PNG data URI."""
-    from nlpzoo.training import plot_curves
+    """One line per curve, drawn by :func:`nlpzoo_training.plots.plot_curves`, as a PNG data URI."""
+    from nlpzoo_training import plot_curves
 
     with tempfile.TemporaryDirectory(prefix="nlpzoo-report-") as tmp:
         path = Path(tmp) / "curve.png"

@@ -53,7 +53,7 @@ def register_commands(cli):
         checked = nlpzoo.load_recipe(recipe, overrides)
         if "dataset" not in checked.specs:
             raise nlpzoo.ConfigError("training needs a 'dataset' in the recipe", "dataset", file=recipe)
-        from nlpzoo.training import TrainConfig
+        from nlpzoo_training import TrainConfig
 
         config = TrainConfig(**checked.train)
         if trials is None:

@@ -185,7 +185,7 @@ def run_trial(sweep: Sweep, trial) -> float:
     import optuna
 
     from nlpzoo.files import atomic_write
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     values = sweep.space.suggest(trial)
     folder = trial_folder(sweep, trial.number)

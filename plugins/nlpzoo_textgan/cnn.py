@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import nlpzoo
 from nlpzoo import Range
-from nlpzoo.tokenization import TextTokenizer, align_vectors
+from nlpzoo_training.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 WEIGHTS, STATE, TOKENIZER = "model.safetensors", "classifier.json", "tokenizer.json"
 
@@ -137,7 +137,7 @@ class CNNClassifier(nlpzoo.Classifier):
 
     def save_state(self, directory: Path) -> None:
         from nlpzoo.files import atomic_write
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         if self.net is None:
             raise RuntimeError("cnn-classifier has not been trained or loaded; nothing to save")
@@ -146,7 +146,7 @@ class CNNClassifier(nlpzoo.Classifier):
         atomic_write(directory / STATE, json.dumps({"labels": self.labels, "arch": self.arch}, indent=2) + "\n")
 
     def load_state(self, directory: Path) -> None:
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         try:
             state = json.loads((directory / STATE).read_text(encoding="utf-8"))

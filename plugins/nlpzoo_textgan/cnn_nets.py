@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpzoo.training import (TorchTask, classification_metrics, device_of, evaluating, length_bucketed_batches,
+from nlpzoo_training import (TorchTask, classification_metrics, device_of, evaluating, length_bucketed_batches,
                              longest_first_batches, pad_sequences)
 
 

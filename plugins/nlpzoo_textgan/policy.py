@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpzoo.training import TorchTask, derive_seed, device_of, evaluating
+from nlpzoo_training import TorchTask, derive_seed, device_of, evaluating
 
 from .bleu import ReferenceSet, self_bleu
 

@@ -19,7 +19,7 @@ from nlpzoo import Range
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 STATE, DISCRIMINATOR, GENERATOR = "seqgan.json", "discriminator.safetensors", "generator"
 PRETRAINED = "pretrained-generator"  # in the run: the generator as maximum likelihood left it
@@ -29,7 +29,7 @@ Rate = Annotated[float, Range(gt=0)]
 
 def pretrain_settings(given: dict[str, Any] | None) -> dict[str, Any]:
     """``DEFAULT_PRETRAIN`` with the recipe's ``pretrain:`` settings, checked as a ``train:`` section is."""
-    from nlpzoo.training import TrainConfig
+    from nlpzoo_training import TrainConfig
 
     settings = {**DEFAULT_PRETRAIN, **(given or {})}
     names = [f.name for f in dataclasses.fields(TrainConfig)]
@@ -185,7 +185,7 @@ class SeqGAN(nlpzoo.GAN):
 
     def _pretrained_generator(self, data: dict[str, Sequence], run: "Run") -> nlpzoo.LanguageModel:
         """The generator after maximum likelihood: trained here with its own ``fit``, or from ``generator_run``."""
-        from nlpzoo.training import Run
+        from nlpzoo_training import Run
 
         if self.generator_run is not None:
             handle = nlpzoo.open_run(self.generator_run)
@@ -212,7 +212,7 @@ class SeqGAN(nlpzoo.GAN):
     def fit(self, data: dict[str, Sequence], run: "Run") -> dict[str, float]:
         import torch
 
-        from nlpzoo.training import Run, derive_seed
+        from nlpzoo_training import Run, derive_seed
 
         from .bleu import ReferenceSet
         from .policy import AdversarialTask, DiscriminatorPretraining
@@ -318,7 +318,7 @@ class SeqGAN(nlpzoo.GAN):
         """On held-out sentences: the generator's ``loss`` (NLL per token) and ``perplexity``, the discriminator's
         accuracy on them against as many samples (``d_accuracy``), and ``bleu4`` / ``self_bleu4`` of
         ``eval_samples`` samples against them."""
-        from nlpzoo.training import derive_seed
+        from nlpzoo_training import derive_seed
 
         from .bleu import ReferenceSet
 
@@ -334,7 +334,7 @@ class SeqGAN(nlpzoo.GAN):
 
     def save_state(self, directory: Path) -> None:
         from nlpzoo.files import atomic_write
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         self._need_model()
         self.lm.save(str(directory / GENERATOR))
@@ -343,7 +343,7 @@ class SeqGAN(nlpzoo.GAN):
                                                    indent=2) + "\n")
 
     def load_state(self, directory: Path) -> None:
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         try:
             state = json.loads((directory / STATE).read_text(encoding="utf-8"))

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import nlpzoo
 from nlpzoo import Range
-from nlpzoo.tokenization import TextTokenizer, align_vectors
+from nlpzoo_training.tokenization import TextTokenizer, align_vectors
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 WEIGHTS, ARCH, TOKENIZER = "model.safetensors", "architecture.json", "tokenizer.json"
 INIT_STD = 0.02  # of every weight of a new network (GPT-2's initialisation)
@@ -114,7 +114,7 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
 
     def _stream(self, examples):
         """The split's token ids, ``[EOS]`` after each text: a tensor, or a file for a streamed split."""
-        from nlpzoo.training import token_ids
+        from nlpzoo_training import token_ids
 
         return token_ids(examples, self.tokenizer)
 
@@ -171,7 +171,7 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         """The ``k`` most likely next tokens after ``context``, best first (no padding, unknown or end token)."""
         import torch
 
-        from nlpzoo.training import device_of, evaluating
+        from nlpzoo_training import device_of, evaluating
 
         self._need_net()
         tok = self.tokenizer
@@ -202,7 +202,7 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
 
     def save_state(self, directory: Path) -> None:
         from nlpzoo.files import atomic_write
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         self._need_net()
         self.tokenizer.save(directory / TOKENIZER)
@@ -210,7 +210,7 @@ class TransformerLanguageModel(nlpzoo.LanguageModel):
         atomic_write(directory / ARCH, json.dumps(self.arch, indent=2) + "\n")
 
     def load_state(self, directory: Path) -> None:
-        from nlpzoo.training import load_weights
+        from nlpzoo_training import load_weights
 
         try:
             self.arch = json.loads((directory / ARCH).read_text(encoding="utf-8"))

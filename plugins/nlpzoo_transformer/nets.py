@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpzoo.training import TokenFile, TorchTask, device_of, evaluating
+from nlpzoo_training import TokenFile, TorchTask, device_of, evaluating
 
 #: what a network returns as ``state``: per layer, the keys and values of every position read so far
 KVCache = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -177,7 +177,7 @@ class TransformerNet(nn.Module):
 # -- training ------------------------------------------------------------------------------------
 def read_span(stream, start: int, count: int) -> torch.Tensor:
     """``count`` ids of ``stream`` from ``start`` (fewer at its end): a view of a tensor, or read from a
-    :class:`~nlpzoo.training.TokenFile` (a streamed split, on disk)."""
+    :class:`~nlpzoo_training.TokenFile` (a streamed split, on disk)."""
     if isinstance(stream, TokenFile):
         return torch.from_numpy(stream.read(start, count))
     return stream[start:start + count]
@@ -211,7 +211,7 @@ class LanguageModelTask(TorchTask):
     shuffles them (seeded by the run's seed and the epoch), so every token is read once an epoch
     and a resumed run sees the same batches. Validation and test streams are scored by sliding
     windows (:func:`stream_nll`). A stream is a tensor of ids or, for a streamed split, a
-    :class:`~nlpzoo.training.TokenFile` read a batch at a time.
+    :class:`~nlpzoo_training.TokenFile` read a batch at a time.
     """
 
     def __init__(self, net: TransformerNet, streams: dict, *, run, block_size: int, eval_stride: int):
@@ -264,7 +264,7 @@ def score_windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, 
 @torch.no_grad()
 def stream_nll(net: nn.Module, stream, block_size: int, stride: int, batch_size: int = 32) -> tuple[float, int]:
     """Summed negative log-likelihood of every next token of ``stream`` (a tensor of ids or a
-    :class:`~nlpzoo.training.TokenFile`), and how many were scored."""
+    :class:`~nlpzoo_training.TokenFile`), and how many were scored."""
     windows = score_windows(len(stream), block_size, stride)
     device = device_of(net)
     total, count = None, 0

@@ -17,8 +17,8 @@ from nlpzoo import ConfigError, Embedder, Range
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from nlpzoo.tokenization import TextTokenizer
-    from nlpzoo.training import Run
+    from nlpzoo_training.tokenization import TextTokenizer
+    from nlpzoo_training import Run
 
 VECTORS, TOKENIZER = "vectors.bin", "tokenizer.json"
 # gensim's Cython routines cut sentences at 10,000 tokens; longer documents are fed in pieces.
@@ -112,7 +112,7 @@ class Word2Vec(Embedder):
         a ``Sequence``, re-read on every pass) is tokenized a chunk at a time on every pass, so memory
         stays flat whatever the size of the corpus.
         """
-        from nlpzoo.tokenization import TextTokenizer
+        from nlpzoo_training.tokenization import TextTokenizer
 
         train = data["train"]
         texts = [ex["text"] for ex in train] if isinstance(train, Sequence) else _Texts(train)
@@ -316,7 +316,7 @@ class Word2Vec(Embedder):
         check_vectors_header(directory / VECTORS, binary=True)
         self._wv = KeyedVectors.load_word2vec_format(str(directory / VECTORS), binary=True)
         if (directory / TOKENIZER).exists():
-            from nlpzoo.tokenization import TextTokenizer
+            from nlpzoo_training.tokenization import TextTokenizer
 
             self.tokenizer = TextTokenizer.load(directory / TOKENIZER, "word")
 

@@ -15,7 +15,7 @@ from nlpzoo import ConfigError, Range
 from .models import Word2Vec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nlpzoo.training import Run
+    from nlpzoo_training import Run
 
 
 class WordVectors(Word2Vec):

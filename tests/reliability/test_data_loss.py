@@ -50,7 +50,7 @@ HOSTILE_PLOT_LABELS = ["$", "$$", "$$$", "$x$", "\\frac{", "a^b_c", "{}", "$\\al
 def test_any_label_is_drawn_as_plain_text_quickly(tmp_path, seed):
     import numpy as np
 
-    from nlpzoo.plots import plot_confusion, plot_curves
+    from nlpzoo_training.plots import plot_confusion, plot_curves
 
     rng = random.Random(seed)
     labels = list(dict.fromkeys(rng.sample(HOSTILE_PLOT_LABELS, rng.randint(2, 4))))

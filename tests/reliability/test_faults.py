@@ -221,7 +221,7 @@ def on_small_disk(mountpoint: Path, size_kb: int, copy_from: Path | None = None,
 CHECK_LAST_CHECKPOINT = """
 import sys
 from pathlib import Path
-from nlpzoo.training.checkpoint import load_checkpoint
+from nlpzoo_training.checkpoint import load_checkpoint
 root = Path(sys.argv[1]) / "checkpoints"
 state = load_checkpoint(root) if root.exists() else None
 print("LAST CHECKPOINT", "none" if state is None else f"step {state['loop']['step']} loads")

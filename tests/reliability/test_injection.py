@@ -131,7 +131,7 @@ def test_list_info_and_errors_print_no_control_characters_from_a_catalogue(tmp_p
 @pytest.mark.parametrize("payload", PAYLOADS)
 @pytest.mark.parametrize("kind", ["regressor", "tagger", "multilabel_classifier"])
 def test_every_kind_of_prediction_prints_texts_as_text(capsys, kind, payload):
-    from nlpzoo import cli
+    from nlpzoo_training import commands as cli
 
     text = f"a fine film {payload}"
     if kind == "regressor":

@@ -124,7 +124,7 @@ def usable(recipe) -> None:
     """Accepted by validate means usable by train: settings, optimizer, scheduler and augmenters work."""
     import torch
 
-    from nlpzoo.training.config import TrainConfig
+    from nlpzoo_training.config import TrainConfig
 
     TrainConfig(**recipe.train).check()
     param = torch.nn.Parameter(torch.zeros(3))

@@ -40,7 +40,7 @@ def json_values(rng: random.Random):
 @settings(max_examples=examples(150))
 @given(st.integers(0, 2**32))
 def test_a_latest_pointer_never_leads_out_of_the_checkpoints(checkpoints, seed):
-    from nlpzoo.training.checkpoint import CheckpointError, load_checkpoint
+    from nlpzoo_training.checkpoint import CheckpointError, load_checkpoint
 
     rng = random.Random(seed)
     original = json.loads((checkpoints / "latest.json").read_text())
@@ -83,7 +83,7 @@ def mutate_json(data, rng: random.Random):
 @given(st.integers(0, 2**32))
 @pytest.mark.slow
 def test_a_mutated_state_json_loads_or_is_refused_naming_it(checkpoints, seed):
-    from nlpzoo.training.checkpoint import CheckpointError, load_checkpoint
+    from nlpzoo_training.checkpoint import CheckpointError, load_checkpoint
 
     rng = random.Random(seed)
     last = json.loads((checkpoints / "latest.json").read_text())["last"]
@@ -103,7 +103,7 @@ def test_a_mutated_state_json_loads_or_is_refused_naming_it(checkpoints, seed):
 @settings(max_examples=examples(60))
 @given(st.integers(0, 2**32), st.sampled_from(["state.safetensors", "nets.safetensors"]))
 def test_corrupt_checkpoint_tensors_are_refused_naming_the_file(checkpoints, seed, name):
-    from nlpzoo.training.checkpoint import CheckpointError, load_checkpoint
+    from nlpzoo_training.checkpoint import CheckpointError, load_checkpoint
 
     rng = random.Random(seed)
     last = json.loads((checkpoints / "latest.json").read_text())["last"]

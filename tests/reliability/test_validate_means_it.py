@@ -138,7 +138,7 @@ def needs(*names: str) -> None:
 
 def train_in_process(tmp_path, recipe: dict) -> dict:
     from nlpzoo.cli import cli
-    from nlpzoo.training import train_recipe
+    from nlpzoo_training import train_recipe
 
     path = tmp_path / "edge.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -196,7 +196,8 @@ def test_optimizers_step_at_the_edges_of_their_ranges(spec):
 @pytest.mark.parametrize("total_steps", [1, 2, 1000])
 def test_schedulers_step_at_the_edges_of_their_ranges(spec, total_steps):
     from nlpzoo import build
+    from nlpzoo_training import learning_rate_curve
 
-    lrs = build(spec, "scheduler").curve(total_steps, 1e-3)
+    lrs = learning_rate_curve(build(spec, "scheduler"), total_steps, 1e-3)
     assert len(lrs) == total_steps
     TALLY.cases += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import nlpzoo
-from nlpzoo.training import TorchTask
+from nlpzoo_training import TorchTask
 
 
 class CharGRU(nlpzoo.LanguageModel):
@@ -41,7 +41,7 @@ class CharGRU(nlpzoo.LanguageModel):
         return self.tokenizer.stream([ex["text"] for ex in examples])
 
     def fit(self, data, run):
-        from nlpzoo.tokenization import TextTokenizer
+        from nlpzoo_training.tokenization import TextTokenizer
 
         self.tokenizer = TextTokenizer.train([ex["text"] for ex in data["train"]], "char", vocab_size=512)
         self.net = self._make_net()
@@ -56,7 +56,7 @@ class CharGRU(nlpzoo.LanguageModel):
         """The prompt and up to ``max_tokens`` characters; drawn on the CPU, so a seed means the same text anywhere."""
         import torch
 
-        from nlpzoo.training import device_of, evaluating
+        from nlpzoo_training import device_of, evaluating
 
         tok, gen = self.tokenizer, torch.Generator().manual_seed(seed)
         ids, out = [tok.eos_id] + tok.encode(prompt), []
@@ -78,14 +78,14 @@ class CharGRU(nlpzoo.LanguageModel):
         return prompt + tok.decode(out, strip=False)
 
     def save_state(self, directory) -> None:
-        from nlpzoo.training import save_weights
+        from nlpzoo_training import save_weights
 
         self.tokenizer.save(directory / "tokenizer.json")
         save_weights(self.net, directory / "model.safetensors")
 
     def load_state(self, directory) -> None:
-        from nlpzoo.tokenization import TextTokenizer
-        from nlpzoo.training import load_weights
+        from nlpzoo_training.tokenization import TextTokenizer
+        from nlpzoo_training import load_weights
 
         self.tokenizer = TextTokenizer.load(directory / "tokenizer.json")
         self.net = self._make_net()
@@ -97,7 +97,7 @@ def _perplexity(net, stream: list[int], window: int) -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
-    from nlpzoo.training import evaluating, on_device_of
+    from nlpzoo_training import evaluating, on_device_of
 
     nll, count = 0.0, 0
     with evaluating(net), torch.no_grad():

@@ -1,5 +1,6 @@
 """The plugin author's own tests, using nlpzoo's conformance kit."""
 from nlpzoo_testing import check_component, check_plugin
+from nlpzoo_training import learning_rate_curve
 
 
 def test_plugin_loads_and_registers_complete_metadata():
@@ -13,7 +14,7 @@ def test_shout_meets_the_augmenter_contract():
 
 def test_triangle_meets_the_scheduler_contract():
     triangle = check_component("scheduler", "triangle", {"period": 10})
-    lrs = triangle.curve(20, base_lr=1.0)
+    lrs = learning_rate_curve(triangle, 20, base_lr=1.0)
     assert max(lrs) == 1.0 and min(lrs) < 0.2
 
 

@@ -1,7 +1,7 @@
 """What the loop uses when a recipe leaves a choice open: the core's own, never a plugin's by name."""
 from __future__ import annotations
 
-from ..kinds import Optimizer
+from nlpzoo import Optimizer
 
 
 class DefaultOptimizer(Optimizer):

@@ -1,6 +1,6 @@
 """Helpers for torch modules that every model plugin needs: eval mode, weight decay, weights on disk.
 
-torch is imported inside the functions, so importing :mod:`nlpzoo.training` stays light.
+torch is imported inside the functions, so importing :mod:`nlpzoo_training` stays light.
 """
 from __future__ import annotations
 
@@ -71,9 +71,8 @@ def save_weights(net: "torch.nn.Module", path: str | os.PathLike) -> None:
 
 def load_weights(net: "torch.nn.Module", path: str | os.PathLike) -> None:
     """Load :func:`save_weights` output into ``net``, strictly, onto the device ``net`` lives on."""
+    from nlpzoo import ConfigError
     from safetensors.torch import load_model
-
-    from ..errors import ConfigError
 
     try:
         load_model(net, str(path), strict=True, device=str(device_of(net)))

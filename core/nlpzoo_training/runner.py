@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import PLACE_NOTE, ConfigError, NlpzooError, located
-from ..kinds import SequentialAugmenter
-from ..plugins import get_manager
-from ..runs import RunLock, model_digest, refuse_symlinks
-from ..yamlio import atomic_write
+from nlpzoo import ConfigError, NlpzooError, SequentialAugmenter
+from nlpzoo.errors import PLACE_NOTE, located
+from nlpzoo.files import atomic_write
+from nlpzoo.plugins import get_manager
+from nlpzoo.runs import RunLock, model_digest, refuse_symlinks
+
 from .run import Run, derive_seed, seed_everything, train_config
 
 #: recipe keys that must not change when a run is resumed
@@ -63,8 +64,9 @@ def _check_run_dir(run_dir: Path, resume: bool, recipe) -> None:
 
 
 def _saved_recipe(run_dir: Path) -> dict:
-    from ..runs import MAX_RUN_FILE
-    from ..yamlio import parse_yaml, read_bounded
+    from nlpzoo.files import read_bounded
+    from nlpzoo.runs import MAX_RUN_FILE
+    from nlpzoo.yamlio import parse_yaml
 
     path = run_dir / "recipe.yaml"
     data = parse_yaml(read_bounded(path, MAX_RUN_FILE, "recipe", inside=run_dir).decode("utf-8", "replace"), str(path))
@@ -90,7 +92,8 @@ def held_out_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list
     """The test metrics, and the pictures to draw once the model is saved (``draw_pictures``): for classifiers
     and taggers the confusion matrices of validation and test, also printed (a tagger's: the entity type of
     each word); for regressors predicted against true."""
-    from ..kinds import Classifier, Regressor, Tagger, classification_scores
+    from nlpzoo import Classifier, Regressor, Tagger
+    from nlpzoo.kinds import classification_scores
 
     if isinstance(model, Tagger):
         return tagger_scores(model, data, run)
@@ -106,11 +109,12 @@ def held_out_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list
         if split == "test":
             test = scores
         if run.is_main:
-            from ..plots import format_confusion, plot_confusion
-            from ..text import printable
+            from nlpzoo.text import printable
+
+            from .plots import format_confusion, plot_confusion
 
             print(printable(format_confusion(cm, model.labels, f"{split}, accuracy {scores['accuracy']:.4f}")))
-            title = f"{split}: accuracy {scores['accuracy']:.3f} on {int(cm.sum())} examples"
+            title = f"{split}: accuracy {scores['accuracy']:.3f} on {sum(map(sum, cm))} examples"
             pictures.append((f"confusion_{split}.png",
                              lambda path, cm=cm, title=title: plot_confusion(cm, model.labels, path, title=title)))
     return test, pictures
@@ -118,7 +122,7 @@ def held_out_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list
 
 def draw_pictures(run_dir: Path, pictures: list) -> list[str]:
     """Draw each ``(file name, draw(path))``; a picture that cannot be drawn is a warning, never a lost run."""
-    from ..plots import quiet_plots
+    from .plots import quiet_plots
 
     warnings = []
     for name, draw in pictures:
@@ -130,7 +134,7 @@ def draw_pictures(run_dir: Path, pictures: list) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - the model is saved already; a picture is not worth the run
             warnings.append(f"{name} not drawn: {type(exc).__name__}: {str(exc).strip()[:200]}")
     for warning in warnings:
-        from ..text import printable
+        from nlpzoo.text import printable
 
         print(f"nlpzoo: warning: {printable(warning)}", file=sys.stderr)
     return warnings
@@ -155,16 +159,17 @@ def _check_two_labels(train) -> None:
         return  # a stream is checked by the model as it reads
     labels = {ex.get("label") for ex in train if isinstance(ex, dict)}
     if len(labels) == 1:
-        from ..text import one_line
+        from nlpzoo.files import one_line
 
         raise ConfigError(f"the training data holds only one label ({one_line(str(next(iter(labels))))[:60]!r}); a "
                           "classifier needs examples of at least two", "dataset")
 
 
 def tagger_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
-    from ..kinds import entity_type_confusion
-    from ..plots import format_confusion, plot_confusion
-    from ..text import printable
+    from nlpzoo.kinds import entity_type_confusion
+    from nlpzoo.text import printable
+
+    from .plots import format_confusion, plot_confusion
 
     test, pictures = model.evaluate(data["test"]), []
     for split in ("validation", "test"):
@@ -173,15 +178,16 @@ def tagger_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
         examples = data[split]
         types, cm = entity_type_confusion([ex["tags"] for ex in examples], model.tag([ex["tokens"] for ex in examples]))
         print(printable(format_confusion(cm, types, f"{split}, entity type of each word")))
-        title = f"{split}: entity type of each of {int(cm.sum())} words"
+        title = f"{split}: entity type of each of {sum(map(sum, cm))} words"
         pictures.append((f"confusion_{split}.png",
                          lambda path, cm=cm, types=types, title=title: plot_confusion(cm, types, path, title=title)))
     return test, pictures
 
 
 def regressor_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
-    from ..kinds import model_input
-    from ..plots import plot_scatter
+    from nlpzoo.kinds import model_input
+
+    from .plots import plot_scatter
 
     examples = data["test"]
     predicted = [float(v) for v in model.predict_values([model_input(ex) for ex in examples])]
@@ -223,7 +229,7 @@ def _record_end(run_dir: Path, run: Run, exc: BaseException) -> None:
     path = run_dir / "run.json"
     if not path.is_file() or path.is_symlink():
         return  # it failed before it wrote anything: nothing claims it is running
-    from ..runs import read_run_json
+    from nlpzoo.runs import read_run_json
 
     try:
         info = read_run_json(run_dir, "run.json")
@@ -334,7 +340,7 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
         record["base_model"] = base_model(specs["model"])  # the pretrained weights it starts from, their licence
         record["data_licenses"] = data_licenses(record["data"])
         if resume and (run_dir / "provenance.json").exists():
-            from ..runs import read_run_json
+            from nlpzoo.runs import read_run_json
 
             record["resumed_from"] = read_run_json(run_dir, "provenance.json")
         atomic_write(run_dir / "provenance.json", json.dumps(record, indent=1), inside=run_dir)

@@ -15,7 +15,7 @@ MAX_LABEL = 60
 
 def plain(text) -> str:
     """``text`` as matplotlib shows it literally: ``$`` escaped (no math text), controls and length bounded."""
-    from .text import one_line
+    from nlpzoo.files import one_line
 
     text = one_line(str(text))
     if len(text) > MAX_LABEL:
@@ -79,10 +79,12 @@ def _curves_figure(curves, *, title, xlabel, xs, logy):
 def plot_confusion(cm, labels, path: str | Path, title: str = "confusion matrix") -> None:
     """A confusion matrix (rows: true labels, columns: predictions) as a PNG, written atomically."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    cm = np.asarray(cm, dtype=np.int64).reshape(len(labels), len(labels))
     n = len(labels)
     shown = [plain(label) for label in labels]
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2), dpi=100)
@@ -121,7 +123,7 @@ def format_confusion(cm, labels, title: str = "") -> str:
     """The confusion matrix as text: rows are true labels, columns predictions."""
     corner = "true \\ pred"
     first = max(len(corner), *(len(str(l)) for l in labels)) + 2
-    width = max(6, *(len(str(l)) for l in labels), *(len(str(v)) for v in cm.ravel()))
+    width = max(6, *(len(str(l)) for l in labels), *(len(str(v)) for row in cm for v in row))
     head = corner.ljust(first) + " ".join(str(l).rjust(width) for l in labels)
     rows = [str(l).ljust(first) + " ".join(str(v).rjust(width) for v in row) for l, row in zip(labels, cm)]
     return "\n".join(([f"confusion matrix ({title})"] if title else []) + [head] + rows)
@@ -129,7 +131,7 @@ def format_confusion(cm, labels, title: str = "") -> str:
 
 def save_figure(fig, path: str | Path) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
-    from .yamlio import atomic_write
+    from nlpzoo.files import atomic_write
 
     atomic_write(path, figure_png(fig))
 

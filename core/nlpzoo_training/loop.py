@@ -19,10 +19,11 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, NlpzooError
-from ..kinds import check_learning_rate
-from .config import lower_is_better
+from nlpzoo import ConfigError, NlpzooError
+from nlpzoo.kinds import check_learning_rate
+
 from .checkpoint import Checkpointer, rng_state, set_rng_state
+from .config import lower_is_better
 from .progress import Progress, Records, Window, plot_run_curves
 from .seeds import derive_seed, seed_everything
 
@@ -432,7 +433,7 @@ class Trainer:
         cfg, st = self.cfg, self.state
         st.last_eval_step = st.step
         if cfg.metric not in metrics:
-            from ..errors import did_you_mean
+            from nlpzoo import did_you_mean
 
             have = ", ".join(metrics) or "none"
             raise ConfigError(f"{cfg.metric!r} is not a validation metric of this model"

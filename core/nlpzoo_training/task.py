@@ -1,7 +1,7 @@
 """What the shared training loop needs from a torch model.
 
 A model plugin's ``fit(data, run)`` prepares its tokenizer and networks, wraps them in a
-:class:`TorchTask` and returns ``run.fit(task)``. The loop (``nlpzoo.training.loop``) owns the
+:class:`TorchTask` and returns ``run.fit(task)``. The loop (``nlpzoo_training.loop``) owns the
 optimizers, schedulers, precision, gradient clipping and accumulation, evaluation, early stopping,
 checkpoints, resume and multi-process training; the task owns the forward pass and the data.
 """

@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..errors import NlpzooError
-from ..yamlio import atomic_write
+from nlpzoo import NlpzooError
+from nlpzoo.files import atomic_write
 
 LATEST = "latest.json"
 
@@ -178,7 +178,7 @@ def write_folder(root: Path, name: str, files: dict[str, bytes | str | dict]) ->
     A full or read-only disk raises one :class:`~nlpzoo.NlpzooError` naming the folder; the
     temporary folder is removed, so the checkpoints published before are untouched.
     """
-    from ..errors import NlpzooError
+    from nlpzoo import NlpzooError
 
     tmp = root / f".tmp-{name}-{os.getpid()}"
     try:
@@ -234,8 +234,8 @@ class CheckpointError(NlpzooError):
 
 def read_json(path: Path, root: Path):
     """JSON from a file that must lie inside ``root`` and be of a sane size."""
-    from ..errors import ConfigError
-    from ..yamlio import read_bounded
+    from nlpzoo import ConfigError
+    from nlpzoo.files import read_bounded
 
     try:
         raw = read_bounded(path, MAX_JSON, "checkpoint file", inside=root)
@@ -248,8 +248,8 @@ def read_json(path: Path, root: Path):
 
 def folder_in(root: Path, name, source: Path, key: str) -> Path:
     """``root/name`` for a checkpoint folder name read from ``source``: a plain name, inside ``root``, present."""
-    from ..errors import ConfigError
-    from ..yamlio import confined
+    from nlpzoo import ConfigError
+    from nlpzoo.files import confined
 
     if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
         raise CheckpointError(source, f"{key!r} must name a checkpoint folder inside {root} (like step-00000012), "

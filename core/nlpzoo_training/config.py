@@ -11,8 +11,7 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from ..constraints import Range
-from ..errors import ConfigError, did_you_mean
+from nlpzoo import ConfigError, Range, did_you_mean
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error", "fid", "frechet", "distance")
@@ -22,6 +21,8 @@ Steps = Annotated[int, Range(1, 10**12)]
 
 @dataclass
 class TrainConfig:
+    """The settings of the shared training loop: the train: section of a recipe."""
+
     epochs: Annotated[int, Range(0, 10**6)] = 1  # 0: no training (evaluate and save as built)
     max_steps: Steps | None = None  # optimizer steps; stops early when reached (quick runs, tests)
     batch_size: Count = 32
@@ -61,7 +62,7 @@ class TrainConfig:
 
         A recipe's settings were checked this way already; this catches a TrainConfig made in code.
         """
-        from ..config import check_value
+        from nlpzoo.config import check_value
 
         hints = typing.get_type_hints(type(self), include_extras=True)
         for f in dataclasses.fields(self):

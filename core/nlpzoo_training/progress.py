@@ -158,7 +158,7 @@ class Records:
 
 def plot_run_curves(run: "Run") -> None:
     """``plots/loss.png`` (training losses, validation loss) and ``plots/lr.png`` from ``metrics.jsonl``."""
-    from ..plots import plot_curves
+    from .plots import plot_curves
 
     records = run.metrics.read()
     train = [r for r in records if any(k.startswith("train_") and k.endswith("loss") for k in r)]

@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..kinds import Augmenter, Callback, SequentialAugmenter
+from nlpzoo import Augmenter, Callback, SequentialAugmenter
+
 from .config import TrainConfig
 from .seeds import derive_seed, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..kinds import Optimizer, Scheduler
+    from nlpzoo import Optimizer, Scheduler
+
     from .task import TorchTask
 
 METRICS_FILE = "metrics.jsonl"
@@ -27,15 +29,15 @@ def train_config(train: TrainConfig | dict | None) -> TrainConfig:
     """A :class:`TrainConfig` from a ``train:`` mapping, checked like a recipe is."""
     if isinstance(train, TrainConfig):
         return train
-    from ..config import check_params
+    from nlpzoo.config import check_params
 
     return TrainConfig(**check_params(TrainConfig, dict(train or {}), "train"))
 
 
 def _built(spec, kind: str):
     """A component from a spec; an already built component (or None) passes through."""
-    from ..config import build
-    from ..kinds import Component
+    from nlpzoo import build
+    from nlpzoo.kinds import Component
 
     return spec if spec is None or isinstance(spec, Component) else build(spec, kind)
 
@@ -62,7 +64,7 @@ class MetricsLog:
             kept = list(self._this_process)
         else:
             kept = [r for r in self.read() if _number(r.get("step", 0)) <= keep_until]
-        from ..yamlio import atomic_write
+        from nlpzoo.files import atomic_write
 
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept), inside=self.path.parent)
         self.close()
@@ -91,7 +93,7 @@ class MetricsLog:
             self._failed(exc)
 
     def _failed(self, exc: OSError):
-        from ..yamlio import WriteError, write_failure
+        from nlpzoo.yamlio import WriteError, write_failure
 
         fh, self._fh = self._fh, None
         if fh is not None:
@@ -103,7 +105,7 @@ class MetricsLog:
 
     def read(self) -> list[dict]:
         """The records so far; a line cut short by a killed process is skipped."""
-        from ..runs import read_run_records
+        from nlpzoo.runs import read_run_records
 
         return read_run_records(self.path.parent)
 
@@ -157,8 +159,7 @@ def make_accelerator(config: TrainConfig, world_size: int):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import DistributedDataParallelKwargs
-
-    from ..errors import ConfigError
+    from nlpzoo import ConfigError
 
     device = chosen_device(config)
     mps = getattr(torch.backends, "mps", None)
@@ -226,7 +227,7 @@ class Run:
                    augment: dict | str | list | None = None, callbacks: list | None = None,
                    resume: bool = False) -> "Run":
         """A run without a recipe (tests, benchmarks): components given as specs (built here) or built."""
-        from ..config import build
+        from nlpzoo import build
 
         augmenters = None
         if augment is not None:

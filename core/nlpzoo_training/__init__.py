@@ -8,17 +8,19 @@ can do everything they do. Importing this package imports no torch: names load o
 from __future__ import annotations
 
 import importlib
-import warnings
 from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..plots import curves_png, plot_confusion, plot_curves, save_figure
+    from nlpzoo.metrics import classification_metrics, multilabel_metrics, regression_metrics
+
     from .batching import length_bucketed_batches, longest_first_batches, pad_sequences
-    from .metrics import best_thresholds, classification_metrics, multilabel_metrics, regression_metrics
+    from .curve import learning_rate_curve
+    from .metrics import best_thresholds
     from .modules import (device_of, evaluating, load_weights, no_weight_decay, on_device_of, save_weights,
                           weight_decay_groups)
+    from .plots import curves_png, plot_confusion, plot_curves, save_figure
     from .run import Run
     from .seeds import derive_seed
     from .task import TorchTask
@@ -35,6 +37,7 @@ __all__ = [
     "derive_seed",
     "device_of",
     "evaluating",
+    "learning_rate_curve",
     "length_bucketed_batches",
     "load_weights",
     "longest_first_batches",
@@ -53,9 +56,9 @@ __all__ = [
 ]
 
 _HOMES = {
-    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": ".metrics", "regression_metrics": ".metrics",
-    "multilabel_metrics": ".metrics", "best_thresholds": ".metrics",
-    "curves_png": "..plots", "plot_confusion": "..plots", "plot_curves": "..plots", "save_figure": "..plots",
+    "Run": ".run", "derive_seed": ".seeds", "TorchTask": ".task", "TokenFile": ".tokens", "token_ids": ".tokens", "classification_metrics": "nlpzoo.metrics", "regression_metrics": "nlpzoo.metrics",
+    "multilabel_metrics": "nlpzoo.metrics", "best_thresholds": ".metrics", "learning_rate_curve": ".curve",
+    "curves_png": ".plots", "plot_confusion": ".plots", "plot_curves": ".plots", "save_figure": ".plots",
     **{name: ".batching" for name in ("length_bucketed_batches", "longest_first_batches", "pad_sequences")},
     **{name: ".modules" for name in ("device_of", "evaluating", "load_weights", "no_weight_decay", "on_device_of",
                                      "save_weights", "weight_decay_groups")},
@@ -74,25 +77,17 @@ def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[st
     from .runner import train_recipe as _train_recipe
 
     if isinstance(recipe, Mapping):
-        from ..recipe import check_recipe
+        from nlpzoo.recipe import check_recipe
 
         recipe = check_recipe(dict(recipe))
 
     return _train_recipe(recipe, run_dir, resume=resume, callbacks=callbacks)
 
 
-#: names that moved to a module of their own audience; the old import works, with a warning, until API 3
-_MOVED = {name: "nlpzoo.files" for name in ("atomic_write", "seeded_sample", "seeded_split", "sha256_file")}
-
-
 def __getattr__(name: str):
-    if name in _MOVED:
-        warnings.warn(f"nlpzoo.training.{name} moved to {_MOVED[name]}; import it from there (the old name goes "
-                      "with plugin API 3)", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
     home = _HOMES.get(name)
     if home is None:
-        raise AttributeError(f"module 'nlpzoo.training' has no attribute {name!r}")
+        raise AttributeError(f"module 'nlpzoo_training' has no attribute {name!r}")
     value = getattr(importlib.import_module(home, __name__), name)
     globals()[name] = value
     return value

@@ -21,7 +21,7 @@ def _version(dist: str) -> str | None:
 
 
 def data_files(paths: list[str]) -> list[dict]:
-    from ..catalog import sha256_file
+    from nlpzoo.files import sha256_file
 
     out = []
     for p in paths:
@@ -34,7 +34,7 @@ def data_files(paths: list[str]) -> list[dict]:
 
 def provenance(seed: int, files: list[str], world_size: int = 1) -> dict:
     """A JSON-able record; library versions come from package metadata, so nothing is imported."""
-    from ..plugins import get_manager
+    from nlpzoo.plugins import get_manager
 
     plugins = {row.name: {"distribution": row.distribution, "version": row.version, "status": row.status}
                for row in sorted(get_manager().health.values(), key=lambda r: r.name)}
@@ -60,7 +60,7 @@ HUB_LICENSES = {"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause", "lgpl-2.1",
 
 def base_model(model_spec) -> dict | None:
     """The pretrained weights a model started from: hub id (when known), licence, catalogue preset."""
-    from ..plugins import get_catalog
+    from nlpzoo.plugins import get_catalog
 
     preset_name = getattr(model_spec, "preset", None)
     params = getattr(model_spec, "params", None) or {}
@@ -86,7 +86,7 @@ def hub_license(name: str | None) -> str:
 
 def data_licenses(files: list[dict]) -> list[str]:
     """Licences of the catalogue's asset packages the data files came from."""
-    from ..plugins import get_catalog
+    from nlpzoo.plugins import get_catalog
 
     found = []
     for asset in get_catalog().assets.values():
