@@ -147,3 +147,33 @@ def test_the_circle_finder_finds_one_made_by_an_import_inside_a_function(tmp_pat
     (package / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import numpy\n")
     assert imports(package / "d.py", package) == [("typing", True), ("typing.TYPE_CHECKING", True)]
     assert code_lines('"""Doc."""\n\n# a comment\nx = 1\n') == 2
+
+
+ENGINE = CORE.parent / "nlpzoo_training"
+
+
+def test_no_class_of_the_training_engine_is_over_200_lines():
+    long = [f"{path.name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
+            for path in sorted(ENGINE.rglob("*.py")) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 200]
+    assert not long, "split these:\n" + "\n".join(long)
+
+
+def attributes_set_outside_init(source: str) -> list[str]:
+    """``Class.method: attribute`` for every ``self.attribute = ...`` (or ``+=``) outside ``__init__``."""
+    found = []
+    for cls in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)):
+        for method in (f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name != "__init__"):
+            for node in ast.walk(method):
+                targets = node.targets if isinstance(node, ast.Assign) else \
+                    [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+                found += [f"{cls.name}.{method.name}: {t.attr}" for t in targets if isinstance(t, ast.Attribute)
+                          and isinstance(t.value, ast.Name) and t.value.id == "self"]
+    return found
+
+
+def test_the_loops_parts_set_their_attributes_in_init_only():
+    """Plan, Stepper, Judge and Trainer say in ``__init__`` everything they hold; methods change what it holds."""
+    assert attributes_set_outside_init((ENGINE / "loop.py").read_text(encoding="utf-8")) == []
+    late = "class A:\n    def __init__(self):\n        self.a = 1\n    def go(self):\n        self.b = 2\n        self.a += 1\n"
+    assert attributes_set_outside_init(late) == ["A.go: b", "A.go: a"]

@@ -421,8 +421,7 @@ def test_weight_decay_comes_from_train_or_the_optimizer_and_spares_biases(tmp_pa
 
     def groups(train, optimizer):
         trainer = Trainer(Run.standalone(tmp_path, train={**QUICK, **train}, optimizer=optimizer), Linear())
-        trainer._setup()
-        return sorted((g["weight_decay"], len(g["params"])) for g in trainer.optimizers["model"].param_groups)
+        return sorted((g["weight_decay"], len(g["params"])) for g in trainer.plan.optimizers["model"].param_groups)
 
     assert groups({}, {"name": "adamw", "weight_decay": 0.3}) == [(0.0, 2), (0.3, 2)]
     assert groups({"weight_decay": 0.1}, {"name": "adamw", "weight_decay": 0.3}) == [(0.0, 2), (0.1, 2)]
@@ -573,5 +572,6 @@ def test_a_task_attribute_that_hides_batch_size_is_named_and_examples_are_still_
     with pytest.warns(UserWarning, match=r"HidesBatchSize.batch_size is 8, which hides TorchTask.batch_size"):
         run = Run.standalone(tmp_path / "run", seed=0, train=QUICK)
         run.fit(HidesBatchSize())
-    counted = run.training_time["train_examples_per_s"] * run.training_time["train_seconds"]  # both rounded
+    timing = run.fits[-1].timing
+    counted = timing["train_examples_per_s"] * timing["train_seconds"]  # both rounded
     assert abs(counted / (2 * 96) - 1) < 0.1  # two epochs of 96 examples; a tuple's length would give 48

@@ -9,19 +9,47 @@ into a JSON tree with ``{"__tensor__": key}`` leaves and a flat ``{key: tensor}`
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import random
 import re
 import shutil
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from nlpzoo import NlpzooError
 from nlpzoo.files import atomic_write
 
 LATEST = "latest.json"
+
+
+@dataclasses.dataclass
+class SavedState:
+    """A checkpoint's training state besides the networks. Its fields are the keys of ``state.json``, named
+    here and nowhere else; the tensors inside ``TENSOR_PARTS`` are stored in ``state.safetensors``."""
+
+    loop: dict  # the loop's LoopState
+    optimizers: dict  # stage: state_dict
+    rng: dict  # every generator's state
+    schedulers: dict = dataclasses.field(default_factory=dict)  # stage: state_dict
+    window: dict | None = None  # the values logged since the last log line
+    task: dict | list | None = None  # the task's own state_dict, when it has one
+    average: dict | None = None  # train.ema's averaged weights
+    total_steps: int | None = None
+    steps_per_epoch: int | None = None
+
+    TENSOR_PARTS: ClassVar[tuple[str, ...]] = ("optimizers", "schedulers", "rng", "window", "task", "average")
+
+    def parts(self) -> dict[str, Any]:
+        """Field name to value, not copied (``dataclasses.asdict`` would copy every optimizer tensor)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def of(cls, loaded: dict) -> "SavedState":
+        return cls(**{f.name: loaded[f.name] for f in dataclasses.fields(cls) if f.name in loaded})
 
 
 # ---------------------------------------------------------------- tensors <-> JSON
@@ -218,9 +246,8 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}")
 _LOOP_TYPES = {"step": int, "epoch": int, "micro": int, "bad_evals": int, "world_size": int,
                "best_step": (int, type(None)), "last_eval_step": (int, type(None)), "stopped": bool,
                "best_value": (int, float, dict, type(None)), "best_metrics": (dict, type(None))}
-_STATE_TYPES = {"loop": dict, "optimizers": dict, "schedulers": dict, "rng": dict, "aliases": dict,
-                "window": (dict, type(None)), "task": (dict, list, type(None)), "average": (dict, type(None)),
-                "total_steps": (int, type(None))}
+_STATE_TYPES = {**typing.get_type_hints(SavedState), "aliases": dict}
+del _STATE_TYPES["TENSOR_PARTS"]
 
 
 class CheckpointError(NlpzooError):
@@ -303,8 +330,7 @@ def load_checkpoint(root: Path) -> dict | None:
         raise CheckpointError(state_path, "'aliases' must map tensor names to tensor names")
     tensors = load_tensors(folder / "state.safetensors")
     try:
-        state = {k: join_tensors(v, tensors) if k in ("optimizers", "schedulers", "rng", "window", "task", "average") else v
-                 for k, v in state.items()}
+        state = {k: join_tensors(v, tensors) if k in SavedState.TENSOR_PARTS else v for k, v in state.items()}
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as exc:
         raise CheckpointError(state_path, f"does not match state.safetensors ({type(exc).__name__}: {str(exc)[:120]})") from None
     _check_rng(state["rng"], state_path)
@@ -386,17 +412,15 @@ class Checkpointer:
     process writes; every process reads on resume.
     """
 
-    STATE_PARTS = ("optimizers", "schedulers", "rng", "window", "task", "average")
-
     def __init__(self, root: Path, writes: bool):
         self.root, self.writes = Path(root), writes
 
-    def save(self, step: int, nets: dict, state: dict, best_step: int | None) -> None:
+    def save(self, step: int, nets: dict, state: SavedState, best_step: int | None) -> None:
         if not self.writes:
             return
         tensors, aliases = module_tensors(nets)
         other: dict = {}
-        record = {k: split_tensors(v, other) if k in self.STATE_PARTS else v for k, v in state.items()}
+        record = {k: split_tensors(v, other) if k in SavedState.TENSOR_PARTS else v for k, v in state.parts().items()}
         record["aliases"] = aliases
         name = f"step-{step:08d}"
         write_folder(self.root, name, {"nets.safetensors": tensors, "state.safetensors": other,

@@ -46,6 +46,17 @@ class Window:
             means = reduce(means)
         return dict(zip(keys, means.tolist()))
 
+    def take(self) -> "Window":
+        """What was added so far, as a window of its own; this one starts again, empty, from now."""
+        taken = Window()
+        taken.restore(self.state())
+        taken.started = self.started
+        self.sums.clear()
+        self.counts.clear()
+        self.examples = 0
+        self.started = time.perf_counter()
+        return taken
+
     def state(self) -> dict:
         return {"sums": dict(self.sums), "counts": dict(self.counts), "examples": self.examples}
 
@@ -176,3 +187,35 @@ def plot_run_curves(run: "Run") -> None:
     lr_keys = sorted({k for r in train for k in r if k == "lr" or k.startswith("lr_")})
     plot_curves({k: [r[k] for r in train if k in r] for k in lr_keys}, plots / "lr.png", title="learning rate",
                 xlabel="optimizer step", xs={k: [r["step"] for r in train if k in r] for k in lr_keys})
+
+
+class TrainingClock:
+    """Wall time spent in training steps (evaluations and checkpoints left out), and the examples they saw.
+
+    The device is synchronised only where the clock stops (before an evaluation or a checkpoint), never
+    between steps, so the time counts the work the steps queued and nothing is slowed down.
+    """
+
+    def __init__(self, device):
+        self.device = device
+        self.seconds, self.examples, self.started = 0.0, 0, None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def stop(self) -> None:
+        if self.started is None:
+            return
+        import torch
+
+        if self.device.type == "cuda" and torch.cuda.is_available():
+            torch.cuda.synchronize(self.device)
+        self.seconds += time.perf_counter() - self.started
+        self.started = None
+
+    def report(self, world: int) -> dict[str, float]:
+        if not self.seconds:
+            return {}
+        return {"train_seconds": round(self.seconds, 3),
+                "train_examples_per_s": round(self.examples * world / self.seconds, 2)}

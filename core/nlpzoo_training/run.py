@@ -215,8 +215,7 @@ class Run:
         self.evaluating = False  # set by the loop while it evaluates
         self.augmented_epochs: set[int] = set()  # epochs whose texts went through augment_texts
         self._accelerator = None
-        self.peak_memory: dict[str, float] = {}
-        self.training_time: dict[str, float] = {}  # train_seconds, train_examples_per_s of the last fit
+        self.fits: list = []  # a FitResult per run.fit(task): metrics, device, timing, peak memory
         self._log_step = 0
         self.metrics = MetricsLog(self.dir / METRICS_FILE, self.is_main, resuming=resume)
         self.missing_metrics: dict[str, str] = {}  # name: why it could not be computed (run.json keeps it)
@@ -270,12 +269,6 @@ class Run:
         """Where the networks live (``torch.device``): ``train.device``, by default the GPU when there is one."""
         return self.accelerator.device
 
-    def note_peak_memory(self) -> None:
-        """Remember the peak device memory so far (``peak_gpu_memory_mb`` on CUDA) for the run's metrics."""
-        from .loop import memory_report
-
-        self.peak_memory = memory_report(self.device)
-
     def barrier(self) -> None:
         """Wait until every process gets here (nothing to wait for in one process)."""
         if self.world_size > 1:
@@ -292,7 +285,9 @@ class Run:
         """
         from .loop import Trainer
 
-        return Trainer(self, task, optimizers).fit()
+        result = Trainer(self, task, optimizers).fit()
+        self.fits.append(result)
+        return dict(result.metrics)
 
     @property
     def phase(self) -> str:

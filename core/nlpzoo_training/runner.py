@@ -347,9 +347,10 @@ def _train(recipe, run_dir: Path, run: Run, config, resume: bool, callbacks: lis
     with _noting(lambda: run.phase, specs, "model"):
         metrics = dict(model.fit(data, run) or {})
     run.metrics.finish()
-    if run._accelerator is not None:  # a torch model: where it trained, how fast, the memory it took
-        info.update(device=str(run.device), precision=run.config.precision, **run.training_time)
-        metrics.update(run.peak_memory)
+    if run.fits:  # a torch model: where it trained, how fast, the memory it took
+        last = run.fits[-1]
+        info.update(device=last.device, precision=last.precision, **last.timing)
+        metrics.update(last.peak_memory)
     pictures = []
     if data.get("test"):
         try:
