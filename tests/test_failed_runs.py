@@ -159,7 +159,7 @@ def test_a_killed_run_reads_as_interrupted_not_running(tmp_path):
                                                  "model": {"kind": "classifier", "name": "m", "provider": "p"}}))
     run = open_run(folder)  # no process holds its lock: whoever wrote "running" is gone
     assert run.status == "interrupted" and "killed" in run.error
-    from nlpzoo.runs import RunLock
+    from nlpzoo_training.lock import RunLock
 
     with RunLock(folder):
         assert open_run(folder).status == "running"

@@ -29,7 +29,7 @@ ENGINE_INTERNALS = {
     "nlpzoo.kinds": {"Component", "check_learning_rate", "classification_scores", "entity_type_confusion",
                      "model_input"},
     "nlpzoo.plugins": {"get_catalog", "get_manager"}, "nlpzoo.recipe": {"check_recipe"},
-    "nlpzoo.runs": {"MAX_RUN_FILE", "RunLock", "claim_run_dir", "model_digest", "refuse_symlinks"},
+    "nlpzoo.runs": {"LOCK_FILE", "MAX_RUN_FILE", "model_digest", "refuse_symlinks"},
     "nlpzoo.text": {"printable"}, "nlpzoo.yamlio": {"WriteError", "parse_yaml", "write_failure"},
 }
 HOSTILE = "tests/plugins/nlpzoo-hostile-plugin"

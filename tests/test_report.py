@@ -123,7 +123,7 @@ def test_a_run_still_training_gets_a_page_and_a_row_too(runs, cli, tmp_path):
     for key in ("finished", "seconds", "metrics"):
         info.pop(key)
     (copy / "run.json").write_text(json.dumps({**info, "status": "running"}))
-    from nlpzoo.runs import RunLock
+    from nlpzoo_training.lock import RunLock
 
     with RunLock(copy):  # the training process holds its folder's lock while it runs
         done = cli("report", str(copy))

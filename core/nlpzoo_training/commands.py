@@ -43,7 +43,7 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
         raise ConfigError("--resume needs --run-dir, the run to continue", "--resume")
     claimed = None
     if run_dir is None:
-        from nlpzoo.runs import claim_run_dir
+        from .lock import claim_run_dir
 
         claimed = run_dir = str(claim_run_dir("runs", Path(recipe).stem))
     from . import train_recipe

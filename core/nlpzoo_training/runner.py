@@ -16,8 +16,9 @@ from nlpzoo import ConfigError, NlpzooError, SequentialAugmenter
 from nlpzoo.errors import PLACE_NOTE, located
 from nlpzoo.files import atomic_write
 from nlpzoo.plugins import get_manager
-from nlpzoo.runs import RunLock, model_digest, refuse_symlinks
+from nlpzoo.runs import model_digest, refuse_symlinks
 
+from .lock import RunLock
 from .run import Run, derive_seed, seed_everything, train_config
 
 #: recipe keys that must not change when a run is resumed

@@ -162,7 +162,7 @@ def test_identical_commands_in_the_same_second_get_their_own_run_folders(workdir
 
 
 def test_claimed_run_folders_are_unique_under_contention(tmp_path):
-    from nlpzoo.runs import claim_run_dir
+    from nlpzoo_training.lock import claim_run_dir
 
     claimed, barrier = [], threading.Barrier(32)
 
