@@ -4,6 +4,8 @@ from __future__ import annotations
 import bz2
 import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -167,15 +169,15 @@ def test_jsonl_with_named_fields(tmp_path):
     rows = [{"body": "good", "y": 1}, {"body": "bad", "y": 0}, {"body": "meh", "y": True}]
     path = tmp_path / "d.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
-    splits = load({"name": "jsonl", "path": str(path), "text_field": "body", "label_field": "y", "validation": 0.0, "test": 0.0})
+    splits = load({"name": "jsonl", "path": str(path), "text_column": "body", "label_column": "y", "validation": 0.0, "test": 0.0})
     assert splits["train"] == [{"text": "good", "label": "1"}, {"text": "bad", "label": "0"}, {"text": "meh", "label": "true"}]
 
 
 @pytest.mark.parametrize("line, message", [
     ('{"text": "a", "label": "x"', r"bad\.jsonl:2: invalid JSON"),
     ('["a", "x"]', r"bad\.jsonl:2: expected a JSON object, got list"),
-    ('{"txt": "a", "label": "x"}', r"bad\.jsonl:2: text_field: no field 'text' \(did you mean 'txt'\?\)"),
-    ('{"text": "a"}', r"bad\.jsonl:2: label_field: no field 'label'.*set label_field: null"),
+    ('{"txt": "a", "label": "x"}', r"bad\.jsonl:2: text_column: no field 'text' \(did you mean 'txt'\?\)"),
+    ('{"text": "a"}', r"bad\.jsonl:2: label_column: no field 'label'.*set label_column: null"),
     ('{"text": 3, "label": "x"}', r"bad\.jsonl:2: 'text' must be non-empty text, got 3"),
     ('{"text": "a", "label": {"b": 1}}', r"bad\.jsonl:2: 'label' must be a string or an integer"),
     ('{"text": "a", "label": [1]}', r"bad\.jsonl:2: 'label' holds a list of labels \(\[1\]\), expected one label per "
@@ -205,3 +207,19 @@ def test_reader_errors_reach_the_cli_as_one_line(tmp_path, cli):
 def test_bad_split_fractions_are_config_errors():
     with pytest.raises(ConfigError, match="validation \\+ test must leave something to train on"):
         load({"name": "text-file", "path": __file__, "validation": 0.5, "test": 0.5})
+
+
+def test_every_reader_calls_its_fields_columns_and_the_old_jsonl_names_still_work_with_a_warning(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(f'{{"body": "text {i}", "y": "{"ab"[i % 2]}"}}\n' for i in range(20)))
+    new = load({"name": "jsonl", "path": str(path), "text_column": "body", "label_column": "y"})
+    with pytest.warns(FutureWarning, match=r"text_field is now called text_column"):
+        old = load({"name": "jsonl", "path": str(path), "text_field": "body", "label_field": "y"})
+    assert old == new and new["train"][0].keys() == {"text", "label"}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"dataset: {{name: jsonl, path: {path}, text_field: body, label_field: y}}\n"
+                      "model: {name: lstm-classifier}\n")
+    done = subprocess.run([sys.executable, "-m", "nlpzoo.cli", "validate", str(recipe)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == ("nlpzoo: warning: dataset.text_field is now called text_column; the old "
+                                           "name goes with plugin API 3")

@@ -172,7 +172,7 @@ def test_jsonl_gives_a_list_of_labels_per_text_and_names_the_line_of_a_single_la
     examples = nlpzoo.build({"name": "multilabel-jsonl", "path": good, "validation": 0, "test": 0}, "dataset").load()
     assert sorted(map(tuple, (ex["labels"] for ex in examples["train"]))) == [(), ("music", "comedy")]
     bad = write_lines(tmp_path / "bad.jsonl", [{"text": "songs", "labels": ["music"]}, {"text": "jokes", "labels": "comedy"}])
-    with pytest.raises(ConfigError, match=r"bad.jsonl:2: labels_field: 'labels' holds one label \('comedy'\), expected a list"):
+    with pytest.raises(ConfigError, match=r"bad.jsonl:2: labels_column: 'labels' holds one label \('comedy'\), expected a list"):
         nlpzoo.build({"name": "multilabel-jsonl", "path": bad}, "dataset").load()
 
 

@@ -287,8 +287,8 @@ def test_a_missing_or_empty_second_text_is_one_line_naming_the_file_and_line(tmp
         read({"name": "csv", "path": missing, "text_column": "premise", "pair_column": "hypotesis"})
     lines = write_jsonl(tmp_path / "lines.jsonl", [{"sentence1": "a", "sentence2": "b", "label": "x"},
                                                    {"sentence1": "c", "label": "y"}])
-    with pytest.raises(ConfigError, match=r"lines.jsonl:2: pair_field: no field 'sentence2'"):
-        read({"name": "jsonl", "path": lines, "text_field": "sentence1", "pair_field": "sentence2"})
+    with pytest.raises(ConfigError, match=r"lines.jsonl:2: pair_column: no field 'sentence2'"):
+        read({"name": "jsonl", "path": lines, "text_column": "sentence1", "pair_column": "sentence2"})
 
 
 def test_snli_jsonl_skips_and_counts_pairs_without_a_gold_label(tmp_path):

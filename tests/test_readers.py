@@ -54,7 +54,7 @@ def write_all_formats(folder, rows):
         (folder / "reviews" / label / f"{i:04d}.txt").write_text(text, encoding="utf-8")
     return {
         "csv": {"name": "csv", "path": str(folder / "reviews.csv"), "text_column": "review", "label_column": "stars"},
-        "jsonl": {"name": "jsonl", "path": str(folder / "reviews.jsonl"), "text_field": "review", "label_field": "stars"},
+        "jsonl": {"name": "jsonl", "path": str(folder / "reviews.jsonl"), "text_column": "review", "label_column": "stars"},
         "parquet": {"name": "parquet", "path": str(folder / "reviews.parquet"), "text_column": "review",
                     "label_column": "stars"},
         "text-folder": {"name": "text-folder", "path": str(folder / "reviews")},

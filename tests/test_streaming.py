@@ -59,7 +59,7 @@ def write(kind: str, folder: Path) -> tuple[dict, list[str]]:
     lines = corpus(folder / "c.txt", 600)
     if kind == "jsonl":
         (folder / "c.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
-        return {"name": "jsonl", "path": str(folder / "c.jsonl"), "label_field": None}, lines
+        return {"name": "jsonl", "path": str(folder / "c.jsonl"), "label_column": None}, lines
     if kind == "csv":
         (folder / "c.csv").write_text("text\n" + "".join(f'"{t}"\n' for t in lines))
         return {"name": "csv", "path": str(folder / "c.csv"), "label_column": None}, lines

@@ -408,6 +408,13 @@ def _stdout_open() -> bool:
     return True
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning on the command line is one line, as an error is; ``--debug`` is for where it came from."""
+    from .text import printable
+
+    return f"nlpzoo: warning: {printable(str(message))}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; plugins may add commands first."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -421,6 +428,9 @@ def main(argv: list[str] | None = None) -> None:
             echo(f"nlpzoo: error: --plugins-dir {folder}: no such folder; expected a plugin's project folder "
                  "(with its pyproject.toml) or a folder of them", err=True)
             sys.exit(2)
+    import warnings
+
+    warnings.formatwarning = _warning_line
     if folders:  # plugins load before click parses the command line: their commands must exist by then
         os.environ["NLPZOO_PLUGIN_PATH"] = os.pathsep.join([*folders, *filter(None, [os.environ.get("NLPZOO_PLUGIN_PATH")])])
     try:

@@ -183,7 +183,15 @@ def check_params(target, params: dict, loc: str = "") -> dict:
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     names = [n for n, p in sig.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     out = {}
+    renamed = getattr(target, "renamed_parameters", None) or {}
     for key, value in params.items():
+        if key in renamed and renamed[key] in names and renamed[key] not in params:
+            import warnings
+
+            where = f"{loc}." if loc else ""
+            warnings.warn(f"{where}{key} is now called {renamed[key]}; the old name goes with plugin API 3",
+                          FutureWarning, stacklevel=2)
+            key = renamed[key]
         sub = f"{loc}.{key}" if loc else str(key)
         if key not in names and not accepts_any:
             raise ConfigError(f"unknown parameter{did_you_mean(str(key), names)}; parameters: {', '.join(names) or 'none'}", sub)

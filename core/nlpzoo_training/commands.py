@@ -62,19 +62,18 @@ def train(recipe, run_dir, resume, overrides, data, text_column, label_column):
             raise
         hint = "choose one with --label-column" if r.specs["model"].kind == "classifier" else \
             "use --label-column none for unlabelled text"
-        message = exc.message.replace("set label_column: null for unlabelled text", hint)
-        raise ConfigError(message.replace("set label_field: null for unlabelled text", hint), option, exc.file,
+        raise ConfigError(exc.message.replace("set label_column: null for unlabelled text", hint), option, exc.file,
                           exc.line) from None
     echo(f"run: {run_dir}")
     for k, v in sorted(metrics.items()):
         echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
 
-_DATA_OPTIONS = {"text_column": "--text-column", "text_field": "--text-column", "label_column": "--label-column",
-                 "label_field": "--label-column", "target_column": "--label-column", "tag_column": "--label-column",
-                 "token_column": "--text-column",
-                 "labels_field": "--label-column", "labels_column": "--label-column"}
+
+_DATA_OPTIONS = {"text_column": "--text-column", "token_column": "--text-column", "label_column": "--label-column",
+                 "labels_column": "--label-column", "target_column": "--label-column", "tag_column": "--label-column"}
 _DATA_READERS = {".csv": "csv", ".tsv": "csv", ".tab": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet", ".txt": "text-file", ".text": "text-file"}
+
 
 def _data_spec(path: str, text_column: str | None, label_column: str | None, model_kind: str) -> dict:
     """The dataset spec ``--data`` stands for: the reader chosen by extension (or folder layout)."""
@@ -118,12 +117,11 @@ def _data_spec(path: str, text_column: str | None, label_column: str | None, mod
                 what = "labels are the names of its subfolders" if reader == "text-folder" else "one text per line"
                 raise ConfigError(f"{path} has no columns ({what})", option)
         return spec
-    text_key, label_key = ("text_field", "label_field") if reader == "jsonl" else ("text_column", "label_column")
-    spec[text_key] = text_column or "text"
-    spec[label_key] = labels
+    spec["text_column"], spec["label_column"] = text_column or "text", labels
     if labels is None and model_kind == "classifier":
         raise ConfigError("a classifier needs labels: name the label column", "--label-column")
     return spec
+
 
 def _snli_layout(path: str) -> bool:
     """Whether a plain JSON Lines file starts with an SNLI/MNLI record (sentence1, sentence2, gold_label)."""
@@ -135,6 +133,7 @@ def _snli_layout(path: str) -> bool:
         return False  # the reader reports what is wrong with the file, with its line
     return isinstance(record, dict) and {"sentence1", "sentence2", "gold_label"} <= set(record)
 
+
 def _label_set_data_spec(path: str, text_column: str | None, labels_column: str | None) -> dict:
     """A multi-label classifier's ``--data``: JSON Lines with a list of labels, or CSV/TSV with '|'-joined labels."""
     bare = path.removesuffix(".gz").removesuffix(".bz2")
@@ -142,15 +141,16 @@ def _label_set_data_spec(path: str, text_column: str | None, labels_column: str 
     if reader not in ("jsonl", "csv"):
         raise ConfigError(f"a multi-label classifier reads .jsonl (a list of labels per object) or .csv/.tsv (labels "
                           f"joined by '|'), got {path}", "--data")
-    keys = ("text_field", "labels_field") if reader == "jsonl" else ("text_column", "labels_column")
-    return {"name": f"multilabel-{reader}", "path": path, keys[0]: text_column or "text", keys[1]: labels_column or "labels"}
+    return {"name": f"multilabel-{reader}", "path": path, "text_column": text_column or "text",
+            "labels_column": labels_column or "labels"}
+
 
 def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | None) -> dict:
     """A tagger's ``--data``: JSON Lines of tokens and tags, or CoNLL columns whatever the extension."""
     bare = path.removesuffix(".gz").removesuffix(".bz2")
     if _DATA_READERS.get(os.path.splitext(bare)[1].lower()) == "jsonl":
-        return {"name": "tagged-jsonl", "path": path, "tokens_field": token_column or "tokens",
-                "tags_field": tag_column or "tags"}
+        return {"name": "tagged-jsonl", "path": path, "token_column": token_column or "tokens",
+                "tag_column": tag_column or "tags"}
     spec: dict = {"name": "conll", "path": path}
     for option, key, value in (("--text-column", "token_column", token_column), ("--label-column", "tag_column", tag_column)):
         if value is None:
@@ -160,6 +160,7 @@ def _tagged_data_spec(path: str, token_column: str | None, tag_column: str | Non
         except ValueError:
             raise ConfigError(f"a CoNLL file's columns are numbers (0-based; -1: the last), got {value!r}", option) from None
     return spec
+
 
 @click.command(epilog=example('nlpzoo evaluate runs/w2v --pairs my-pairs.tsv --analogies my-analogies.txt'))
 @click.argument("run", type=click.Path(file_okay=False))
@@ -180,6 +181,7 @@ def evaluate(run, split, pairs, analogies):
     for k, v in sorted(metrics.items()):
         echo(f"{split}_{k}: {v:.4f}" if isinstance(v, float) else f"{split}_{k}: {v}")
 
+
 def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
     """Scores of an embedder run's vectors on the user's own word-pair and analogy files."""
     for path, option in ((pairs, "--pairs"), (analogies, "--analogies")):
@@ -196,6 +198,7 @@ def _word_file_scores(handle, pairs: str | None, analogies: str | None) -> dict:
             raise ConfigError(f"the run's model ({name}) has no word vectors to score; {option} needs an embedder run such as word2vec", option)
         metrics.update(getattr(model, method)(path))
     return metrics
+
 
 @click.command(epilog=example('nlpzoo predict runs/rt "a gorgeous, witty, seductive movie"'))
 @click.argument("run", type=click.Path(file_okay=False))
@@ -259,6 +262,7 @@ def predict(run, texts, infile, output, parents, text_column, pairs, pair_column
         probs = " ".join(f"{l}={p['probabilities'][l]:.3f}" for l in labels)
         echo(f"{p['label']}\t{probs}\t{t}")
 
+
 def _paired(texts: list[str], rows: list[dict] | None, pairs: list[str], pair_column: str | None, infile: str | None):
     """``(model inputs, rows, texts as shown)``: ``(text, text_pair)`` tuples for sentence pairs, else ``texts``."""
     if pair_column is not None:
@@ -288,6 +292,7 @@ def _paired(texts: list[str], rows: list[dict] | None, pairs: list[str], pair_co
 #: the largest file ``predict --file`` reads (held in memory with its predictions)
 MAX_PREDICT_FILE = 256 * 1024 * 1024
 
+
 def _print_entities(texts: list[str], preds: list[dict], output: str | None, parents: bool) -> None:
     """A tagger's entities: one CSV row each with -o; otherwise each text, then its entities, indented."""
     from nlpzoo.files import write_output
@@ -310,6 +315,7 @@ def _print_entities(texts: list[str], preds: list[dict], output: str | None, par
         for e in p["entities"]:
             echo(f"  {e['label']}\t{e['start']}-{e['end']}\t{e['text']}\t{e['score']:.3f}")
 
+
 def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None, parents: bool) -> None:
     """A regressor's numbers: a ``value`` column added to the input with -o; otherwise ``value<TAB>text`` lines."""
     from nlpzoo.files import write_output
@@ -328,6 +334,7 @@ def _print_values(texts: list[str], rows: list[dict] | None, preds: list[dict], 
         return
     for t, p in zip(texts, preds):
         echo(f"{p['value']:.4f}\t{t}")
+
 
 def _print_label_sets(texts: list[str], rows: list[dict] | None, preds: list[dict], output: str | None,
                       parents: bool) -> None:
@@ -353,6 +360,7 @@ def _print_label_sets(texts: list[str], rows: list[dict] | None, preds: list[dic
         shown = " ".join(f"{l}={p['scores'][l]:.3f}" for l in p["labels"])
         echo(f"{'|'.join(p['labels']) or '-'}\t{shown}\t{t}")
 
+
 def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:
     from nlpzoo.files import read_bounded
 
@@ -374,6 +382,7 @@ def _read_texts(path: str, column: str) -> tuple[list[dict] | None, list[str]]:
             return rows, [r[column] for r in rows]
         return None, [line.rstrip("\n") for line in fh if line.strip()]
 
+
 @click.command(epilog=example('nlpzoo generate runs/lm --prompt "the history of" --temperature 0.8 --top-p 0.9'))
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--prompt", "-p", default="", help="Text to continue.")
@@ -389,6 +398,7 @@ def generate(run, prompt, max_tokens, temperature, top_k, top_p, seed):
 
     model = open_run(run).model_for("generate", "generate")
     echo(model.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed))
+
 
 @click.command(epilog=example('nlpzoo sample runs/gan -n 64 -o digits.png'))
 @click.argument("run", type=click.Path(file_okay=False))

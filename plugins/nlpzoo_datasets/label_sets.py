@@ -24,24 +24,25 @@ class MultiLabelJsonl(JsonlFile):
     """JSON Lines with a text field and a list of labels per object (``{"text": "...", "labels": ["a", "b"]}``)."""
 
     reader_name = "multilabel-jsonl"
+    renamed_parameters = {"text_field": "text_column", "labels_field": "labels_column"}
 
-    def __init__(self, path: str, text_field: str = "text", labels_field: str = "labels", seed: int = 0,
+    def __init__(self, path: str, text_column: str = "text", labels_column: str = "labels", seed: int = 0,
                  validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
                  test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
                  train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
-        if labels_field == text_field:
-            raise ConfigError(f"text_field and labels_field name the same field {text_field!r}", "labels_field")
-        super().__init__(path, text_field, None, seed, validation, test, validation_path, test_path, encoding, limit,
+        if labels_column == text_column:
+            raise ConfigError(f"text_column and labels_column name the same field {text_column!r}", "labels_column")
+        super().__init__(path, text_column, None, seed, validation, test, validation_path, test_path, encoding, limit,
                          train_limit, False, False, max_record_bytes)
-        self.labels_field = labels_field
+        self.labels_column = labels_column
 
     def _example(self, text: str, path: str, line) -> dict:
         example = super()._example(text, path, line)  # the text checked; the line is valid JSON
         obj = json.loads(text)
-        if self.labels_field not in obj:
-            raise DataError(f"no field {self.labels_field!r}{did_you_mean(self.labels_field, obj)}; fields: "
-                            f"{', '.join(obj)}", "labels_field", file=path, line=line.number)
-        example["labels"] = label_list(obj[self.labels_field], self.labels_field, path, line.number)
+        if self.labels_column not in obj:
+            raise DataError(f"no field {self.labels_column!r}{did_you_mean(self.labels_column, obj)}; fields: "
+                            f"{', '.join(obj)}", "labels_column", file=path, line=line.number)
+        example["labels"] = label_list(obj[self.labels_column], self.labels_column, path, line.number)
         return example
 
 
@@ -50,10 +51,10 @@ def label_list(value, field: str, path: str, line: int | None) -> list[str]:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         raise DataError(f"{field!r} holds one label ({str(value)[:40]!r}), expected a list such as [\"a\", \"b\"] "
                         "(for one label per text use the jsonl reader and a single-label classifier)",
-                        "labels_field", file=path, line=line)
+                        "labels_column", file=path, line=line)
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip()
                                               for v in value):
-        raise DataError(f"{field!r} must be a list of non-empty label strings, got {value!r}"[:160], "labels_field",
+        raise DataError(f"{field!r} must be a list of non-empty label strings, got {value!r}"[:160], "labels_column",
                         file=path, line=line)
     return list(dict.fromkeys(nfc(str(v).strip()) for v in value))
 

@@ -27,7 +27,7 @@ class SnliJsonl(JsonlFile):
                  limit: int | None = None, train_limit: int | None = None, stratify: bool = True,
                  max_record_bytes: int = MAX_RECORD_BYTES):
         super().__init__(path, "sentence1", "gold_label", seed, validation, test, validation_path, test_path, encoding,
-                         limit, train_limit, stratify, False, max_record_bytes, pair_field="sentence2")
+                         limit, train_limit, stratify, False, max_record_bytes, pair_column="sentence2")
         self.skipped: dict[str, int] = {}
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:

@@ -361,21 +361,23 @@ class CsvFile(FileDataset):
 
 
 class JsonlFile(FileDataset):
-    """JSON Lines: one object per line with ``text_field`` and (unless null) ``label_field``.
+    """JSON Lines: one object per line with the field ``text_column`` and (unless null) ``label_column``.
 
     Labels may be strings, integers or booleans and become strings. Blank lines are skipped; anything
     else that is not such an object is an error naming the file and line.
     """
 
     reader_name = "jsonl"
+    #: the names these had before every reader called a field a column; still read, with a warning
+    renamed_parameters = {"text_field": "text_column", "label_field": "label_column", "pair_field": "pair_column"}
 
-    def __init__(self, path: str, text_field: str = "text", label_field: str | None = "label", seed: int = 0,
+    def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0,
                  validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
                  test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
                  train_limit: int | None = None, stratify: bool = True, stream: bool = False,
-                 max_record_bytes: int = MAX_RECORD_BYTES, pair_field: str | None = None):
-        _distinct(text_field, label_field, "text_field", "label_field")
-        self.text_field, self.label_field, self.pair_field = text_field, label_field, pair_field
+                 max_record_bytes: int = MAX_RECORD_BYTES, pair_column: str | None = None):
+        _distinct(text_column, label_column, "text_column", "label_column")
+        self.text_column, self.label_column, self.pair_column = text_column, label_column, pair_column
         self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
                      stratify, stream, max_record_bytes)
 
@@ -394,23 +396,23 @@ class JsonlFile(FileDataset):
             raise DataError("invalid JSON: nested too deeply", file=path, line=number) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=number)
-        text_field, pair_field = pair_layout(obj, self.text_field, self.pair_field)
-        for key, field in (("text_field", text_field), ("pair_field", pair_field)):
+        text_column, pair_column = pair_layout(obj, self.text_column, self.pair_column)
+        for key, field in (("text_column", text_column), ("pair_column", pair_column)):
             if field is not None and field not in obj:
                 raise DataError(f"no field {field!r}{did_you_mean(field, obj)}; fields: {', '.join(obj)}", key,
                                 file=path, line=number)
-        value = obj[text_field]
+        value = obj[text_column]
         if not isinstance(value, str) or not value.strip():
-            raise DataError(f"{text_field!r} must be non-empty text, got {value!r}"[:120], file=path, line=number)
+            raise DataError(f"{text_column!r} must be non-empty text, got {value!r}"[:120], file=path, line=number)
         example = {"text": value.strip()}
-        if pair_field is not None:
-            example["text_pair"] = second_text(obj[pair_field], pair_field, path, number)
-        if self.label_field is not None:
-            if self.label_field not in obj:
-                raise DataError(f"no field {self.label_field!r}{did_you_mean(self.label_field, obj)}; fields: "
-                                f"{', '.join(obj)}; set label_field: null for unlabelled text", "label_field",
+        if pair_column is not None:
+            example["text_pair"] = second_text(obj[pair_column], pair_column, path, number)
+        if self.label_column is not None:
+            if self.label_column not in obj:
+                raise DataError(f"no field {self.label_column!r}{did_you_mean(self.label_column, obj)}; fields: "
+                                f"{', '.join(obj)}; set label_column: null for unlabelled text", "label_column",
                                 file=path, line=number)
-            example["label"] = _label(obj[self.label_field], repr(self.label_field), path, number)
+            example["label"] = _label(obj[self.label_column], repr(self.label_column), path, number)
         return example
 
 

@@ -151,12 +151,13 @@ class TaggedJsonl(TaggedDataset):
     """
 
     reader_name = "tagged-jsonl"
+    renamed_parameters = {"tokens_field": "token_column", "tags_field": "tag_column"}
 
-    def __init__(self, path: str, tokens_field: str = "tokens", tags_field: str = "tags",
+    def __init__(self, path: str, token_column: str = "tokens", tag_column: str = "tags",
                  scheme: Literal["iob2", "iob1"] = "iob2", seed: int = 0, validation: float = 0.1, test: float = 0.1,
                  validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
                  limit: int | None = None, train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
-        self.tokens_field, self.tags_field = tokens_field, tags_field
+        self.token_column, self.tag_column = token_column, tag_column
         self._tagged_common(path, scheme, seed, validation, test, validation_path, test_path, encoding, limit,
                             train_limit, max_record_bytes)
 
@@ -173,13 +174,13 @@ class TaggedJsonl(TaggedDataset):
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=path, line=number)
         fields = []
-        for key, name in (("tokens_field", self.tokens_field), ("tags_field", self.tags_field)):
+        for key, name in (("token_column", self.token_column), ("tag_column", self.tag_column)):
             if name not in obj:
                 raise DataError(f"no field {name!r}{did_you_mean(name, obj)}; fields: {', '.join(obj)}", key,
                                 file=path, line=number)
             value = obj[name]
             if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-                hint = " (tag ids: write the tag names, B-PER, O, ...)" if key == "tags_field" and \
+                hint = " (tag ids: write the tag names, B-PER, O, ...)" if key == "tag_column" and \
                     isinstance(value, list) and any(isinstance(v, int) for v in value) else ""
                 raise DataError(f"{name!r} must be a list of non-empty strings{hint}, got {str(value)[:60]}",
                                 key, file=path, line=number)

@@ -96,7 +96,7 @@ def test_jsonl_reads_or_refuses(tmp_path_factory, seed):
                 lines.append(json.dumps(record))
         path = folder / f"j{i}.jsonl"
         path.write_text("\n".join(lines))
-        check_load({"name": "jsonl", "path": str(path), "label_field": rng.choice(["label", None])})
+        check_load({"name": "jsonl", "path": str(path), "label_column": rng.choice(["label", None])})
 
 
 def npy_bytes(rng: random.Random) -> bytes:
