@@ -116,3 +116,48 @@ def test_weights_whose_sha256_differs_are_refused(weights_overlay):
     weights_overlay("0" * 64)
     with pytest.raises(AssetError, match="does not match the catalogue's"):
         nlpzoo.build("my-weights", "augmenter")
+
+
+def test_every_preset_arrives_through_a_plugins_hook_and_each_pretrained_file_is_listed_once():
+    cat = Catalog()
+    cat.merge_file(default_path())
+    assert cat.presets == {}  # registry.yaml names weights; the plugins that build them register the presets
+    presets = get_catalog().presets
+    assert {p.source for p in presets.values()} == {"plugin bert", "plugin word2vec"}
+    assert {p.weights["use"] for p in presets.values()} == set(cat.weights) == {"minilm-l6", "smollm2-135m", "glove-6b-50d"}
+    assert presets["minilm-l6-tagger"].weights == {"param": "pretrained", "use": "minilm-l6", **cat.weights["minilm-l6"]}
+
+
+class UsesWeights:
+    @nlpzoo.hookimpl
+    def register_components(self, register):
+        register("augmenter", "weighted", target=f"{__name__}:Weighted", summary="Needs weights.")
+
+    @nlpzoo.hookimpl
+    def register_presets(self, register):
+        register("uses-them", kind="augmenter", component="weighted", weights={"param": "pretrained", "use": "mine"})
+        register("uses-a-typo", kind="augmenter", component="weighted", weights={"param": "pretrained", "use": "mien"})
+
+
+def test_a_user_catalogue_names_weights_once_and_a_plugins_preset_uses_them(tmp_path, nlpzoo_isolated, monkeypatch):
+    import hashlib
+
+    (tmp_path / "w.bin").write_bytes(b"real weights")
+    catalogue = tmp_path / "mine.yaml"
+    catalogue.write_text(f"weights:\n  mine: {{source: 'path:{tmp_path}', file: w.bin, "
+                         f"sha256: {hashlib.sha256(b'real weights').hexdigest()}}}\n")
+    monkeypatch.setenv("NLPZOO_CATALOG", str(catalogue))
+    nlpzoo_isolated.add_plugin(UsesWeights(), "uses")
+    assert nlpzoo.build("uses-them", "augmenter").pretrained == str(tmp_path)
+    assert "uses-a-typo" not in get_catalog().presets  # dropped, and said where: one plugin cannot break the catalogue
+    assert any("presets.uses-a-typo.weights.use: no weights 'mien' in the catalogue (did you mean 'mine'?)" in w
+               for w in nlpzoo_isolated.health["uses"].warnings)
+
+
+def test_a_catalogue_file_preset_that_uses_unknown_weights_is_an_error_naming_the_file(tmp_path):
+    bad = tmp_path / "cat.yaml"
+    bad.write_text("presets:\n  p: {kind: augmenter, component: weighted, weights: {param: w, use: nope}}\n")
+    cat = Catalog()
+    cat.merge_file(bad)
+    with pytest.raises(ConfigError, match=r"cat.yaml: presets.p.weights.use: no weights 'nope' in the catalogue"):
+        cat.link_weights()

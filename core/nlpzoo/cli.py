@@ -155,11 +155,14 @@ def info(name, kind):
         echo(f"{preset.name}  (preset, {preset.kind})")
         echo(f"  {preset.summary}")
         echo(f"  builds: {preset.component}")
+        echo(f"  from: {preset.source}")
         for k, v in preset.params.items():
             echo(f"  {k} = {v!r}")
         if preset.weights:
             w = preset.weights
-            echo(f"  weights: {w['source']}  sha256 {w.get('sha256', '-')}  size {w.get('size', '-')}  licence {w.get('license', '-')}")
+            named = f" (the catalogue's weights {w['use']})" if w.get("use") else ""
+            echo(f"  weights{named}: {w['source']}  sha256 {w.get('sha256', '-')}  size {w.get('size', '-')}  licence "
+                 f"{w.get('license', '-')}")
         if preset.tags:
             echo(f"  tags: {', '.join(preset.tags)}")
         echo("")

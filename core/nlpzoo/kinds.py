@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import ConfigError, PluginError
+from .errors import PluginError
 from .rng import child as child_rng
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -341,8 +341,6 @@ class MultiLabelClassifier(Trainable, ABC):
 
 def binary_cross_entropy(true: list[list[float]], scores: list[list[float]]) -> float:
     """The mean binary cross-entropy over every (text, label) cell, scores clipped to [1e-7, 1 - 1e-7]."""
-    import math
-
     cells = [(y, min(max(p, 1e-7), 1 - 1e-7)) for ys, ps in zip(true, scores) for y, p in zip(ys, ps)]
     return -math.fsum(y * math.log(p) + (1 - y) * math.log(1 - p) for y, p in cells) / len(cells) if cells else 0.0
 
@@ -356,18 +354,7 @@ def label_matrix(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> 
     return [[float(label in chosen) for label in labels] for chosen in map(set, label_sets)]
 
 
-def entity_type_confusion(true: Sequence[list[str]], predicted: Sequence[list[str]]) -> tuple[list[str], list[list[int]]]:
-    """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
-    def kind(tag: str) -> str:
-        return tag[2:] if tag[:2] in ("B-", "I-") else tag
 
-    types = sorted({kind(t) for row in (*true, *predicted) for t in row} - {"O"}) + ["O"]
-    index = {t: i for i, t in enumerate(types)}
-    cm = [[0] * len(types) for _ in types]
-    for ts, ps in zip(true, predicted):
-        for t, p in zip(ts, ps):
-            cm[index[kind(t)]][index[kind(p)]] += 1
-    return types, cm
 
 
 class GAN(Trainable, ABC):
@@ -470,12 +457,7 @@ class Scheduler(Component, ABC):
         return made
 
 
-def check_learning_rate(lr, step: int, by: str) -> None:
-    """A negative or non-finite learning rate trains backwards or blows up: refused, as a NaN loss is."""
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
-        shown = f"{lr:.4g}" if isinstance(lr, float) else repr(lr)
-        raise ConfigError(f"{by} gives a learning rate of {shown} at step {step}; a learning rate must be a finite "
-                          "number >= 0 (check the scheduler's parameters and the optimizer's lr)", "scheduler")
+
 
 
 class Callback(Component):

@@ -371,6 +371,9 @@ class PluginManager:
                 cat.add_plugin_preset(decl.name, decl.provider, decl.fields)
             for path in overlays:
                 cat.merge_file(path)
+            for provider, problem in cat.link_weights():
+                if provider in self.health:
+                    self.health[provider].warnings.append(f"preset dropped: {problem}")
             self.registry.prefer = dict(cat.prefer)
             self._catalog = cat
         return self._catalog

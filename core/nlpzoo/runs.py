@@ -84,15 +84,7 @@ def read_run_records(run_dir: str | os.PathLike) -> list[dict]:
     return out
 
 
-def refuse_symlinks(run_dir: str | os.PathLike) -> None:
-    """A run folder that nlpzoo writes into holds no symlinks: it never writes through one to outside."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        return
-    for path in [root, *sorted(root.rglob("*"))]:
-        if path != root and path.is_symlink():
-            raise ConfigError(f"is a symlink (to {os.readlink(path)}); a run folder holds none, and nlpzoo never "
-                              "writes through one: remove it, or train into another --run-dir", file=str(path))
+
 
 
 def verify_model(folder: Path, recorded: dict) -> None:

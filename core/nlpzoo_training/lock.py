@@ -1,4 +1,5 @@
-"""Writing a run folder: a new folder claimed for ``nlpzoo train``, and the lock a training process holds on it.
+"""Writing a run folder: a new folder claimed for ``nlpzoo train``, no symlink in it, and the lock a training process
+holds on it.
 ``nlpzoo.runs.lock_is_held`` reads the same lock from any process."""
 from __future__ import annotations
 
@@ -112,3 +113,14 @@ def _holder(fd: int) -> str:
         return f"pid {int(info['pid'])}, since {info.get('started', '?')}"
     except (OSError, ValueError, KeyError, TypeError):
         return "pid unknown: it is just starting"
+
+
+def refuse_symlinks(run_dir: str | os.PathLike) -> None:
+    """A run folder that nlpzoo writes into holds no symlinks: it never writes through one to outside."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        return
+    for path in [root, *sorted(root.rglob("*"))]:
+        if path != root and path.is_symlink():
+            raise ConfigError(f"is a symlink (to {os.readlink(path)}); a run folder holds none, and nlpzoo never "
+                              "writes through one: remove it, or train into another --run-dir", file=str(path))

@@ -26,11 +26,11 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from nlpzoo import ConfigError, NlpzooError, did_you_mean
-from nlpzoo.kinds import check_learning_rate
 
 from .average import WeightAverage
 from .checkpoint import Checkpointer, CheckpointError, SavedState, rng_state, set_rng_state
 from .config import lower_is_better
+from .curve import check_learning_rate
 from .progress import Progress, Records, TrainingClock, Window, plot_run_curves
 from .seeds import derive_seed, seed_everything
 

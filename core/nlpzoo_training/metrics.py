@@ -1,4 +1,5 @@
-"""Per-label decision thresholds for label-set models; the scores themselves are the core's (``nlpzoo.metrics``)."""
+"""Per-label decision thresholds for label-set models, and the entity-type confusion of a tagger's report; the
+scores themselves are the core's (``nlpzoo.metrics``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,3 +25,17 @@ def best_thresholds(true: np.ndarray, scores: np.ndarray, default: float = 0.5) 
         best = np.flatnonzero(f1 == f1.max())
         chosen.append(float(candidates[best[np.argmin(np.abs(candidates[best] - default))]]))
     return chosen
+
+
+def entity_type_confusion(true: list[list[str]], predicted: list[list[str]]) -> tuple[list[str], list[list[int]]]:
+    """Words counted by (true entity type, predicted type), ``B-``/``I-`` dropped: types sorted, ``O`` last."""
+    def kind(tag: str) -> str:
+        return tag[2:] if tag[:2] in ("B-", "I-") else tag
+
+    types = sorted({kind(t) for row in (*true, *predicted) for t in row} - {"O"}) + ["O"]
+    index = {t: i for i, t in enumerate(types)}
+    cm = [[0] * len(types) for _ in types]
+    for ts, ps in zip(true, predicted):
+        for t, p in zip(ts, ps):
+            cm[index[kind(t)]][index[kind(p)]] += 1
+    return types, cm

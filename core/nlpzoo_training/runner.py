@@ -16,9 +16,9 @@ from nlpzoo import ConfigError, NlpzooError, SequentialAugmenter
 from nlpzoo.errors import PLACE_NOTE, located
 from nlpzoo.files import atomic_write
 from nlpzoo.plugins import get_manager
-from nlpzoo.runs import model_digest, refuse_symlinks
+from nlpzoo.runs import model_digest
 
-from .lock import RunLock
+from .lock import RunLock, refuse_symlinks
 from .run import Run, derive_seed, seed_everything, train_config
 
 #: recipe keys that must not change when a run is resumed
@@ -167,7 +167,7 @@ def _check_two_labels(train) -> None:
 
 
 def tagger_scores(model, data: dict, run: Run) -> tuple[dict[str, float], list]:
-    from nlpzoo.kinds import entity_type_confusion
+    from .metrics import entity_type_confusion
     from nlpzoo.text import printable
 
     from .plots import format_confusion, plot_confusion

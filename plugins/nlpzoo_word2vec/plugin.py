@@ -19,3 +19,11 @@ def register_commands(cli):
     from .command import neighbors
 
     cli.add_command(neighbors)
+
+
+@nlpzoo.hookimpl
+def register_presets(register):
+    """GloVe, read memory-mapped; its file is the catalogue's named ``weights`` entry ``glove-6b-50d``."""
+    register("glove-6b-50d", kind="embedder", component="word-vectors", tags=("pretrained", "word-vectors", "glove"),
+             weights={"param": "pretrained", "use": "glove-6b-50d"},
+             summary="GloVe 6B word vectors (50-d, 400,000 uncased words, Wikipedia 2014 + Gigaword 5), read memory-mapped.")
