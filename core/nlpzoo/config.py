@@ -141,15 +141,39 @@ def _find_entry(manager, name: str, kinds: tuple[str, ...], loc: str):
 
 @functools.lru_cache(maxsize=1024)
 def signature_of(target) -> inspect.Signature:
+    """The constructor's parameters, a parameter block's keys among them (see :func:`parameter_block`)."""
     fn = target.__init__ if inspect.isclass(target) else target
     sig = inspect.signature(fn)
-    params = [p for i, p in enumerate(sig.parameters.values()) if not (inspect.isclass(target) and i == 0)]
+    params = []
+    for i, p in enumerate(sig.parameters.values()):
+        block = parameter_block(target, p)
+        if block is not None:  # each key a keyword parameter; its default the class attribute of that name
+            params += [inspect.Parameter(key, p.KEYWORD_ONLY, default=getattr(target, key, p.empty), annotation=hint)
+                       for key, hint in typing.get_type_hints(block, include_extras=True).items()]
+        elif not (inspect.isclass(target) and i == 0):
+            params.append(p)
     return sig.replace(parameters=params)
 
 
+def parameter_block(target, p: inspect.Parameter):
+    """The TypedDict of ``**options: Unpack[Block]``: parameters that several components share, written once.
+    Their types and ranges are the TypedDict's annotations; their defaults are the component's class attributes."""
+    if p.kind is not p.VAR_KEYWORD:
+        return None
+    hint = _type_hints(target).get(p.name)
+    if typing.get_origin(hint) is not typing.Unpack or not typing.is_typeddict(typing.get_args(hint)[0]):
+        return None
+    return typing.get_args(hint)[0]
+
+
 def type_hints(target) -> dict[str, Any]:
-    """Annotations of ``target``'s parameters (cached: a recipe checks the same classes many times)."""
-    return dict(_type_hints(target))
+    """Annotations of ``target``'s parameters, a parameter block's keys included (cached: a recipe checks the same
+    classes many times)."""
+    hints = dict(_type_hints(target))
+    for hint in list(hints.values()):
+        if typing.get_origin(hint) is typing.Unpack and typing.is_typeddict(typing.get_args(hint)[0]):
+            hints.update(typing.get_type_hints(typing.get_args(hint)[0], include_extras=True))
+    return hints
 
 
 @functools.lru_cache(maxsize=1024)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Unpack
 
 from nlpzoo import ConfigError, did_you_mean
 
 from .base import TextDataset
 from .datasets import _lines, package_file
-from .readers import CsvFile, JsonlFile, Record, nfc
-from .sources import AUTO, MAX_RECORD_BYTES, DataError
+from .readers import CsvFile, JsonlFile, Record, TextOptions, nfc
+from .sources import DataError
 
 #: CSV labels are joined with "|": a comma would have to be quoted inside a comma-separated file
 DEFAULT_SEPARATOR = "|"
@@ -26,14 +27,11 @@ class MultiLabelJsonl(JsonlFile):
     reader_name = "multilabel-jsonl"
     renamed_parameters = {"text_field": "text_column", "labels_field": "labels_column"}
 
-    def __init__(self, path: str, text_column: str = "text", labels_column: str = "labels", seed: int = 0,
-                 validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
-                 train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
+    def __init__(self, path: str, text_column: str = "text", labels_column: str = "labels",
+                 **options: Unpack[TextOptions]):
         if labels_column == text_column:
             raise ConfigError(f"text_column and labels_column name the same field {text_column!r}", "labels_column")
-        super().__init__(path, text_column, None, seed, validation, test, validation_path, test_path, encoding, limit,
-                         train_limit, False, False, max_record_bytes)
+        super().__init__(path, text_column, None, **options, stratify=False, stream=False)
         self.labels_column = labels_column
 
     def _example(self, text: str, path: str, line) -> dict:
@@ -68,12 +66,8 @@ class MultiLabelCsv(CsvFile):
     reader_name = "multilabel-csv"
 
     def __init__(self, path: str, text_column: str = "text", labels_column: str = "labels",
-                 separator: str = DEFAULT_SEPARATOR, delimiter: str | None = None, seed: int = 0,
-                 validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
-                 train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
-        super().__init__(path, text_column, labels_column, delimiter, seed, validation, test, validation_path,
-                         test_path, encoding, limit, train_limit, False, False, max_record_bytes)
+                 separator: str = DEFAULT_SEPARATOR, delimiter: str | None = None, **options: Unpack[TextOptions]):
+        super().__init__(path, text_column, labels_column, delimiter, **options, stratify=False, stream=False)
         if not isinstance(separator, str) or not separator.strip():
             raise ConfigError(f"expected a separator such as '|' or ';', got {separator!r}", "separator")
         if separator == (delimiter or ","):

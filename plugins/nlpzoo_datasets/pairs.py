@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from .readers import JsonlFile, Record
+from typing import Unpack
+
+from .readers import JsonlFile, Record, TextOptions
 from .scored import ScoredCsv
-from .sources import AUTO, MAX_RECORD_BYTES
 
 NO_GOLD_LABEL = "-"  # SNLI and MNLI: the annotators did not agree, so the pair has no label
 
@@ -22,12 +23,8 @@ class SnliJsonl(JsonlFile):
 
     reader_name = "snli-jsonl"
 
-    def __init__(self, path: str, seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, stratify: bool = True,
-                 max_record_bytes: int = MAX_RECORD_BYTES):
-        super().__init__(path, "sentence1", "gold_label", seed, validation, test, validation_path, test_path, encoding,
-                         limit, train_limit, stratify, False, max_record_bytes, pair_column="sentence2")
+    def __init__(self, path: str, stratify: bool = True, **options: Unpack[TextOptions]):
+        super().__init__(path, "sentence1", "gold_label", "sentence2", **options, stratify=stratify, stream=False)
         self.skipped: dict[str, int] = {}
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
@@ -54,8 +51,5 @@ class StsbTsv(ScoredCsv):
     reader_name = "stsb-tsv"
     quoting = csv.QUOTE_NONE
 
-    def __init__(self, path: str, seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
-        super().__init__(path, "sentence1", "score", "\t", seed, validation, test, validation_path, test_path, encoding,
-                         limit, train_limit, max_record_bytes, pair_column="sentence2")
+    def __init__(self, path: str, **options: Unpack[TextOptions]):
+        super().__init__(path, "sentence1", "score", "\t", pair_column="sentence2", **options)

@@ -19,16 +19,43 @@ import os
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from nlpzoo import ConfigError, did_you_mean
 
 from .base import SPLITS, TextDataset, check_labels_trained, sample
 from .sources import (AUTO, MAX_RECORD_BYTES, MAX_RECORD_LIMIT, DataError, LineReader, check_encoding, check_positive, check_regular,
-                      mib, read_document, splittable)
+                      mib, read_document)
 from .streams import TextStream, check_shard, shard_range, split_of
 
 Record = tuple[int, dict]  # (position in its file: byte offset or row number, example)
+
+
+class SplitOptions(TypedDict, total=False):
+    """What every file reader takes besides its own parameters: how its examples are split and sampled.
+    A reader's class attributes of these names are the defaults (``nlpzoo info csv`` shows them)."""
+
+    seed: int
+    validation: float  # the fraction of path's examples held out for validation (0 with validation_path)
+    test: float
+    validation_path: str | None  # a file for the validation split instead of a fraction of path
+    test_path: str | None
+    limit: int | None  # a seeded sample of that many examples before splitting
+    train_limit: int | None  # a seeded sample of the training split
+    max_record_bytes: int  # a longer line, row or file is an error naming it
+
+
+class TextOptions(SplitOptions, total=False):
+    """The split options, and the text's encoding (``auto``: detected)."""
+
+    encoding: str
+
+
+class ReaderOptions(TextOptions, total=False):
+    """The text options, and whether splits keep each label's share (``stratify``) or are read lazily (``stream``)."""
+
+    stratify: bool
+    stream: bool
 
 
 class FileDataset(TextDataset):
@@ -46,14 +73,18 @@ class FileDataset(TextDataset):
     max_record_bytes: int = MAX_RECORD_BYTES
     reader_name = "file"
 
-    def _common(self, path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                stratify, stream, max_record_bytes) -> None:
+    def _common(self, path, options: dict) -> None:
+        """``path`` and the reader's options (a :class:`ReaderOptions`): given values over the class's defaults."""
         if not isinstance(path, str) or not path:
             raise ConfigError(f"expected a file path, got {path!r}", "path")
-        self.path, self.seed, self.validation, self.test = path, seed, validation, test
-        self.validation_path, self.test_path = validation_path, test_path
-        self.encoding, self.limit, self.train_limit = check_encoding(encoding), limit, train_limit
-        self.stratify, self.stream, self.max_record_bytes = stratify, stream, max_record_bytes
+        unknown = sorted(set(options) - ReaderOptions.__optional_keys__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        self.path = path
+        for key, value in options.items():
+            setattr(self, key, value)
+        self.encoding = check_encoding(self.encoding)
+        stream, limit, train_limit, max_record_bytes = self.stream, self.limit, self.train_limit, self.max_record_bytes
         self.check_common()
         check_positive(max_record_bytes, "max_record_bytes", "a size in bytes")
         if max_record_bytes > MAX_RECORD_LIMIT:
@@ -184,17 +215,13 @@ class TextFile(FileDataset):
     reader_name = "text-file"
 
     def __init__(self, path: str, mode: Literal["line", "file"] = "line", label_prefix: str | None = None,
-                 seed: int = 0, validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
-                 train_limit: int | None = None, stratify: bool = True, stream: bool = False,
-                 max_record_bytes: int = MAX_RECORD_BYTES):
+                 **options: Unpack[ReaderOptions]):
         if label_prefix is not None and mode != "line":
             raise ConfigError("label_prefix needs mode: line", "label_prefix")
         if label_prefix == "":
             raise ConfigError("expected a prefix such as __label__, got an empty string", "label_prefix")
         self.mode, self.label_prefix = mode, label_prefix
-        self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                     stratify, stream, max_record_bytes)
+        self._common(path, options)
 
     def expand(self, path: str) -> list[str]:
         if os.path.isdir(path):
@@ -255,18 +282,14 @@ class CsvFile(FileDataset):
     quoting = csv.QUOTE_MINIMAL
 
     def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label",
-                 delimiter: str | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, stratify: bool = True,
-                 stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES, pair_column: str | None = None):
+                 delimiter: str | None = None, pair_column: str | None = None, **options: Unpack[ReaderOptions]):
         if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n"):
             raise ConfigError(f"expected one character such as ',', ';', '|' or a tab, got {delimiter!r}"
                               + (" (null: by the file's extension)" if delimiter == "" else ""), "delimiter")
         _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column, self.delimiter = text_column, label_column, delimiter
         self.pair_column = pair_column
-        self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                     stratify, stream, max_record_bytes)
+        self._common(path, options)
 
     def columns(self, path: str | None = None) -> list[str]:
         """The header of ``path`` (the main file by default)."""
@@ -371,15 +394,11 @@ class JsonlFile(FileDataset):
     #: the names these had before every reader called a field a column; still read, with a warning
     renamed_parameters = {"text_field": "text_column", "label_field": "label_column", "pair_field": "pair_column"}
 
-    def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0,
-                 validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
-                 train_limit: int | None = None, stratify: bool = True, stream: bool = False,
-                 max_record_bytes: int = MAX_RECORD_BYTES, pair_column: str | None = None):
+    def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label",
+                 pair_column: str | None = None, **options: Unpack[ReaderOptions]):
         _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column, self.pair_column = text_column, label_column, pair_column
-        self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                     stratify, stream, max_record_bytes)
+        self._common(path, options)
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         for line, keep in self.lines(path, rank, world_size):
@@ -471,16 +490,14 @@ class ParquetFile(FileDataset):
     """
 
     reader_name = "parquet"
+    encoding = "utf-8"  # Parquet stores its own text types: no encoding option
 
-    def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label", seed: int = 0,
-                 validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, limit: int | None = None, train_limit: int | None = None,
-                 stratify: bool = True, stream: bool = False, max_record_bytes: int = MAX_RECORD_BYTES,
-                 pair_column: str | None = None):
+    def __init__(self, path: str, text_column: str = "text", label_column: str | None = "label",
+                 pair_column: str | None = None, stratify: bool = True, stream: bool = False,
+                 **options: Unpack[SplitOptions]):
         _distinct(text_column, label_column, "text_column", "label_column")
         self.text_column, self.label_column, self.pair_column = text_column, label_column, pair_column
-        self._common(path, seed, validation, test, validation_path, test_path, "utf-8", limit, train_limit,
-                     stratify, stream, max_record_bytes)
+        self._common(path, {**options, "stratify": stratify, "stream": stream})
 
     def _open(self, path: str):
         try:
@@ -565,18 +582,14 @@ class TextFolder(FileDataset):
 
     reader_name = "text-folder"
 
-    def __init__(self, path: str, labels: list[str] | None = None, pattern: str = "*.txt", seed: int = 0,
-                 validation: float = 0.1, test: float = 0.1, validation_path: str | None = None,
-                 test_path: str | None = None, encoding: str = AUTO, limit: int | None = None,
-                 train_limit: int | None = None, stratify: bool = True, stream: bool = False,
-                 max_record_bytes: int = MAX_RECORD_BYTES):
+    def __init__(self, path: str, labels: list[str] | None = None, pattern: str = "*.txt",
+                 **options: Unpack[ReaderOptions]):
         if labels is not None and (not labels or len(set(labels)) != len(labels)):
             raise ConfigError(f"expected a list of distinct subfolder names, got {labels!r}", "labels")
         if not pattern or os.sep in pattern:
             raise ConfigError(f"expected a file-name pattern such as '*.txt' or '*', got {pattern!r}", "pattern")
         self.labels, self.pattern = labels, pattern
-        self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                     stratify, stream, max_record_bytes)
+        self._common(path, options)
 
     def classes(self, root: str) -> list[str]:
         if not os.path.isdir(root):

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 
 from nlpzoo import did_you_mean
 
-from .readers import CsvFile, Record, pair_layout, second_text
-from .sources import AUTO, MAX_RECORD_BYTES, DataError
+from typing import Unpack
+
+from .readers import CsvFile, Record, TextOptions, pair_layout, second_text
+from .sources import DataError
 
 
 class ScoredCsv(CsvFile):
@@ -21,12 +23,9 @@ class ScoredCsv(CsvFile):
     reader_name = "scored-csv"
 
     def __init__(self, path: str, text_column: str = "text", target_column: str = "target",
-                 delimiter: str | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES,
-                 pair_column: str | None = None):
-        super().__init__(path, text_column, target_column, delimiter, seed, validation, test, validation_path,
-                         test_path, encoding, limit, train_limit, False, False, max_record_bytes, pair_column)
+                 delimiter: str | None = None, pair_column: str | None = None, **options: Unpack[TextOptions]):
+        super().__init__(path, text_column, target_column, delimiter, pair_column, **options, stratify=False,
+                         stream=False)
         self.target_column = target_column
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, Unpack
 
 from nlpzoo import ConfigError, did_you_mean
 
 from .base import SPLITS
 from .datasets import package_file
-from .readers import FileDataset, Record
-from .sources import AUTO, MAX_RECORD_BYTES, DataError, check_positive
+from .readers import FileDataset, Record, TextOptions
+from .sources import DataError, check_positive
 
 DOCSTART = "-DOCSTART-"
 SCHEMES = ("iob2", "iob1")
@@ -65,15 +65,14 @@ class TaggedDataset(FileDataset):
     """Sentences of tagged tokens from files: split by ``seed`` unless ``validation_path``/``test_path`` give splits."""
 
     scheme: str = "iob2"
+    stratify = False  # a sentence has no one label to keep the share of
 
-    def _tagged_common(self, path, scheme, seed, validation, test, validation_path, test_path, encoding, limit,
-                       train_limit, max_record_bytes) -> None:
+    def _tagged_common(self, path, scheme, options: dict) -> None:
         if scheme not in SCHEMES:
             raise ConfigError(f"expected one of {', '.join(SCHEMES)}, got {scheme!r}{did_you_mean(str(scheme), SCHEMES)}",
                               "scheme")
         self.scheme = scheme
-        self._common(path, seed, validation, test, validation_path, test_path, encoding, limit, train_limit,
-                     False, False, max_record_bytes)
+        self._common(path, options)
 
     def load(self) -> dict[str, list[dict]]:
         splits = super().load()
@@ -101,17 +100,14 @@ class ConllFile(TaggedDataset):
 
     def __init__(self, path: str, tag_column: int = -1, token_column: int = 0,
                  separator: Literal["whitespace", "tab", "space"] = "whitespace",
-                 scheme: Literal["iob2", "iob1"] = "iob2", seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
+                 scheme: Literal["iob2", "iob1"] = "iob2", **options: Unpack[TextOptions]):
         for key, value in (("tag_column", tag_column), ("token_column", token_column)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"expected a column number (0-based; -1: the last), got {value!r}", key)
         if separator not in SEPARATORS:
             raise ConfigError(f"expected one of {', '.join(SEPARATORS)}, got {separator!r}", "separator")
         self.tag_column, self.token_column, self.separator = tag_column, token_column, separator
-        self._tagged_common(path, scheme, seed, validation, test, validation_path, test_path, encoding, limit,
-                            train_limit, max_record_bytes)
+        self._tagged_common(path, scheme, options)
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         tokens: list[str] = []
@@ -154,12 +150,9 @@ class TaggedJsonl(TaggedDataset):
     renamed_parameters = {"tokens_field": "token_column", "tags_field": "tag_column"}
 
     def __init__(self, path: str, token_column: str = "tokens", tag_column: str = "tags",
-                 scheme: Literal["iob2", "iob1"] = "iob2", seed: int = 0, validation: float = 0.1, test: float = 0.1,
-                 validation_path: str | None = None, test_path: str | None = None, encoding: str = AUTO,
-                 limit: int | None = None, train_limit: int | None = None, max_record_bytes: int = MAX_RECORD_BYTES):
+                 scheme: Literal["iob2", "iob1"] = "iob2", **options: Unpack[TextOptions]):
         self.token_column, self.tag_column = token_column, tag_column
-        self._tagged_common(path, scheme, seed, validation, test, validation_path, test_path, encoding, limit,
-                            train_limit, max_record_bytes)
+        self._tagged_common(path, scheme, options)
 
     def records(self, path: str, source: int, rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         for line, _ in self.lines(path, 0, 1):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypedDict, Unpack
 
 from nlpzoo import GAN, ConfigError, Optimizer, Range
 
@@ -20,6 +20,29 @@ LEARNED = "learned.json"  # what training learned beside the weights: image shap
 GENERATOR = "generator.safetensors"
 DISCRIMINATOR = "discriminator.safetensors"
 JUDGE = "judge.safetensors"
+
+
+class GanOptions(TypedDict, total=False):
+    """The parameters ``dcgan`` and ``cdcgan`` share; DCGAN's class attributes of these names are the defaults."""
+
+    latent: Annotated[int, Range(1, 10**5)]
+    g_width: Annotated[int, Range(1, 10**4)]
+    d_width: Annotated[int, Range(1, 10**4)]
+    lr: Annotated[float, Range(gt=0)]
+    lr_d: Annotated[float, Range(gt=0)] | None
+    beta1: Annotated[float, Range(0, lt=1)]
+    beta2: Annotated[float, Range(0, lt=1)]
+    generator_optimizer: Optimizer | None
+    discriminator_optimizer: Optimizer | None
+    init: Literal["dcgan", "default"]
+    loss: Literal["bce", "hinge"]
+    spectral_norm: bool
+    label_smoothing: Annotated[float, Range(0, lt=0.5)]
+    quality: bool
+    judge_epochs: Annotated[int, Range(0, 10**4)]
+    grid: Annotated[int, Range(1, 10**4)]
+    eval_samples: Annotated[int, Range(2, 10**6)]
+    seed: Annotated[int, Range(0, 2**32 - 1)] | None
 
 
 class DCGAN(GAN):
@@ -50,35 +73,23 @@ class DCGAN(GAN):
 
     modality = "image"
     projection = False  # how a conditional discriminator takes the class: cdcgan projects
+    latent, g_width, d_width, lr, lr_d, beta1, beta2 = 100, 64, 64, 2e-4, None, 0.5, 0.999
+    generator_optimizer = discriminator_optimizer = None
+    init, loss, spectral_norm, label_smoothing = "dcgan", "bce", False, 0.0
+    quality, judge_epochs, grid, eval_samples, seed = True, 4, 64, 500, None
     validation_metrics = ("loss", "loss_d", "loss_g", "d_real", "d_fake", "frechet_distance", "confident", "coverage")
 
-    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
-                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
-                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
-                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
-                 generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
-                 init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
-                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
-                 conditional: bool = False, quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
-                 grid: Annotated[int, Range(1, 10**4)] = 64, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
-                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
-        if latent < 1 or g_width < 1 or d_width < 1:
-            raise ConfigError("latent, g_width and d_width must be positive", "latent")
-        if loss not in ("bce", "hinge"):
-            raise ConfigError(f"expected bce or hinge, got {loss!r}", "loss")
-        if not 0.0 <= label_smoothing < 0.5:
-            raise ConfigError(f"expected a value in [0, 0.5), got {label_smoothing!r}", "label_smoothing")
-        if label_smoothing and loss != "bce":
+    def __init__(self, conditional: bool = False, **options: Unpack[GanOptions]):
+        unknown = sorted(set(options) - GanOptions.__optional_keys__)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        for key, value in options.items():
+            setattr(self, key, value)
+        # each value's own range is its declared Range, checked before a spec is built; what they need together:
+        if self.label_smoothing and self.loss != "bce":
             raise ConfigError("label_smoothing applies to the bce loss only; set it to 0 with loss: hinge", "label_smoothing")
-        if grid < 1 or eval_samples < 2:
-            raise ConfigError("grid must be at least 1 and eval_samples at least 2", "grid")
-        self.latent, self.g_width, self.d_width = latent, g_width, d_width
-        self.lr, self.lr_d, self.beta1, self.beta2 = lr, lr_d, beta1, beta2
-        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
-        self.init, self.loss, self.spectral_norm = init, loss, spectral_norm
-        self.label_smoothing, self.conditional = label_smoothing, conditional
-        self.quality, self.judge_epochs, self.grid, self.eval_samples = quality, judge_epochs, grid, eval_samples
-        self.seed_param, self.seed = seed, seed
+        self.conditional = conditional
+        self.seed_param = self.seed
         self.shape: tuple[int, int, int] | None = None  # (channels, height, width), known after build
         self.classes: list[str] | None = None
         self.num_classes = 0
@@ -358,22 +369,10 @@ class CDCGAN(DCGAN):
     """
 
     projection = True
+    grid = 60  # ten classes, six samples of each
 
-    def __init__(self, latent: Annotated[int, Range(1, 10**5)] = 100, g_width: Annotated[int, Range(1, 10**4)] = 64,
-                 d_width: Annotated[int, Range(1, 10**4)] = 64, lr: Annotated[float, Range(gt=0)] = 2e-4,
-                 lr_d: Annotated[float, Range(gt=0)] | None = None, beta1: Annotated[float, Range(0, lt=1)] = 0.5,
-                 beta2: Annotated[float, Range(0, lt=1)] = 0.999,
-                 generator_optimizer: Optimizer | None = None, discriminator_optimizer: Optimizer | None = None,
-                 init: Literal["dcgan", "default"] = "dcgan", loss: Literal["bce", "hinge"] = "bce",
-                 spectral_norm: bool = False, label_smoothing: Annotated[float, Range(0, lt=0.5)] = 0.0,
-                 quality: bool = True, judge_epochs: Annotated[int, Range(0, 10**4)] = 4,
-                 grid: Annotated[int, Range(1, 10**4)] = 60, eval_samples: Annotated[int, Range(2, 10**6)] = 500,
-                 seed: Annotated[int, Range(0, 2**32 - 1)] | None = None):
-        super().__init__(latent=latent, g_width=g_width, d_width=d_width, lr=lr, lr_d=lr_d, beta1=beta1, beta2=beta2,
-                         generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer,
-                         init=init, loss=loss, spectral_norm=spectral_norm, label_smoothing=label_smoothing,
-                         conditional=True, quality=quality, judge_epochs=judge_epochs, grid=grid,
-                         eval_samples=eval_samples, seed=seed)
+    def __init__(self, **options: Unpack[GanOptions]):
+        super().__init__(conditional=True, **options)
 
 
 def _read_learned(path: Path) -> dict:
