@@ -12,10 +12,10 @@ import hashlib
 import random
 import struct
 
-__all__ = ["HashRandom", "WORDS", "block", "child", "seeded"]
+__all__ = ["HashRandom", "TO_UNIT", "WORDS", "block", "child", "seeded"]
 
 WORDS = struct.Struct("<8Q").unpack  # one 64-byte digest = eight 64-bit words
-_TO_UNIT = 2.0 ** -53
+TO_UNIT = 2.0 ** -53  # a word's top 53 bits times this: a float in [0, 1), as random() draws it
 _blake2b = hashlib.blake2b
 
 
@@ -60,7 +60,7 @@ class HashRandom(random.Random):
 
     def random(self) -> float:
         buf = self._buf or self._refill()
-        return (buf.pop() >> 11) * _TO_UNIT
+        return (buf.pop() >> 11) * TO_UNIT
 
     def getrandbits(self, k: int) -> int:
         if k <= 0:

@@ -14,11 +14,9 @@ from typing import Annotated
 from nlpzoo import ConfigError, Range
 
 from .base import Changes, Rate, WordAugmenter, check_min, check_rate, count, replaceable
-from nlpzoo.rng import WORDS, block, child, seeded
+from nlpzoo.rng import TO_UNIT, WORDS, block, child, seeded
 from .text import (Sentence, delete_words, fix_sentence_case, join_chunks, match_case, split_word, swap_words,
                    word_slots)
-
-_TO_UNIT = 2.0 ** -53
 
 
 def _wordnet():
@@ -155,7 +153,7 @@ class RandomSwap(WordAugmenter):
             n = int(x)
             if x > n:
                 i = 6
-                if (draws[7] >> 11) * _TO_UNIT < x - n:
+                if (draws[7] >> 11) * TO_UNIT < x - n:
                     n += 1
             if n < min_changes:
                 n = min(min_changes, nw)
@@ -168,7 +166,7 @@ class RandomSwap(WordAugmenter):
                 i += 8
                 blocks += 1
             first = chunks[0] if words is None else chunks[words[0]]
-            scale_a, scale_b = _TO_UNIT * nw, _TO_UNIT * (nw - 1)  # powers of two: the same floats as r() * nw
+            scale_a, scale_b = TO_UNIT * nw, TO_UNIT * (nw - 1)  # powers of two: the same floats as r() * nw
             ops = []
             for _ in range(n):
                 a = int((draws[i] >> 11) * scale_a)
@@ -231,7 +229,7 @@ class RandomDeletion(WordAugmenter):
             if by_text:
                 h.update(text.encode())  # UTF-8
             draws = WORDS(h.digest())  # used from the end, as in RandomSwap.fast_many
-            k = int(log(1.0 - (draws[7] >> 11) * _TO_UNIT) / log_q)  # as _bernoulli_positions draws
+            k = int(log(1.0 - (draws[7] >> 11) * TO_UNIT) / log_q)  # as _bernoulli_positions draws
             if k >= len(chunks):
                 # The first deletion falls past the last chunk, so past the last word: the text comes
                 # back unchanged (as from the general path, one word or many), and the checks below are
@@ -253,7 +251,7 @@ class RandomDeletion(WordAugmenter):
                     draws = block(key + text.encode() if by_text else key, blocks)
                     i = 7
                     blocks += 1
-                k += 1 + int(log(1.0 - (draws[i] >> 11) * _TO_UNIT) / log_q)
+                k += 1 + int(log(1.0 - (draws[i] >> 11) * TO_UNIT) / log_q)
                 i -= 1
             if not gone:
                 append((text, []) if explain else text)
