@@ -1,6 +1,7 @@
 """Catalogue files: any mutation of the shipped registry.yaml merges, or is refused at its file and line."""
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -61,12 +62,16 @@ def test_presets_from_a_mutated_catalogue_resolve_or_fail_in_one_line(tmp_path_f
         merged, error = refused_cleanly(cat.merge_file, path)
         if error is not None or name not in cat.presets:
             continue
-        from nlpzoo.plugins import get_manager
+        from nlpzoo.plugins import reset_catalog
 
-        manager = get_manager()
-        saved = manager._catalog
-        manager._catalog = cat  # the mutated catalogue, for this resolve only
+        previous = os.environ.get("NLPZOO_CATALOG")
+        os.environ["NLPZOO_CATALOG"] = str(path)  # the mutated catalogue over the shipped one, as a user's would be
+        reset_catalog()
         try:
             refused_cleanly(resolve, {"name": name}, cat.presets[name].kind, "model")
         finally:
-            manager._catalog = saved
+            if previous is None:
+                os.environ.pop("NLPZOO_CATALOG")
+            else:
+                os.environ["NLPZOO_CATALOG"] = previous
+            reset_catalog()
