@@ -97,3 +97,18 @@ def test_info_lists_a_sections_settings(cli):
     out = cli("info", "train").stdout
     assert "the train: section of a recipe, read by plugin training" in out
     assert "epochs: int" in out and "batch_size" in out
+
+
+def test_a_recipe_carries_its_checked_train_settings_and_a_change_made_later_is_checked_again(
+        nlpzoo_isolated, tmp_path, monkeypatch):
+    from nlpzoo_training import TrainConfig
+    from nlpzoo_training.runner import recipe_config
+
+    nlpzoo_isolated.add_plugin(_Models(), "models")
+    checks = []
+    monkeypatch.setattr(TrainConfig, "check", lambda self: checks.append(self.epochs))
+    recipe = nlpzoo.load_recipe(_recipe(tmp_path, "{epochs: 2}"))
+    assert recipe.settings["train"] == TrainConfig(epochs=2) and checks == [2]  # once, when the recipe was read
+    assert recipe_config(recipe) is recipe.settings["train"] and checks == [2]  # carried to the run, not rechecked
+    recipe.train["epochs"] = 3
+    assert recipe_config(recipe) == TrainConfig(epochs=3) and checks == [2, 3]  # changed in code: checked again

@@ -38,6 +38,8 @@ class Recipe:
     seed: int = 0
     specs: dict[str, Any] = field(default_factory=dict)  # slot -> Resolved, or list[Resolved]
     train: dict = field(default_factory=dict)
+    #: section name -> its settings object, built and checked once by the plugin's dataclass (``train``: TrainConfig)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     located: Any = field(default=None, repr=False, compare=False)  # the YAML it was read from: lines for errors
 
     def build(self, slot: str):
@@ -175,7 +177,9 @@ def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
     train = data.get("train") or {}
     if not isinstance(train, dict):
         raise ConfigError(f"expected a mapping of training settings, got {train!r}"[:200], "train")
-    recipe.train = check_section("train", train)
+    recipe.train, built = check_section("train", train)
+    if built is not None:
+        recipe.settings["train"] = built
     _check_metric(recipe)
     return recipe
 
@@ -195,8 +199,9 @@ def _check_metric(recipe: Recipe) -> None:
                       f"it reports: {', '.join(shown)}", "train.metric")
 
 
-def check_section(name: str, values: dict) -> dict:
-    """A recipe section checked by the dataclass a plugin registered for it (``register_sections``)."""
+def check_section(name: str, values: dict) -> tuple[dict, Any]:
+    """A recipe section checked by the dataclass a plugin registered for it (``register_sections``): the checked
+    values, and the dataclass built from them (None when no plugin reads the section and it is empty)."""
     from .plugins import get_manager
 
     settings = get_manager().sections.get(name, (None,))[0]
@@ -204,9 +209,9 @@ def check_section(name: str, values: dict) -> dict:
         if values:
             raise ConfigError(f"no installed plugin reads the {name}: section (nlpzoo's training engine reads "
                               "train:); see nlpzoo plugins for one that failed to load", name)
-        return values
+        return values, None
     checked = check_params(settings, values, name)
-    check = getattr(settings(**checked), "check", None)
-    if callable(check):
-        check()
-    return checked
+    built = settings(**checked)
+    if callable(getattr(built, "check", None)):
+        built.check()
+    return checked, built

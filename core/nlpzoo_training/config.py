@@ -60,7 +60,8 @@ class TrainConfig:
     def check(self) -> None:
         """Every setting against its declared type and range; errors name the ``train.<key>`` path.
 
-        A recipe's settings were checked this way already; this catches a TrainConfig made in code.
+        A recipe's ``train:`` and ``Run.standalone(train=...)`` are checked this way once; call it on a
+        TrainConfig made in code to have the same errors.
         """
         from nlpzoo.config import check_value
 

@@ -310,7 +310,6 @@ class Trainer:
 
     def __init__(self, run: "Run", task: "TorchTask", optimizers: dict | None = None):
         cfg = run.config
-        cfg.check()
         self.run, self.task, self.cfg = run, task, cfg
         seed_everything(run.seed)
         if cfg.deterministic:

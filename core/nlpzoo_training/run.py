@@ -26,12 +26,14 @@ METRICS_FILE = "metrics.jsonl"
 
 
 def train_config(train: TrainConfig | dict | None) -> TrainConfig:
-    """A :class:`TrainConfig` from a ``train:`` mapping, checked like a recipe is."""
+    """A :class:`TrainConfig` from a ``train:`` mapping, checked like a recipe is (a TrainConfig passes as it is)."""
     if isinstance(train, TrainConfig):
         return train
     from nlpzoo.config import check_params
 
-    return TrainConfig(**check_params(TrainConfig, dict(train or {}), "train"))
+    config = TrainConfig(**check_params(TrainConfig, dict(train or {}), "train"))
+    config.check()
+    return config
 
 
 def _built(spec, kind: str):

@@ -19,6 +19,7 @@ from nlpzoo.plugins import get_manager
 from nlpzoo.runs import model_digest
 
 from .lock import RunLock, refuse_symlinks
+from .config import TrainConfig
 from .run import Run, derive_seed, seed_everything, train_config
 
 #: recipe keys that must not change when a run is resumed
@@ -204,13 +205,19 @@ def _describe(resolved) -> dict:
     return {"kind": resolved.kind, "name": resolved.name, "provider": resolved.provider, "target": resolved.target}
 
 
+def recipe_config(recipe) -> TrainConfig:
+    """The recipe's ``train:`` settings, checked when the recipe was read; checked again only if changed since."""
+    config = recipe.settings.get("train")
+    return config if config is not None and config == TrainConfig(**recipe.train) else train_config(recipe.train)
+
+
 def train_recipe(recipe, run_dir, resume: bool = False, callbacks=()) -> dict[str, float]:
     """Build, train (``model.fit(data, run)``), test and save the run ``recipe`` describes."""
     run_dir = Path(run_dir)
     specs = recipe.specs
     if "dataset" not in specs:
         raise ConfigError("training needs a 'dataset' in the recipe", "dataset")
-    config = train_config(recipe.train)
+    config = recipe_config(recipe)
     run = Run(run_dir, seed=recipe.seed, config=config, resume=resume)
     # one writer per run folder, for the whole run: a second training or a --resume beside this one is refused
     lock = RunLock(run_dir).acquire() if run.is_main else None
