@@ -38,10 +38,8 @@ class Resolved:
 
     def to_spec(self) -> dict:
         """A plain spec (``provider:name`` and params) that resolves to the same thing again."""
-        out = {"name": f"{self.provider}:{self.name}"}
-        for k, v in self.params.items():
-            out[k] = _plain(v)
-        return out
+        return {"name": f"{self.provider}:{self.name}",
+                **plain(self.params, leaf=lambda v, _: v.to_spec() if isinstance(v, Resolved) else v)}
 
     def tree(self, indent: int = 0) -> list[str]:
         """Readable lines: ``name (kind, from provider)`` then parameters, nested specs indented."""
@@ -63,18 +61,16 @@ class Resolved:
         return [" " * indent + s for s in lines]
 
 
-def _plain(v):
-    if isinstance(v, Resolved):
-        return v.to_spec()
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    if isinstance(v, tuple):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, Path):
-        return str(v)
-    return v
+def plain(value, where: str = "", leaf=lambda value, where: value):
+    """``value`` as plain data (lists, string-keyed mappings, paths as strings); ``leaf(value, where)`` turns
+    everything else, ``where`` being its key path. Specs (``to_spec``) and saved components are written by it."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}.{i}", leaf) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(k): plain(v, f"{where}.{k}" if where else str(k), leaf) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return leaf(value, where)
 
 
 def _is_spec(value) -> bool:

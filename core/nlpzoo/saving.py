@@ -28,13 +28,13 @@ def component_spec(component: Component) -> dict[str, Any]:
 
     entry = get_manager().registry.entry_for(type(component))
     name = entry.qualified_name if entry is not None else target_of(type(component))
-    spec: dict[str, Any] = {"name": name}
-    for key, value in constructor_params(component).items():
-        spec[key] = _plain(value, f"{type(component).__name__}.{key}")
-    return spec
+    from .config import plain
+
+    return {"name": name, **plain(constructor_params(component), type(component).__name__, _saved)}
 
 
-def _plain(value, where: str):
+def _saved(value, where: str):
+    """A leaf of a saved spec: a registered component (as its spec) or a JSON scalar; anything else is refused."""
     if isinstance(value, Component):
         from .plugins import get_manager
 
@@ -42,12 +42,6 @@ def _plain(value, where: str):
             raise ConfigError(f"holds a {type(value).__name__}, which no installed plugin registers; "
                               "only registered components can be saved inside another", where)
         return component_spec(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}.{i}") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise ConfigError(f"holds a {type(value).__name__}, which cannot be written to {SAVED_SPEC} "
