@@ -48,7 +48,7 @@ def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
                                 "precision": "fp32", "progress": False, "plots": False, "keep_best": False,
                                 "log_every": 1000, "metric": "loss"})
     model.fit(data, run)
-    seconds = run.training_time["train_seconds"]  # the training steps alone, as the Trainer's train() below
+    seconds = run.fits[-1].timing["train_seconds"]  # the training steps alone, as the Trainer's train() below
     scores = model.evaluate(data["test"])
     return {"f1": scores["f1"], "strict_f1": scores["strict_f1"], "seconds": seconds,
             "examples_per_s": len(data["train"]) * epochs / seconds}

@@ -46,7 +46,7 @@ def run_nlpzoo(data: dict, seed: int, epochs: int) -> dict:
                                 "precision": "fp32", "progress": False, "plots": False, "keep_best": False,
                                 "log_every": 1000, "metric": "loss"})
     model.fit(data, run)
-    seconds = run.training_time["train_seconds"]
+    seconds = run.fits[-1].timing["train_seconds"]
     scores = model.evaluate(data["test"])
     return {"pearson": scores["pearson"], "spearman": scores["spearman"], "rmse": scores["rmse"], "seconds": seconds,
             "examples_per_s": len(data["train"]) * epochs / seconds}
