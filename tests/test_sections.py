@@ -112,3 +112,21 @@ def test_a_recipe_carries_its_checked_train_settings_and_a_change_made_later_is_
     assert recipe_config(recipe) is recipe.settings["train"] and checks == [2]  # carried to the run, not rechecked
     recipe.train["epochs"] = 3
     assert recipe_config(recipe) == TrainConfig(epochs=3) and checks == [2, 3]  # changed in code: checked again
+
+
+class _ReadsBudget:
+    @nlpzoo.hookimpl
+    def register_sections(self, register):
+        register("budget", Budget)
+
+
+def test_a_plugin_adds_a_section_of_its_own_that_recipes_may_then_use(nlpzoo_isolated, tmp_path):
+    nlpzoo_isolated.add_plugin(_Models(), "models")
+    nlpzoo_isolated.add_plugin(_ReadsBudget(), "budget")
+    path = _recipe(tmp_path, "{epochs: 1}")
+    path.write_text(path.read_text() + "budget: {minutes: 5}\n")
+    recipe = nlpzoo.load_recipe(path)
+    assert recipe.settings["budget"] == Budget(minutes=5.0) and recipe.train == {"epochs": 1}
+    path.write_text(path.read_text().replace("budget:", "budgte:"))
+    with pytest.raises(ConfigError, match=r"r.yaml:4: budgte: unknown recipe key \(did you mean 'budget'\?\)"):
+        nlpzoo.load_recipe(path)

@@ -151,9 +151,12 @@ def _override_of(loc: str, overrides) -> str | None:
 
 
 def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
+    from .plugins import get_manager
+
+    keys = (*KEYS, *(name for name in get_manager().sections if name not in KEYS))  # plugins' own sections too
     for key in data:
-        if key not in KEYS:
-            raise ConfigError(f"unknown recipe key{did_you_mean(str(key), KEYS)}; keys: {', '.join(KEYS)}", str(key))
+        if key not in keys:
+            raise ConfigError(f"unknown recipe key{did_you_mean(str(key), keys)}; keys: {', '.join(keys)}", str(key))
     if data.get("model") is None:
         got = "a 'model:' with nothing after it" if "model" in data else "none"
         raise ConfigError(f"a recipe needs a 'model' (a component name or {{name: ..., <params>}}), got {got}", "model")
@@ -174,12 +177,15 @@ def check_recipe(data: dict, path: str = "<recipe>") -> Recipe:
         else:
             resolved: Resolved = resolve(value, kinds, slot)
             recipe.specs[slot] = [resolved] if slot == "callbacks" else resolved
-    train = data.get("train") or {}
-    if not isinstance(train, dict):
-        raise ConfigError(f"expected a mapping of training settings, got {train!r}"[:200], "train")
-    recipe.train, built = check_section("train", train)
-    if built is not None:
-        recipe.settings["train"] = built
+    for name in ("train", *keys[len(KEYS):]):
+        values = data.get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"expected a mapping of settings, got {values!r}"[:200], name)
+        checked, built = check_section(name, values)
+        if name == "train":
+            recipe.train = checked
+        if built is not None:
+            recipe.settings[name] = built
     _check_metric(recipe)
     return recipe
 
