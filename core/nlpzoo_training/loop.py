@@ -305,6 +305,7 @@ def memory_errors(device, run: "Run", doing: str):
             f"{run.config.batch_size}; lower train.batch_size (raise train.grad_accum to keep the examples per "
             "step), or use train.precision: bf16") from None
 
+
 class Trainer:
     """One call of ``run.fit(task)``: the plan, the epochs, a judgement at each evaluation; a :class:`FitResult`."""
 

@@ -244,6 +244,7 @@ class LanguageModelTask(TorchTask):
         loss = nll / max(count, 1)
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
 
+
 def score_windows(n: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
     """``(start, end, first)`` windows that score each next token of an ``n``-token stream exactly once.
 
