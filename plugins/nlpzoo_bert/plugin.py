@@ -29,31 +29,34 @@ def register_components(register):
              tags=("text", "pretrained", "transformers", "causal-lm"))
 
 
+MINILM = "Pretrained all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters)"
+#: (name, kind, component, the catalogue's weights it uses, tags, summary)
+PRESETS = (
+    ("minilm-l6", "classifier", "bert-classifier", "minilm-l6", ("bert", "classification"),
+     f"{MINILM} with a new classification head."),
+    ("minilm-l6-embedder", "embedder", "bert", "minilm-l6", ("bert", "sentence-embeddings"),
+     "Mean-pooled sentence embeddings (384-d) from the pretrained all-MiniLM-L6-v2."),
+    ("minilm-l6-tagger", "tagger", "bert-tagger", "minilm-l6", ("bert", "token-classification", "ner"),
+     f"{MINILM} with a new token-classification head."),
+    ("minilm-l6-mlm", "language_model", "masked-lm", "minilm-l6", ("bert", "masked-lm"),
+     "The pretrained all-MiniLM-L6-v2 encoder as a masked language model, to continue its pretraining on your text."),
+    ("minilm-l6-multilabel", "multilabel_classifier", "bert-multilabel", "minilm-l6", ("bert", "multi-label"),
+     f"{MINILM} with a new head of one sigmoid per label."),
+    ("minilm-l6-regressor", "regressor", "bert-regressor", "minilm-l6", ("bert", "regression"),
+     f"{MINILM} with a new one-output regression head."),
+    ("smollm2-135m", "language_model", "causal-lm", "smollm2-135m", ("llama", "causal-lm"),
+     "SmolLM2-135M-Instruct (Llama architecture, 30 layers, 134.5M parameters); its GGUF is dequantized once into a "
+     "verified cache folder (about 20 s, 540 MB)."),
+    ("smollm2-135m-classifier", "classifier", "bert-classifier", "smollm2-135m", ("llama", "classification"),
+     "SmolLM2-135M-Instruct with a new classification head on its last token (padding with end-of-text); the same "
+     "verified GGUF cache as smollm2-135m."),
+)
+
+
 @nlpzoo.hookimpl
 def register_presets(register):
     """The pretrained models, ready to fine-tune; their files are the catalogue's named ``weights``
     (registry.yaml), where their source, sha256, size and licence are audited once."""
-    register("minilm-l6", kind="classifier", component="bert-classifier", tags=("pretrained", "bert", "classification"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="Pretrained all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters) with a new classification head.")
-    register("minilm-l6-embedder", kind="embedder", component="bert", tags=("pretrained", "bert", "sentence-embeddings"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="Mean-pooled sentence embeddings (384-d) from the pretrained all-MiniLM-L6-v2.")
-    register("minilm-l6-tagger", kind="tagger", component="bert-tagger", tags=("pretrained", "bert", "token-classification", "ner"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="Pretrained all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters) with a new token-classification head.")
-    register("minilm-l6-mlm", kind="language_model", component="masked-lm", tags=("pretrained", "bert", "masked-lm"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="The pretrained all-MiniLM-L6-v2 encoder as a masked language model, to continue its pretraining on your text.")
-    register("minilm-l6-multilabel", kind="multilabel_classifier", component="bert-multilabel", tags=("pretrained", "bert", "multi-label"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="Pretrained all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters) with a new head of one sigmoid per label.")
-    register("minilm-l6-regressor", kind="regressor", component="bert-regressor", tags=("pretrained", "bert", "regression"),
-             weights={"param": "pretrained", "use": "minilm-l6"},
-             summary="Pretrained all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters) with a new one-output regression head.")
-    register("smollm2-135m", kind="language_model", component="causal-lm", tags=("pretrained", "llama", "causal-lm"),
-             weights={"param": "pretrained", "use": "smollm2-135m"},
-             summary="SmolLM2-135M-Instruct (Llama architecture, 30 layers, 134.5M parameters); its GGUF is dequantized once into a verified cache folder (about 20 s, 540 MB).")
-    register("smollm2-135m-classifier", kind="classifier", component="bert-classifier", tags=("pretrained", "llama", "classification"),
-             weights={"param": "pretrained", "use": "smollm2-135m"},
-             summary="SmolLM2-135M-Instruct with a new classification head on its last token (padding with end-of-text); the same verified GGUF cache as smollm2-135m.")
+    for name, kind, component, weights, tags, summary in PRESETS:
+        register(name, kind=kind, component=component, tags=("pretrained", *tags),
+                 weights={"param": "pretrained", "use": weights}, summary=summary)
